@@ -1,0 +1,140 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "campaign-calls",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "campaign-coordinator", targets: ["campaign-coordinator"]),
+        .executable(name: "campaign-agent", targets: ["campaign-agent"]),
+        .executable(name: "campaign-ctl", targets: ["campaign-ctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+    ],
+    targets: [
+        // Pure domain: no I/O, no NIO, no libpq.
+        .target(name: "CampaignCore", swiftSettings: swiftSettings),
+        // Wire types shared by coordinator, agent and ctl.
+        .target(name: "CampaignProtocol", dependencies: ["CampaignCore"], swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        // The only place for SQL.
+        .target(
+            name: "CampaignStore",
+            dependencies: [
+                "CampaignCore", "CampaignProtocol", "CLibPQ",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        // NIO transport: line framing, JSON-RPC server and client.
+        .target(
+            name: "CampaignRPC",
+            dependencies: [
+                "CampaignProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "SystemdNotify",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "CampaignCoordinator",
+            dependencies: [
+                "CampaignCore", "CampaignProtocol", "CampaignStore", "CampaignRPC", "SystemdNotify",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "CampaignAgentKit",
+            dependencies: [
+                "CampaignCore", "CampaignProtocol", "CampaignRPC", "SystemdNotify",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "CampaignTestSupport",
+            dependencies: ["CampaignStore", "CampaignProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "campaign-coordinator",
+            dependencies: [
+                "CampaignCoordinator", "CampaignStore", "CampaignRPC", "SystemdNotify",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "campaign-agent",
+            dependencies: [
+                "CampaignAgentKit", "CampaignRPC", "SystemdNotify",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "campaign-ctl",
+            dependencies: [
+                "CampaignProtocol", "CampaignRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CSV", package: "CSV.swift"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "CampaignCoreTests", dependencies: ["CampaignCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CampaignProtocolTests", dependencies: ["CampaignProtocol", "CampaignCore"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CampaignRPCTests",
+            dependencies: [
+                "CampaignRPC", "CampaignProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CampaignIntegrationTests",
+            dependencies: [
+                "CampaignStore", "CampaignCoordinator", "CampaignRPC", "CampaignProtocol", "CampaignCore",
+                "CampaignTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CampaignEndToEndTests",
+            dependencies: ["CampaignStore", "CampaignRPC", "CampaignProtocol", "CampaignTestSupport"],
+            swiftSettings: swiftSettings),
+    ]
+)

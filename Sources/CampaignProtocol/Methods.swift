@@ -1,0 +1,316 @@
+import CampaignCore
+
+// One type per method of the protocol (DESIGN §6). `protocol/openrpc.json` describes the same.
+
+/// `health`: queue counts, agents, database state, version, uptime.
+public enum Health: RPCMethod {
+    public static let name = "health"
+    public typealias Params = NoParams
+    public struct Result: Codable, Sendable, Equatable {
+        public var version: String
+        public var uptimeSeconds: Int
+        /// `up` or `down`.
+        public var database: String
+        public var leader: Bool
+        public var agents: Int
+        public var queue: QueueCounts
+        /// Calls completed (COMPLETED jobs) since local midnight UTC.
+        public var completedToday: Int
+        public init(
+            version: String, uptimeSeconds: Int, database: String, leader: Bool, agents: Int, queue: QueueCounts,
+            completedToday: Int
+        ) {
+            self.version = version
+            self.uptimeSeconds = uptimeSeconds
+            self.database = database
+            self.leader = leader
+            self.agents = agents
+            self.queue = queue
+            self.completedToday = completedToday
+        }
+    }
+}
+
+/// `agent.hello`: an agent introduces itself on a new connection.
+public enum AgentHello: RPCMethod {
+    public static let name = "agent.hello"
+    public struct Params: Codable, Sendable, Equatable {
+        public var agentId: String
+        public var capacity: Int
+        public var version: String
+        public init(agentId: String, capacity: Int, version: String) {
+            self.agentId = agentId
+            self.capacity = capacity
+            self.version = version
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var coordinatorVersion: String
+        public var leaseSeconds: Int
+        public init(coordinatorVersion: String, leaseSeconds: Int) {
+            self.coordinatorVersion = coordinatorVersion
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+}
+
+/// `jobs.lease`: up to `max` jobs; waits up to `waitMs` for one when none is due (long poll).
+public enum LeaseJobs: RPCMethod {
+    public static let name = "jobs.lease"
+    public struct Params: Codable, Sendable, Equatable {
+        public var max: Int
+        public var waitMs: Int?
+        public init(max: Int, waitMs: Int? = nil) {
+            self.max = max
+            self.waitMs = waitMs
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var jobs: [LeasedJob]
+        public init(jobs: [LeasedJob]) { self.jobs = jobs }
+    }
+}
+
+/// `jobs.dialing`: the last check before a call. Allowed → ACTIVE/DIALING with an idempotency key;
+/// refused → the job is SKIPPED with the rule's name as reason.
+public enum DialingJob: RPCMethod {
+    public static let name = "jobs.dialing"
+    public struct Params: Codable, Sendable, Equatable {
+        public var jobId: Int64
+        public var leaseToken: String
+        public init(jobId: Int64, leaseToken: String) {
+            self.jobId = jobId
+            self.leaseToken = leaseToken
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var allowed: Bool
+        /// `<queueJobId>#<attempt>`: pass it to the provider. Present when allowed.
+        public var idempotencyKey: String?
+        /// The rule that refused the call, when not allowed.
+        public var rule: String?
+        public var status: JobStatus
+        public init(allowed: Bool, idempotencyKey: String?, rule: String?, status: JobStatus) {
+            self.allowed = allowed
+            self.idempotencyKey = idempotencyKey
+            self.rule = rule
+            self.status = status
+        }
+    }
+}
+
+/// `jobs.complete`: the call ended with an outcome that completes the job.
+public enum CompleteJob: RPCMethod {
+    public static let name = "jobs.complete"
+    public struct Params: Codable, Sendable, Equatable {
+        public var jobId: Int64
+        public var leaseToken: String
+        public var outcome: CallOutcome
+        public var call: CallRecord?
+        public init(jobId: Int64, leaseToken: String, outcome: CallOutcome, call: CallRecord?) {
+            self.jobId = jobId
+            self.leaseToken = leaseToken
+            self.outcome = outcome
+            self.call = call
+        }
+    }
+    public typealias Result = ReportResult
+}
+
+/// `jobs.fail`: the attempt failed; `retryable` re-queues with backoff while attempts are left.
+public enum FailJob: RPCMethod {
+    public static let name = "jobs.fail"
+    public struct Params: Codable, Sendable, Equatable {
+        public var jobId: Int64
+        public var leaseToken: String
+        public var retryable: Bool
+        public var error: String
+        public var outcome: CallOutcome?
+        public var call: CallRecord?
+        public init(
+            jobId: Int64, leaseToken: String, retryable: Bool, error: String, outcome: CallOutcome?,
+            call: CallRecord?
+        ) {
+            self.jobId = jobId
+            self.leaseToken = leaseToken
+            self.retryable = retryable
+            self.error = error
+            self.outcome = outcome
+            self.call = call
+        }
+    }
+    public typealias Result = ReportResult
+}
+
+/// `jobs.skip`: the agent decided, before dialing, not to call (a business rule).
+public enum SkipJob: RPCMethod {
+    public static let name = "jobs.skip"
+    public struct Params: Codable, Sendable, Equatable {
+        public var jobId: Int64
+        public var leaseToken: String
+        public var reason: String
+        public init(jobId: Int64, leaseToken: String, reason: String) {
+            self.jobId = jobId
+            self.leaseToken = leaseToken
+            self.reason = reason
+        }
+    }
+    public typealias Result = ReportResult
+}
+
+/// `jobs.enqueue`: one or many jobs, idempotent on `queueJobId`.
+public enum EnqueueJobs: RPCMethod {
+    public static let name = "jobs.enqueue"
+    public struct Params: Codable, Sendable, Equatable {
+        public var jobs: [EnqueueItem]
+        public init(jobs: [EnqueueItem]) { self.jobs = jobs }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        /// Jobs created by this call.
+        public var enqueued: Int
+        /// Items whose `queueJobId` already existed: nothing was created for them.
+        public var existing: Int
+        public var rejected: [ItemError]
+        /// The job id of each accepted item, in request order (`null` for rejected items).
+        public var jobIds: [Int64?]
+        public init(enqueued: Int, existing: Int, rejected: [ItemError], jobIds: [Int64?]) {
+            self.enqueued = enqueued
+            self.existing = existing
+            self.rejected = rejected
+            self.jobIds = jobIds
+        }
+    }
+}
+
+/// `jobs.list`: newest first, filtered, with cursor paging.
+public enum ListJobs: RPCMethod {
+    public static let name = "jobs.list"
+    public struct Params: Codable, Sendable, Equatable {
+        public var status: JobStatus?
+        public var customerRef: String?
+        /// 1…1000, default 100.
+        public var limit: Int?
+        /// `nextCursor` of the previous page.
+        public var cursor: String?
+        public init(status: JobStatus? = nil, customerRef: String? = nil, limit: Int? = nil, cursor: String? = nil) {
+            self.status = status
+            self.customerRef = customerRef
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var jobs: [JobView]
+        public var nextCursor: String?
+        public init(jobs: [JobView], nextCursor: String?) {
+            self.jobs = jobs
+            self.nextCursor = nextCursor
+        }
+    }
+}
+
+/// `jobs.get`: one job by `id` or `queueJobId`, with its call logs.
+public enum GetJob: RPCMethod {
+    public static let name = "jobs.get"
+    public struct Params: Codable, Sendable, Equatable {
+        public var id: Int64?
+        public var queueJobId: String?
+        public init(id: Int64? = nil, queueJobId: String? = nil) {
+            self.id = id
+            self.queueJobId = queueJobId
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var job: JobView
+        public var callLogs: [CallLogView]
+        public init(job: JobView, callLogs: [CallLogView]) {
+            self.job = job
+            self.callLogs = callLogs
+        }
+    }
+}
+
+/// `jobs.tally`: counts by status and by call outcome of the jobs' last result.
+public enum TallyJobs: RPCMethod {
+    public static let name = "jobs.tally"
+    public typealias Params = NoParams
+    public struct Result: Codable, Sendable, Equatable {
+        public var byStatus: QueueCounts
+        /// Keyed `STATUS/OUTCOME` (e.g. `COMPLETED/ANSWERED`, `FAILED/lease_expired`).
+        public var byOutcome: [String: Int]
+        public var callLogs: Int
+        public init(byStatus: QueueCounts, byOutcome: [String: Int], callLogs: Int) {
+            self.byStatus = byStatus
+            self.byOutcome = byOutcome
+            self.callLogs = callLogs
+        }
+    }
+}
+
+/// `customers.upsert`: bulk, idempotent on `externalRef`.
+public enum UpsertCustomers: RPCMethod {
+    public static let name = "customers.upsert"
+    public struct Params: Codable, Sendable, Equatable {
+        public var customers: [CustomerInput]
+        public init(customers: [CustomerInput]) { self.customers = customers }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var inserted: Int
+        public var updated: Int
+        public var rejected: [ItemError]
+        public init(inserted: Int, updated: Int, rejected: [ItemError]) {
+            self.inserted = inserted
+            self.updated = updated
+            self.rejected = rejected
+        }
+    }
+}
+
+/// `automation.get`: the current settings.
+public enum GetAutomation: RPCMethod {
+    public static let name = "automation.get"
+    public typealias Params = NoParams
+    public typealias Result = AutomationSettings
+}
+
+/// `automation.set`: changes some settings; all are validated, nothing is half-applied.
+public enum SetAutomation: RPCMethod {
+    public static let name = "automation.set"
+    public struct Params: Codable, Sendable, Equatable {
+        public var retryBaseMs: Int?
+        public var retryFactor: Double?
+        public var retryCapMs: Int?
+        public var maxAttempts: Int?
+        public var leaseSeconds: Int?
+        public init(
+            retryBaseMs: Int? = nil, retryFactor: Double? = nil, retryCapMs: Int? = nil, maxAttempts: Int? = nil,
+            leaseSeconds: Int? = nil
+        ) {
+            self.retryBaseMs = retryBaseMs
+            self.retryFactor = retryFactor
+            self.retryCapMs = retryCapMs
+            self.maxAttempts = maxAttempts
+            self.leaseSeconds = leaseSeconds
+        }
+
+        public func applied(to s: AutomationSettings) -> AutomationSettings {
+            var s = s
+            if let v = self.retryBaseMs { s.retryBaseMs = v }
+            if let v = self.retryFactor { s.retryFactor = v }
+            if let v = self.retryCapMs { s.retryCapMs = v }
+            if let v = self.maxAttempts { s.maxAttempts = v }
+            if let v = self.leaseSeconds { s.leaseSeconds = v }
+            return s
+        }
+    }
+    public typealias Result = AutomationSettings
+}
+
+/// Every method name the coordinator serves.
+public enum ProtocolMethods {
+    public static let all: [String] = [
+        Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
+        SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, UpsertCustomers.name,
+        GetAutomation.name, SetAutomation.name,
+    ]
+}

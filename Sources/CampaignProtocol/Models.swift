@@ -1,0 +1,328 @@
+import CampaignCore
+
+/// A job as the wire shows it, with the earlier design's camelCase names (DESIGN §3).
+///
+/// `attemptsMade` counts the execution attempts started, including the running one: it is 1
+/// while the first attempt runs. Times are RFC 3339 UTC with milliseconds.
+public struct JobView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var queueJobId: String
+    public var customerId: Int64
+    public var customerRef: String?
+    public var status: JobStatus
+    public var phase: JobPhase?
+    public var attemptsMade: Int
+    public var maxAttempts: Int
+    public var priority: Int
+    public var runAt: String
+    public var reason: String?
+    public var result: JSONValue?
+    public var leaseOwner: String?
+    public var leaseExpiresAt: String?
+    public var enqueuedAt: String
+    public var startedAt: String?
+    public var completedAt: String?
+    public var failedAt: String?
+    public var updatedAt: String
+
+    public init(
+        id: Int64, queueJobId: String, customerId: Int64, customerRef: String?, status: JobStatus,
+        phase: JobPhase?, attemptsMade: Int, maxAttempts: Int, priority: Int, runAt: String, reason: String?,
+        result: JSONValue?, leaseOwner: String?, leaseExpiresAt: String?, enqueuedAt: String,
+        startedAt: String?, completedAt: String?, failedAt: String?, updatedAt: String
+    ) {
+        self.id = id
+        self.queueJobId = queueJobId
+        self.customerId = customerId
+        self.customerRef = customerRef
+        self.status = status
+        self.phase = phase
+        self.attemptsMade = attemptsMade
+        self.maxAttempts = maxAttempts
+        self.priority = priority
+        self.runAt = runAt
+        self.reason = reason
+        self.result = result
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.enqueuedAt = enqueuedAt
+        self.startedAt = startedAt
+        self.completedAt = completedAt
+        self.failedAt = failedAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The customer data an agent needs to place a call.
+public struct CallTarget: Codable, Sendable, Equatable {
+    public var customerId: Int64
+    public var externalRef: String
+    public var name: String
+    public var phone: String
+    public var timezone: String
+    public var attributes: JSONValue?
+
+    public init(
+        customerId: Int64, externalRef: String, name: String, phone: String, timezone: String,
+        attributes: JSONValue?
+    ) {
+        self.customerId = customerId
+        self.externalRef = externalRef
+        self.name = name
+        self.phone = phone
+        self.timezone = timezone
+        self.attributes = attributes
+    }
+}
+
+/// A job handed to an agent by `jobs.lease`.
+public struct LeasedJob: Codable, Sendable, Equatable {
+    public var jobId: Int64
+    public var queueJobId: String
+    /// Fencing token of this lease: every report about the job must carry it.
+    public var leaseToken: String
+    /// The attempt number this lease runs (equals the job's `attemptsMade`).
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var leaseExpiresAt: String
+    public var reason: String?
+    public var customer: CallTarget
+
+    public init(
+        jobId: Int64, queueJobId: String, leaseToken: String, attempt: Int, maxAttempts: Int,
+        leaseExpiresAt: String, reason: String?, customer: CallTarget
+    ) {
+        self.jobId = jobId
+        self.queueJobId = queueJobId
+        self.leaseToken = leaseToken
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.leaseExpiresAt = leaseExpiresAt
+        self.reason = reason
+        self.customer = customer
+    }
+}
+
+/// What the agent knows of one placed call; stored as a `call_logs` row.
+public struct CallRecord: Codable, Sendable, Equatable {
+    public var provider: String
+    public var providerCallId: String?
+    /// `<queueJobId>#<attempt>`, as returned by `jobs.dialing`.
+    public var idempotencyKey: String
+    public var startedAt: String?
+    public var endedAt: String?
+    public var outcome: CallOutcome
+    public var durationMs: Int?
+    public var detail: JSONValue?
+
+    public init(
+        provider: String, providerCallId: String?, idempotencyKey: String, startedAt: String?,
+        endedAt: String?, outcome: CallOutcome, durationMs: Int?, detail: JSONValue?
+    ) {
+        self.provider = provider
+        self.providerCallId = providerCallId
+        self.idempotencyKey = idempotencyKey
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.durationMs = durationMs
+        self.detail = detail
+    }
+}
+
+/// A `call_logs` row as the wire shows it.
+public struct CallLogView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var jobId: Int64
+    public var attempt: Int
+    public var agent: String
+    public var provider: String
+    public var providerCallId: String?
+    public var idempotencyKey: String
+    public var startedAt: String?
+    public var endedAt: String?
+    public var outcome: CallOutcome
+    public var durationMs: Int?
+    public var detail: JSONValue?
+
+    public init(
+        id: Int64, jobId: Int64, attempt: Int, agent: String, provider: String, providerCallId: String?,
+        idempotencyKey: String, startedAt: String?, endedAt: String?, outcome: CallOutcome, durationMs: Int?,
+        detail: JSONValue?
+    ) {
+        self.id = id
+        self.jobId = jobId
+        self.attempt = attempt
+        self.agent = agent
+        self.provider = provider
+        self.providerCallId = providerCallId
+        self.idempotencyKey = idempotencyKey
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.durationMs = durationMs
+        self.detail = detail
+    }
+}
+
+/// A customer as given to `customers.upsert`.
+public struct CustomerInput: Codable, Sendable, Equatable {
+    public var externalRef: String
+    public var name: String?
+    public var phone: String
+    public var timezone: String
+    public var status: CustomerStatus?
+    public var attributes: JSONValue?
+
+    public init(
+        externalRef: String, name: String? = nil, phone: String, timezone: String, status: CustomerStatus? = nil,
+        attributes: JSONValue? = nil
+    ) {
+        self.externalRef = externalRef
+        self.name = name
+        self.phone = phone
+        self.timezone = timezone
+        self.status = status
+        self.attributes = attributes
+    }
+}
+
+/// One rejected item of a bulk request, by its index in the request.
+public struct ItemError: Codable, Sendable, Equatable {
+    public var index: Int
+    public var ref: String?
+    public var reason: String
+
+    public init(index: Int, ref: String?, reason: String) {
+        self.index = index
+        self.ref = ref
+        self.reason = reason
+    }
+}
+
+/// One job to enqueue: names its customer by `customerId` or `customerRef`.
+public struct EnqueueItem: Codable, Sendable, Equatable {
+    public var customerId: Int64?
+    public var customerRef: String?
+    /// Idempotency key of the enqueue: a second enqueue with the same key creates nothing.
+    /// Generated when absent.
+    public var queueJobId: String?
+    public var reason: String?
+    public var priority: Int?
+    public var maxAttempts: Int?
+    /// RFC 3339; now when absent.
+    public var runAt: String?
+
+    public init(
+        customerId: Int64? = nil, customerRef: String? = nil, queueJobId: String? = nil, reason: String? = nil,
+        priority: Int? = nil, maxAttempts: Int? = nil, runAt: String? = nil
+    ) {
+        self.customerId = customerId
+        self.customerRef = customerRef
+        self.queueJobId = queueJobId
+        self.reason = reason
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.runAt = runAt
+    }
+}
+
+/// The answer to one report (`jobs.complete`, `jobs.fail`, `jobs.skip`): the job after it.
+public struct ReportResult: Codable, Sendable, Equatable {
+    public var jobId: Int64
+    public var status: JobStatus
+    public var attemptsMade: Int
+    /// When the job runs again, for a retryable failure re-queued with backoff.
+    public var runAt: String?
+    /// True when this exact report had already been applied (a resend): nothing changed.
+    public var replayed: Bool
+    public var result: JSONValue?
+
+    public init(
+        jobId: Int64, status: JobStatus, attemptsMade: Int, runAt: String?, replayed: Bool, result: JSONValue?
+    ) {
+        self.jobId = jobId
+        self.status = status
+        self.attemptsMade = attemptsMade
+        self.runAt = runAt
+        self.replayed = replayed
+        self.result = result
+    }
+}
+
+/// Counts of jobs by status; every status is present.
+public struct QueueCounts: Codable, Sendable, Equatable {
+    public var QUEUED: Int
+    public var ACTIVE: Int
+    public var COMPLETED: Int
+    public var FAILED: Int
+    public var SKIPPED: Int
+
+    public init(QUEUED: Int = 0, ACTIVE: Int = 0, COMPLETED: Int = 0, FAILED: Int = 0, SKIPPED: Int = 0) {
+        self.QUEUED = QUEUED
+        self.ACTIVE = ACTIVE
+        self.COMPLETED = COMPLETED
+        self.FAILED = FAILED
+        self.SKIPPED = SKIPPED
+    }
+
+    public subscript(status: JobStatus) -> Int {
+        get {
+            switch status {
+            case .queued: return self.QUEUED
+            case .active: return self.ACTIVE
+            case .completed: return self.COMPLETED
+            case .failed: return self.FAILED
+            case .skipped: return self.SKIPPED
+            }
+        }
+        set {
+            switch status {
+            case .queued: self.QUEUED = newValue
+            case .active: self.ACTIVE = newValue
+            case .completed: self.COMPLETED = newValue
+            case .failed: self.FAILED = newValue
+            case .skipped: self.SKIPPED = newValue
+            }
+        }
+    }
+
+    public var open: Int { self.QUEUED + self.ACTIVE }
+    public var total: Int { self.QUEUED + self.ACTIVE + self.COMPLETED + self.FAILED + self.SKIPPED }
+}
+
+/// The retry and lease settings held in `automation_settings` (issue 4 adds eligibility settings).
+public struct AutomationSettings: Codable, Sendable, Equatable {
+    public var retryBaseMs: Int
+    public var retryFactor: Double
+    public var retryCapMs: Int
+    public var maxAttempts: Int
+    public var leaseSeconds: Int
+
+    public init(
+        retryBaseMs: Int = 60_000, retryFactor: Double = 2, retryCapMs: Int = 3_600_000, maxAttempts: Int = 3,
+        leaseSeconds: Int = 60
+    ) {
+        self.retryBaseMs = retryBaseMs
+        self.retryFactor = retryFactor
+        self.retryCapMs = retryCapMs
+        self.maxAttempts = maxAttempts
+        self.leaseSeconds = leaseSeconds
+    }
+
+    public var retryPolicy: RetryPolicy {
+        RetryPolicy(baseMs: self.retryBaseMs, factor: self.retryFactor, capMs: self.retryCapMs)
+    }
+
+    /// Checks every field; returns one message per problem (empty when valid).
+    public func problems() -> [String] {
+        var p: [String] = []
+        if !(1...86_400_000).contains(self.retryBaseMs) { p.append("retryBaseMs must be 1…86400000") }
+        if !(self.retryFactor >= 1 && self.retryFactor <= 10) { p.append("retryFactor must be 1…10") }
+        if !(1...604_800_000).contains(self.retryCapMs) { p.append("retryCapMs must be 1…604800000") }
+        if self.retryCapMs < self.retryBaseMs { p.append("retryCapMs must be ≥ retryBaseMs") }
+        if !(1...100).contains(self.maxAttempts) { p.append("maxAttempts must be 1…100") }
+        if !(5...3600).contains(self.leaseSeconds) { p.append("leaseSeconds must be 5…3600") }
+        return p
+    }
+}

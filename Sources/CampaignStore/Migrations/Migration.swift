@@ -1,0 +1,12 @@
+/// One forward-only schema step. Applied in `version` order inside one transaction that holds
+/// an advisory lock, and recorded in `campaign.schema_migrations`.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+
+    /// Every migration, oldest first. Never edit one that has shipped: add a new one.
+    public static let all: [Migration] = [
+        Migration0001Initial.migration,
+    ]
+}

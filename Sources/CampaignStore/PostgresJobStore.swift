@@ -1,0 +1,526 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import Logging
+
+/// The coordinator's view of PostgreSQL: every read and write of campaign data.
+///
+/// All writes about leased jobs go through ``apply(_:retry:)``, which locks the rows, asks the
+/// ``JobStateMachine`` what each request means, and writes the decided transitions in one
+/// array-taking statement — so one transaction serves the requests of many agents.
+public final class PostgresJobStore: Sendable {
+    public let pool: DatabasePool
+    private let logger: Logger
+    private let randomUnit: @Sendable () -> Double
+
+    public init(pool: DatabasePool, logger: Logger, randomUnit: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.pool = pool
+        self.logger = logger
+        self.randomUnit = randomUnit
+    }
+
+    // MARK: Schema
+
+    /// Applies missing migrations in one transaction under an advisory lock; returns the versions applied.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await self.pool.transaction { conn in
+            try conn.exec(SQL.migrationsLock)
+            try conn.exec(SQL.migrationsBootstrap)
+            let applied = Set(try conn.query(SQL.migrationsApplied).all.map { try $0.int("version") })
+            var done: [Int] = []
+            for m in Migration.all where !applied.contains(m.version) {
+                try conn.exec(m.sql)
+                try conn.query(SQL.migrationsRecord, [String(m.version), m.name])
+                done.append(m.version)
+            }
+            return done
+        }
+    }
+
+    /// True when a trivial statement succeeds.
+    public func ping() async -> Bool {
+        (try? await self.pool.withConnection { conn in try conn.execute(SQL.ping).count }) == 1
+    }
+
+    // MARK: Customers
+
+    /// Writes validated customers; returns (inserted, updated).
+    /// - Parameter keepStatus: when true, an existing customer keeps its status (an import never
+    ///   resurrects an opted-out customer unless the row names a status).
+    public func upsertCustomers(_ customers: [ValidCustomer]) async throws -> (inserted: Int, updated: Int) {
+        guard !customers.isEmpty else { return (0, 0) }
+        // Rows that name no status keep the existing one; run the two kinds separately.
+        let withStatus = customers.filter { $0.status != nil }
+        let withoutStatus = customers.filter { $0.status == nil }
+        return try await self.pool.transaction { conn in
+            var inserted = 0
+            var total = 0
+            for (group, keep) in [(withStatus, false), (withoutStatus, true)] where !group.isEmpty {
+                let rows = try conn.execute(SQL.customersUpsert, [
+                    PGArray.encode(group.map { $0.externalRef }),
+                    PGArray.encode(group.map { $0.name }),
+                    PGArray.encode(group.map { $0.phone }),
+                    PGArray.encode(group.map { $0.timezone }),
+                    PGArray.encode(group.map { $0.status?.rawValue }),
+                    PGArray.encode(group.map { $0.attributesJSON }),
+                    keep ? "true" : "false",
+                ])
+                inserted += rows.all.filter { $0.bool("inserted") }.count
+                total += rows.count
+            }
+            return (inserted, total - inserted)
+        }
+    }
+
+    // MARK: Enqueue
+
+    /// Creates one job per item (idempotent on `queueJobId`, which must be set by the caller).
+    public func enqueue(_ items: [EnqueueItem], defaultMaxAttempts: Int) async throws -> [EnqueueRow] {
+        guard !items.isEmpty else { return [] }
+        return try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.jobsEnqueue, [
+                PGArray.encode(Array(0..<items.count)),
+                PGArray.encode(items.map { $0.customerId }),
+                PGArray.encode(items.map { $0.customerRef }),
+                PGArray.encode(items.map { $0.queueJobId }),
+                PGArray.encode(items.map { $0.reason }),
+                PGArray.encode(items.map { $0.priority }),
+                PGArray.encode(items.map { $0.maxAttempts }),
+                PGArray.encode(items.map { $0.runAt }),
+                String(defaultMaxAttempts),
+            ])
+            return try rows.all.map { r in
+                EnqueueRow(
+                    index: try r.int("idx"), customerFound: r["cid"] != nil,
+                    jobId: r["job_id"].flatMap { Int64($0) }, created: r.bool("created"))
+            }
+        }
+    }
+
+    // MARK: Leasing
+
+    /// Leases up to `max` due jobs to `owner` for `leaseSeconds`.
+    public func lease(owner: String, max: Int, leaseSeconds: Int) async throws -> [LeasedJob] {
+        guard max > 0 else { return [] }
+        return try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.jobsLease, [owner, String(max), String(leaseSeconds)])
+            return try rows.all.map { r in
+                LeasedJob(
+                    jobId: try r.int64("id"), queueJobId: try r.string("queue_job_id"),
+                    leaseToken: try r.string("lease_token"), attempt: try r.int("attempts_made"),
+                    maxAttempts: try r.int("max_attempts"), leaseExpiresAt: try r.string("lease_expires_at"),
+                    reason: r["reason"],
+                    customer: CallTarget(
+                        customerId: try r.int64("customer_id"), externalRef: try r.string("external_ref"),
+                        name: r["name"] ?? "", phone: try r.string("phone"), timezone: try r.string("timezone"),
+                        attributes: JSONText.decode(r["attributes"])))
+            }.sorted { $0.jobId < $1.jobId }
+        }
+    }
+
+    // MARK: Agent-side writes
+
+    /// Applies a batch of agent requests in one transaction and answers each in order.
+    ///
+    /// Rows are locked (`FOR UPDATE`), each request is decided by the ``JobStateMachine`` against
+    /// the row as earlier requests of the batch left it, and all transitions are written with
+    /// one statement. Call logs of placed calls are kept whatever the decision.
+    public func apply(_ requests: [JobRequest], retry: RetryPolicy) async throws -> [JobRequestOutcome] {
+        guard !requests.isEmpty else { return [] }
+        let randomUnit = self.randomUnit
+        return try await self.pool.transaction { conn in
+            let ids = Array(Set(requests.map { $0.jobId })).sorted()
+            var jobs = try LockedJob.lock(conn, ids: ids)
+            var writes: [Int64: TransitionWrite] = [:]
+            var calls: [CallLogWrite] = []
+            var dialed: [Int64] = []
+            var outcomes: [JobRequestOutcome?] = []
+            var replayed = Set<Int>()
+
+            for (i, request) in requests.enumerated() {
+                guard var job = jobs[request.jobId] else {
+                    outcomes.append(.notFound)
+                    continue
+                }
+                if let call = request.call, let write = CallLogWrite(call: call, job: job, agent: request.agent) {
+                    calls.append(write)
+                }
+                let event: JobStateMachine.Event
+                switch request.kind {
+                case .dialing:
+                    let verdict = DialPolicy.verdict(customerStatus: job.customerStatus, phone: job.phone)
+                    event = .dialingRequested(token: request.leaseToken, verdict: verdict)
+                case .complete: event = .completeReported(token: request.leaseToken)
+                case .fail(let retryable, _, _): event = .failReported(token: request.leaseToken, retryable: retryable)
+                case .skip: event = .skipReported(token: request.leaseToken)
+                }
+                switch job.machine.decide(event) {
+                case .reject(let rejection):
+                    outcomes.append(.rejected(rejection, status: job.machine.snapshot.status))
+                case .replay:
+                    replayed.insert(i)
+                    outcomes.append(nil)
+                case .transition(let t):
+                    var write = TransitionWrite(id: job.id)
+                    switch (t, request.kind) {
+                    case (.startDialing, _):
+                        write.idempotencyKey = job.idempotencyKey
+                        dialed.append(job.customerId)
+                    case (.complete, .complete(let outcome)):
+                        write.result = ["outcome": .string(outcome.rawValue)]
+                    case (.retryLater, .fail(_, let error, let outcome)):
+                        write.delayMs = retry.delayMs(afterAttempt: job.machine.snapshot.attemptsMade, unit: randomUnit())
+                        write.result = ["error": .string(error), "retry": true]
+                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
+                    case (.fail, .fail(_, let error, let outcome)):
+                        write.result = ["error": .string(error), "reason": "reported"]
+                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
+                    case (.skip(let reason), .skip(let detail)):
+                        write.result = ["reason": .string(reason), "detail": .string(detail)]
+                    case (.skip(let rule), .dialing):
+                        write.result = ["reason": .string(rule)]
+                    default:
+                        break
+                    }
+                    job.machine.apply(t)
+                    write.status = job.machine.snapshot.status
+                    write.phase = job.machine.snapshot.phase
+                    if let previous = writes[job.id] { write.mergeKeeping(previous) }
+                    writes[job.id] = write
+                    jobs[job.id] = job
+                    outcomes.append(nil)
+                }
+            }
+
+            if !writes.isEmpty { try TransitionWrite.apply(conn, Array(writes.values)) }
+            if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
+            if !dialed.isEmpty { try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)]) }
+
+            // Answer from the rows as they are now.
+            let views = try ReportView.load(conn, ids: ids)
+            return requests.enumerated().map { i, request in
+                if let decided = outcomes[i] { return decided }
+                let view = views[request.jobId]!
+                let job = jobs[request.jobId]!
+                if request.kind == .dialing {
+                    let allowed = view.status == .active && job.machine.snapshot.phase == .dialing
+                    return .dialing(DialingJob.Result(
+                        allowed: allowed, idempotencyKey: allowed ? job.idempotencyKey : nil,
+                        rule: allowed ? nil : view.result?["reason"]?.stringValue, status: view.status))
+                }
+                return .report(ReportResult(
+                    jobId: request.jobId, status: view.status, attemptsMade: view.attemptsMade,
+                    runAt: view.status == .queued ? view.runAt : nil, replayed: replayed.contains(i),
+                    result: view.result))
+            }
+        }
+    }
+
+    // MARK: Lease maintenance
+
+    /// Extends the leases of the given owners; returns how many jobs were renewed.
+    @discardableResult
+    public func renewLeases(owners: [String], leaseSeconds: Int) async throws -> Int {
+        guard !owners.isEmpty else { return 0 }
+        return try await self.pool.withConnection { conn in
+            try conn.execute(SQL.jobsRenewLeases, [PGArray.encode(owners), String(leaseSeconds)]).affected
+        }
+    }
+
+    /// Expires up to `limit` lapsed leases as the state machine decides (CLAIMED → QUEUED, or
+    /// FAILED `lease_expired` without attempts left; DIALING → FAILED `outcome_unknown`).
+    /// Returns the job ids changed.
+    public func expireLeases(limit: Int = 1000) async throws -> [Int64] {
+        try await self.pool.transaction { conn in
+            let jobs = try LockedJob.lock(conn, SQL.jobsLockExpired, [String(limit)])
+            return try Self.applyEvent(.leaseExpired, to: jobs, conn)
+        }
+    }
+
+    /// Returns the CLAIMED jobs of a lease owner whose connection closed to the queue at once.
+    /// DIALING jobs keep their lease: the call may still be running. Returns the job ids changed.
+    public func releaseClaimed(owner: String) async throws -> [Int64] {
+        try await self.pool.transaction { conn in
+            let jobs = try LockedJob.lock(conn, SQL.jobsLockClaimedByOwner, [owner])
+            return try Self.applyEvent(.connectionLost, to: jobs, conn)
+        }
+    }
+
+    /// Applies one event without a token (expiry, connection loss) to locked jobs.
+    private static func applyEvent(
+        _ event: JobStateMachine.Event, to jobs: [Int64: LockedJob], _ conn: PQConnection
+    ) throws -> [Int64] {
+        var writes: [TransitionWrite] = []
+        for var job in jobs.values {
+            guard case .transition(let t) = job.machine.decide(event) else { continue }
+            var write = TransitionWrite(id: job.id)
+            if case .fail(let reason) = t { write.result = ["reason": .string(reason.rawValue)] }
+            job.machine.apply(t)
+            write.status = job.machine.snapshot.status
+            write.phase = job.machine.snapshot.phase
+            writes.append(write)
+        }
+        if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
+        return writes.map(\.id).sorted()
+    }
+
+    // MARK: Reads
+
+    public func listJobs(_ p: ListJobs.Params) async throws -> ListJobs.Result {
+        let limit = min(max(p.limit ?? 100, 1), 1000)
+        let cursor: Int64? = p.cursor.flatMap { Int64($0) }
+        return try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.jobsList, [
+                p.status?.rawValue, p.customerRef, String(limit), cursor.map { String($0) },
+            ])
+            let jobs = try rows.all.map(JobView.init(row:))
+            return ListJobs.Result(jobs: jobs, nextCursor: jobs.count == limit ? jobs.last.map { String($0.id) } : nil)
+        }
+    }
+
+    /// One job with its call logs, or nil.
+    public func getJob(id: Int64?, queueJobId: String?) async throws -> GetJob.Result? {
+        try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.jobsGet, [id.map { String($0) }, queueJobId])
+            guard rows.count > 0 else { return nil }
+            let job = try JobView(row: rows.row(0))
+            let logs = try conn.execute(SQL.callLogsForJob, [String(job.id)]).all.map { r in
+                CallLogView(
+                    id: try r.int64("id"), jobId: try r.int64("job_id"), attempt: try r.int("attempt"),
+                    agent: try r.string("agent"), provider: try r.string("provider"),
+                    providerCallId: r["provider_call_id"], idempotencyKey: try r.string("idempotency_key"),
+                    startedAt: r["started_at"], endedAt: r["ended_at"],
+                    outcome: CallOutcome(rawValue: try r.string("outcome")) ?? .failed,
+                    durationMs: r.optionalInt("duration_ms"), detail: JSONText.decode(r["detail"]))
+            }
+            return GetJob.Result(job: job, callLogs: logs)
+        }
+    }
+
+    /// Queue counts by status and completions today (UTC).
+    public func counts() async throws -> (queue: QueueCounts, completedToday: Int) {
+        try await self.pool.withConnection { conn in
+            var q = QueueCounts()
+            var today = 0
+            for r in try conn.execute(SQL.jobsCountByStatus).all {
+                if let s = JobStatus(rawValue: try r.string("status")) { q[s] = try r.int("n") }
+                today += r.optionalInt("today") ?? 0
+            }
+            return (q, today)
+        }
+    }
+
+    public func tally() async throws -> TallyJobs.Result {
+        try await self.pool.withConnection { conn in
+            var q = QueueCounts()
+            var byOutcome: [String: Int] = [:]
+            for r in try conn.execute(SQL.jobsTally).all {
+                let status = try r.string("status")
+                let n = try r.int("n")
+                if let s = JobStatus(rawValue: status) { q[s] += n }
+                let outcome = r["outcome"] ?? ""
+                byOutcome[outcome.isEmpty ? status : "\(status)/\(outcome)", default: 0] += n
+            }
+            let logs = try conn.execute(SQL.callLogsCount).row(0).int("n")
+            return TallyJobs.Result(byStatus: q, byOutcome: byOutcome, callLogs: logs)
+        }
+    }
+
+    // MARK: Settings
+
+    /// The stored settings over the defaults.
+    public func settings() async throws -> AutomationSettings {
+        try await self.pool.withConnection { conn in
+            var object: [String: JSONValue] = [:]
+            for r in try conn.execute(SQL.settingsAll).all {
+                object[try r.string("key")] = JSONText.decode(r["value"])
+            }
+            return AutomationSettingsCoding.merge(object, over: AutomationSettings())
+        }
+    }
+
+    /// Writes the settings that differ, logging each change with `by`.
+    public func writeSettings(_ new: AutomationSettings, by: String) async throws {
+        let pairs = AutomationSettingsCoding.pairs(new)
+        try await self.pool.withConnection { conn in
+            try conn.execute(SQL.settingsWrite, [
+                PGArray.encode(pairs.map { $0.key }), PGArray.encode(pairs.map { $0.json }), by,
+            ])
+        }
+    }
+}
+
+// MARK: - Row helpers (private to the store)
+
+/// A job row locked for a batch, with its state machine.
+struct LockedJob {
+    var id: Int64
+    var queueJobId: String
+    var customerId: Int64
+    var customerStatus: CustomerStatus
+    var phone: String
+    var machine: JobStateMachine
+
+    var idempotencyKey: String { "\(self.queueJobId)#\(self.machine.snapshot.attemptsMade)" }
+
+    static func lock(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: LockedJob] {
+        try self.lock(conn, SQL.jobsLockForReport, [PGArray.encode(ids)])
+    }
+
+    static func lock(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [Int64: LockedJob] {
+        var out: [Int64: LockedJob] = [:]
+        for r in try conn.execute(statement, params).all {
+            let snapshot = JobStateMachine.Snapshot(
+                status: JobStatus(rawValue: try r.string("status")) ?? .failed,
+                phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
+                attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
+                outcomeUnknown: r.bool("outcome_unknown"))
+            let id = try r.int64("id")
+            out[id] = LockedJob(
+                id: id, queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
+                customerStatus: CustomerStatus(rawValue: try r.string("customer_status")) ?? .invalidNumber,
+                phone: try r.string("phone"), machine: JobStateMachine(snapshot))
+        }
+        return out
+    }
+}
+
+/// One row of the transitions statement.
+struct TransitionWrite {
+    var id: Int64
+    var status: JobStatus = .queued
+    var phase: JobPhase?
+    var delayMs: Int?
+    var result: [String: JSONValue]?
+    var idempotencyKey: String?
+    var maxAttempts: Int?
+
+    /// Two transitions of one job in one batch: the later wins, keeping what it leaves unset.
+    mutating func mergeKeeping(_ earlier: TransitionWrite) {
+        if self.result == nil { self.result = earlier.result }
+        if self.idempotencyKey == nil { self.idempotencyKey = earlier.idempotencyKey }
+        if self.maxAttempts == nil { self.maxAttempts = earlier.maxAttempts }
+    }
+
+    static func apply(_ conn: PQConnection, _ writes: [TransitionWrite]) throws {
+        try conn.execute(SQL.jobsApplyTransitions, [
+            PGArray.encode(writes.map { $0.id }),
+            PGArray.encode(writes.map { $0.status.rawValue }),
+            PGArray.encode(writes.map { $0.phase?.rawValue }),
+            PGArray.encode(writes.map { $0.delayMs }),
+            PGArray.encode(writes.map { w in w.result.map { JSONText.encode(.object($0)) } }),
+            PGArray.encode(writes.map { $0.idempotencyKey }),
+            PGArray.encode(writes.map { $0.maxAttempts }),
+        ])
+    }
+}
+
+/// One row of the call-log insert.
+struct CallLogWrite {
+    var jobId: Int64
+    var customerId: Int64
+    var attempt: Int
+    var agent: String
+    var call: CallRecord
+
+    /// Nil when the record's idempotency key does not belong to this job (a confused agent).
+    init?(call: CallRecord, job: LockedJob, agent: String) {
+        let prefix = job.queueJobId + "#"
+        guard call.idempotencyKey.hasPrefix(prefix),
+            let attempt = Int(call.idempotencyKey.dropFirst(prefix.count)), attempt >= 1
+        else { return nil }
+        self.jobId = job.id
+        self.customerId = job.customerId
+        self.attempt = attempt
+        self.agent = agent
+        self.call = call
+    }
+
+    static func insert(_ conn: PQConnection, _ rows: [CallLogWrite]) throws {
+        try conn.execute(SQL.callLogsInsert, [
+            PGArray.encode(rows.map { $0.jobId }),
+            PGArray.encode(rows.map { $0.customerId }),
+            PGArray.encode(rows.map { $0.attempt }),
+            PGArray.encode(rows.map { $0.agent }),
+            PGArray.encode(rows.map { $0.call.provider }),
+            PGArray.encode(rows.map { $0.call.providerCallId }),
+            PGArray.encode(rows.map { $0.call.idempotencyKey }),
+            PGArray.encode(rows.map { $0.call.startedAt }),
+            PGArray.encode(rows.map { $0.call.endedAt }),
+            PGArray.encode(rows.map { $0.call.outcome.rawValue }),
+            PGArray.encode(rows.map { $0.call.durationMs }),
+            PGArray.encode(rows.map { r in r.call.detail.map { JSONText.encode($0) } }),
+        ])
+    }
+}
+
+/// What an answer to a report shows of a job.
+struct ReportView {
+    var status: JobStatus
+    var attemptsMade: Int
+    var runAt: String?
+    var result: JSONValue?
+
+    static func load(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: ReportView] {
+        var out: [Int64: ReportView] = [:]
+        for r in try conn.execute(SQL.jobsReportView, [PGArray.encode(ids)]).all {
+            out[try r.int64("id")] = ReportView(
+                status: JobStatus(rawValue: try r.string("status")) ?? .failed,
+                attemptsMade: try r.int("attempts_made"), runAt: r["run_at"], result: JSONText.decode(r["result"]))
+        }
+        return out
+    }
+}
+
+extension JobView {
+    init(row r: PQRow) throws {
+        self.init(
+            id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
+            customerRef: r["customer_ref"], status: JobStatus(rawValue: try r.string("status")) ?? .failed,
+            phase: r["phase"].flatMap(JobPhase.init(rawValue:)), attemptsMade: try r.int("attempts_made"),
+            maxAttempts: try r.int("max_attempts"), priority: try r.int("priority"), runAt: try r.string("run_at"),
+            reason: r["reason"], result: JSONText.decode(r["result"]), leaseOwner: r["lease_owner"],
+            leaseExpiresAt: r["lease_expires_at"], enqueuedAt: try r.string("enqueued_at"),
+            startedAt: r["started_at"], completedAt: r["completed_at"], failedAt: r["failed_at"],
+            updatedAt: try r.string("updated_at"))
+    }
+}
+
+/// JSON text ↔ ``JSONValue`` for jsonb columns.
+enum JSONText {
+    static func decode(_ text: String?) -> JSONValue? {
+        guard let text, let data = text.data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    static func encode(_ value: JSONValue) -> String {
+        // Encoding a JSONValue cannot fail (no non-finite doubles come from the wire).
+        let data = (try? JSONEncoder().encode(value)) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Settings ↔ key/value rows (one row per field, so each change is logged on its own).
+enum AutomationSettingsCoding {
+    static func pairs(_ s: AutomationSettings) -> [(key: String, json: String)] {
+        [
+            ("retryBaseMs", String(s.retryBaseMs)), ("retryFactor", String(s.retryFactor)),
+            ("retryCapMs", String(s.retryCapMs)), ("maxAttempts", String(s.maxAttempts)),
+            ("leaseSeconds", String(s.leaseSeconds)),
+        ]
+    }
+
+    static func merge(_ o: [String: JSONValue], over d: AutomationSettings) -> AutomationSettings {
+        var s = d
+        func int(_ k: String) -> Int? { o[k]?.intValue.map { Int($0) } }
+        if let v = int("retryBaseMs") { s.retryBaseMs = v }
+        if case .double(let v)? = o["retryFactor"] { s.retryFactor = v } else if let v = int("retryFactor") {
+            s.retryFactor = Double(v)
+        }
+        if let v = int("retryCapMs") { s.retryCapMs = v }
+        if let v = int("maxAttempts") { s.maxAttempts = v }
+        if let v = int("leaseSeconds") { s.leaseSeconds = v }
+        return s
+    }
+}

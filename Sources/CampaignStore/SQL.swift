@@ -1,0 +1,289 @@
+/// Every SQL statement of the product, named *table + verb*. Parameters are always `$n` binds.
+///
+/// Batch statements take arrays (`unnest($1::bigint[], …)`), so that one statement serves the
+/// requests of many agents.
+public enum SQL {
+    // MARK: Migrations
+
+    /// Serialises migrators across coordinators: an arbitrary fixed advisory-lock key.
+    static let migrationLockKey = "7301946510"
+
+    static let migrationsLock = "SELECT pg_advisory_xact_lock(\(migrationLockKey))"
+    static let migrationsBootstrap = """
+        CREATE SCHEMA IF NOT EXISTS campaign;
+        CREATE TABLE IF NOT EXISTS campaign.schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        );
+        """
+    static let migrationsApplied = "SELECT version FROM campaign.schema_migrations ORDER BY version"
+    static let migrationsRecord = "INSERT INTO campaign.schema_migrations (version, name) VALUES ($1::int, $2)"
+
+    // MARK: Customers
+
+    /// Inserts or updates customers by `external_ref`; reports per row whether it was new.
+    /// Rows come as parallel arrays; validation happened before (phone, timezone).
+    static let customersUpsert = SQLStatement(
+        "customers_upsert",
+        """
+        INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes)
+        SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}')
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) AS t(r, n, p, tz, s, a)
+        ON CONFLICT (external_ref) DO UPDATE SET
+            name = EXCLUDED.name, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,
+            status = CASE WHEN $7::bool THEN c.status ELSE EXCLUDED.status END,
+            attributes = EXCLUDED.attributes, updated_at = now()
+        RETURNING (xmax = 0) AS inserted
+        """)
+
+    // MARK: Jobs: enqueue
+
+    /// Creates jobs for the given customers (by id or external ref), idempotent on `queue_job_id`.
+    /// Answers one row per input index: the customer it resolved to (NULL: unknown), the job id,
+    /// and whether this statement created it.
+    static let jobsEnqueue = SQLStatement(
+        "jobs_enqueue",
+        """
+        WITH input AS (
+            SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[],
+                                 $7::int[], $8::timestamptz[])
+                AS t(idx, customer_id, customer_ref, queue_job_id, reason, priority, max_attempts, run_at)
+        ), resolved AS (
+            SELECT i.*, c.id AS cid
+            FROM input i
+            LEFT JOIN campaign.customers c
+                ON c.id = coalesce(i.customer_id,
+                                   (SELECT id FROM campaign.customers WHERE external_ref = i.customer_ref))
+        ), inserted AS (
+            INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, priority, max_attempts, run_at)
+            SELECT queue_job_id, cid, reason, coalesce(priority, 0), coalesce(max_attempts, $9::int),
+                   coalesce(run_at, now())
+            FROM resolved WHERE cid IS NOT NULL
+            ON CONFLICT (queue_job_id) DO NOTHING
+            RETURNING id, queue_job_id
+        )
+        SELECT r.idx, r.cid, coalesce(ins.id, existing.id) AS job_id, (ins.id IS NOT NULL) AS created
+        FROM resolved r
+        LEFT JOIN inserted ins ON ins.queue_job_id = r.queue_job_id
+        LEFT JOIN campaign.campaign_jobs existing ON existing.queue_job_id = r.queue_job_id
+        ORDER BY r.idx
+        """)
+
+    // MARK: Jobs: agent side
+
+    /// Leases up to `$2` due jobs to agent `$1` for `$3` seconds: QUEUED → ACTIVE/CLAIMED,
+    /// attempts_made + 1, a fresh lease token. `SKIP LOCKED` keeps concurrent leasers (and
+    /// coordinators) from ever taking the same row.
+    static let jobsLease = SQLStatement(
+        "jobs_lease",
+        """
+        WITH picked AS (
+            SELECT id FROM campaign.campaign_jobs
+            WHERE status = 'QUEUED' AND run_at <= now()
+            ORDER BY priority DESC, run_at, id
+            LIMIT $2::int
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE campaign.campaign_jobs j
+        SET status = 'ACTIVE', phase = 'CLAIMED', attempts_made = j.attempts_made + 1,
+            lease_owner = $1, lease_token = gen_random_uuid(),
+            lease_expires_at = now() + make_interval(secs => $3::int),
+            idempotency_key = NULL, started_at = now(), updated_at = now()
+        FROM picked, campaign.customers c
+        WHERE j.id = picked.id AND c.id = j.customer_id
+        RETURNING j.id, j.queue_job_id, j.lease_token, j.attempts_made, j.max_attempts,
+                  campaign.ts(j.lease_expires_at) AS lease_expires_at, j.reason,
+                  c.id AS customer_id, c.external_ref, c.name, c.phone, c.timezone, c.attributes
+        """)
+
+    /// The columns the state machine needs of a locked job, plus the customer's state for the
+    /// pre-dial check.
+    static let lockedJobColumns = """
+        j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
+        j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
+        c.status AS customer_status, c.phone
+        """
+
+    /// Locks the jobs named in a batch of reports (in id order, so batches never deadlock).
+    static let jobsLockForReport = SQLStatement(
+        "jobs_lock_for_report",
+        """
+        SELECT \(lockedJobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE j.id = ANY($1::bigint[])
+        ORDER BY j.id
+        FOR UPDATE OF j
+        """)
+
+    /// Locks up to `$1` jobs whose lease ran out; rows another sweeper holds are skipped.
+    static let jobsLockExpired = SQLStatement(
+        "jobs_lock_expired",
+        """
+        SELECT \(lockedJobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE j.status = 'ACTIVE' AND j.lease_expires_at < now()
+        ORDER BY j.id
+        LIMIT $1::int
+        FOR UPDATE OF j SKIP LOCKED
+        """)
+
+    /// Locks the CLAIMED (not yet dialing) jobs of one lease owner, whose connection closed.
+    static let jobsLockClaimedByOwner = SQLStatement(
+        "jobs_lock_claimed_by_owner",
+        """
+        SELECT \(lockedJobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE j.status = 'ACTIVE' AND j.phase = 'CLAIMED' AND j.lease_owner = $1
+        ORDER BY j.id
+        FOR UPDATE OF j
+        """)
+
+    /// Extends every lease held by the given owners (the coordinator's connected agents) by
+    /// `$2` seconds from now: one statement per interval, no per-job heartbeats.
+    static let jobsRenewLeases = SQLStatement(
+        "jobs_renew_leases",
+        """
+        UPDATE campaign.campaign_jobs
+        SET lease_expires_at = now() + make_interval(secs => $2::int)
+        WHERE status = 'ACTIVE' AND lease_owner = ANY($1::text[])
+        """)
+
+    /// Applies the state machine's transitions to many jobs at once. Lease fields are kept while
+    /// ACTIVE and cleared otherwise; the lease token is kept, so a resent report is recognised.
+    static let jobsApplyTransitions = SQLStatement(
+        "jobs_apply_transitions",
+        """
+        UPDATE campaign.campaign_jobs j SET
+            status = u.status::campaign.campaign_job_status,
+            phase = u.phase::campaign.job_phase,
+            run_at = CASE WHEN u.delay_ms IS NULL THEN j.run_at
+                          ELSE now() + u.delay_ms * interval '1 millisecond' END,
+            result = coalesce(u.result, j.result),
+            idempotency_key = coalesce(u.idem, j.idempotency_key),
+            max_attempts = coalesce(u.max_attempts, j.max_attempts),
+            lease_owner = CASE WHEN u.status = 'ACTIVE' THEN j.lease_owner END,
+            lease_expires_at = CASE WHEN u.status = 'ACTIVE' THEN j.lease_expires_at END,
+            completed_at = CASE WHEN u.status = 'COMPLETED' THEN now() ELSE j.completed_at END,
+            failed_at = CASE WHEN u.status = 'FAILED' THEN now() ELSE j.failed_at END,
+            updated_at = now()
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::int[])
+            AS u(id, status, phase, delay_ms, result, idem, max_attempts)
+        WHERE j.id = u.id
+        """)
+
+    /// Marks the customers of jobs that started dialing as called now (the cooldown counts from here).
+    static let customersMarkCalled = SQLStatement(
+        "customers_mark_called",
+        "UPDATE campaign.customers SET last_called_at = now() WHERE id = ANY($1::bigint[])")
+
+    /// Keeps the call log of every placed call, whatever became of its job; a resent report
+    /// (same idempotency key) adds nothing.
+    static let callLogsInsert = SQLStatement(
+        "call_logs_insert",
+        """
+        INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
+            idempotency_key, started_at, ended_at, outcome, duration, detail)
+        SELECT job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
+               outcome, duration_ms * interval '1 millisecond', detail
+        FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                    $8::timestamptz[], $9::timestamptz[], $10::text[], $11::bigint[], $12::jsonb[])
+            AS t(job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
+                 outcome, duration_ms, detail)
+        ON CONFLICT DO NOTHING
+        """)
+
+    /// The wire view of jobs after a batch, for the answers.
+    static let jobsReportView = SQLStatement(
+        "jobs_report_view",
+        """
+        SELECT id, status, attempts_made, campaign.ts(run_at) AS run_at, result
+        FROM campaign.campaign_jobs WHERE id = ANY($1::bigint[])
+        """)
+
+    // MARK: Jobs: reads
+
+    static let jobColumns = """
+        j.id, j.queue_job_id, j.customer_id, c.external_ref AS customer_ref, j.status, j.phase, j.attempts_made,
+        j.max_attempts, j.priority, campaign.ts(j.run_at) AS run_at, j.reason, j.result, j.lease_owner,
+        campaign.ts(j.lease_expires_at) AS lease_expires_at, campaign.ts(j.enqueued_at) AS enqueued_at,
+        campaign.ts(j.started_at) AS started_at, campaign.ts(j.completed_at) AS completed_at,
+        campaign.ts(j.failed_at) AS failed_at, campaign.ts(j.updated_at) AS updated_at
+        """
+
+    /// Newest first, optional status and customer filters, keyset paging on id (`$4`: below this id).
+    static let jobsList = SQLStatement(
+        "jobs_list",
+        """
+        SELECT \(jobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE ($1::campaign.campaign_job_status IS NULL OR j.status = $1::campaign.campaign_job_status)
+          AND ($2::text IS NULL OR c.external_ref = $2::text)
+          AND ($4::bigint IS NULL OR j.id < $4::bigint)
+        ORDER BY j.id DESC
+        LIMIT $3::int
+        """)
+
+    static let jobsGet = SQLStatement(
+        "jobs_get",
+        """
+        SELECT \(jobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE ($1::bigint IS NOT NULL AND j.id = $1::bigint) OR ($2::text IS NOT NULL AND j.queue_job_id = $2::text)
+        """)
+
+    static let callLogsForJob = SQLStatement(
+        "call_logs_for_job",
+        """
+        SELECT id, job_id, attempt, agent, provider, provider_call_id, idempotency_key,
+               campaign.ts(started_at) AS started_at, campaign.ts(ended_at) AS ended_at, outcome,
+               (extract(epoch FROM duration) * 1000)::bigint AS duration_ms, detail
+        FROM campaign.call_logs WHERE job_id = $1::bigint ORDER BY attempt
+        """)
+
+    /// Queue counts by status, and completions since midnight UTC, in one scan.
+    static let jobsCountByStatus = SQLStatement(
+        "jobs_count_by_status",
+        """
+        SELECT status::text, count(*) AS n,
+               count(*) FILTER (WHERE status = 'COMPLETED' AND completed_at >= date_trunc('day', now())) AS today
+        FROM campaign.campaign_jobs GROUP BY status
+        """)
+
+    /// Counts by status and by the outcome (or reason) recorded in each job's result.
+    static let jobsTally = SQLStatement(
+        "jobs_tally",
+        """
+        SELECT status::text, coalesce(result ->> 'outcome', result ->> 'reason', '') AS outcome, count(*) AS n
+        FROM campaign.campaign_jobs GROUP BY 1, 2
+        """)
+
+    static let callLogsCount = SQLStatement("call_logs_count", "SELECT count(*) AS n FROM campaign.call_logs")
+
+    // MARK: Automation settings
+
+    static let settingsAll = SQLStatement("settings_all", "SELECT key, value FROM campaign.automation_settings")
+
+    /// Writes changed settings and logs each change with who made it, in one statement.
+    static let settingsWrite = SQLStatement(
+        "settings_write",
+        """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::jsonb[]) AS t(key, value)
+        ), old AS (
+            SELECT s.key, s.value FROM campaign.automation_settings s JOIN input USING (key)
+        ), written AS (
+            INSERT INTO campaign.automation_settings (key, value, updated_by)
+            SELECT key, value, $3 FROM input
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),
+                updated_by = EXCLUDED.updated_by
+            RETURNING key
+        )
+        INSERT INTO campaign.automation_settings_log (key, old_value, new_value, updated_by)
+        SELECT i.key, o.value, i.value, $3 FROM input i LEFT JOIN old o USING (key)
+        WHERE o.value IS DISTINCT FROM i.value
+        """)
+
+    /// Cheap liveness probe of the database.
+    static let ping = SQLStatement("ping", "SELECT 1")
+}

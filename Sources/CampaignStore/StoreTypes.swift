@@ -1,0 +1,70 @@
+import CampaignCore
+import CampaignProtocol
+
+/// One agent-side request about a leased job, as the store applies it in a batch.
+public struct JobRequest: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// `jobs.dialing`: the pre-dial check.
+        case dialing
+        case complete(outcome: CallOutcome)
+        case fail(retryable: Bool, error: String, outcome: CallOutcome?)
+        case skip(reason: String)
+    }
+
+    public var jobId: Int64
+    public var leaseToken: String
+    public var kind: Kind
+    /// The placed call, if there was one: always logged, whatever became of the job.
+    public var call: CallRecord?
+    /// The agent's id, for the call log.
+    public var agent: String
+
+    public init(jobId: Int64, leaseToken: String, kind: Kind, call: CallRecord? = nil, agent: String) {
+        self.jobId = jobId
+        self.leaseToken = leaseToken
+        self.kind = kind
+        self.call = call
+        self.agent = agent
+    }
+}
+
+/// The store's answer to one ``JobRequest``.
+public enum JobRequestOutcome: Sendable, Equatable {
+    /// Applied (or replayed): the job as it is now.
+    case report(ReportResult)
+    /// The dialing check's answer.
+    case dialing(DialingJob.Result)
+    case rejected(JobStateMachine.Rejection, status: JobStatus)
+    case notFound
+}
+
+/// The store's answer to one enqueue item.
+public struct EnqueueRow: Sendable, Equatable {
+    public var index: Int
+    public var customerFound: Bool
+    public var jobId: Int64?
+    public var created: Bool
+}
+
+/// A customer that passed validation, ready to be written.
+public struct ValidCustomer: Sendable, Equatable {
+    public var externalRef: String
+    public var name: String
+    public var phone: String
+    public var timezone: String
+    public var status: CustomerStatus?
+    /// JSON text of the attributes object.
+    public var attributesJSON: String?
+
+    public init(
+        externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus?,
+        attributesJSON: String?
+    ) {
+        self.externalRef = externalRef
+        self.name = name
+        self.phone = phone
+        self.timezone = timezone
+        self.status = status
+        self.attributesJSON = attributesJSON
+    }
+}
