@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "campaign-coordinator",
             dependencies: [
-                "CampaignCoordinator", "CampaignStore", "CampaignRPC", "SystemdNotify",
+                "CampaignCoordinator", "CampaignStore", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

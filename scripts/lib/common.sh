@@ -231,10 +231,10 @@ EOF
 
     # pg_ctl -w already waited; make sure it really answers on the socket.
     for ((i = 0; i < 60; i++)); do
-        "$bin/pg_isready" -q -h "$dir" -p "$port" -t 1 && break
+        "$bin/pg_isready" -q -h "$dir" -p "$port" -U postgres -d postgres -t 1 && break
         sleep 0.5
     done
-    if ! "$bin/pg_isready" -q -h "$dir" -p "$port" -t 1; then
+    if ! "$bin/pg_isready" -q -h "$dir" -p "$port" -U postgres -d postgres -t 1; then
         printf 'error: PostgreSQL is not ready on %s (port %s)\n' "$dir" "$port" >&2
         return 1
     fi

@@ -1,0 +1,377 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// The coordinator's configuration. Only the executable reads flags and the environment.
+public struct CoordinatorConfiguration: Sendable {
+    /// Names this coordinator in lease owners (`<agent>@<coordinatorID>#<connection>`).
+    public var coordinatorID: String
+    /// Version reported by `health` and `agent.hello`.
+    public var version: String
+    /// How long a `jobs.lease` long poll may wait at most, whatever the client asks.
+    public var maximumLeaseWait: Duration
+    /// Idle long polls re-check the database this often even without a wake-up (due retries).
+    public var fallbackPoll: Duration
+    /// How often settings are re-read from the database (another coordinator may change them).
+    public var settingsRefresh: Duration
+    /// Most items per bulk call (`customers.upsert`, `jobs.enqueue`).
+    public var maximumBulkItems: Int
+
+    public init(
+        coordinatorID: String, version: String, maximumLeaseWait: Duration = .seconds(60),
+        fallbackPoll: Duration = .seconds(2), settingsRefresh: Duration = .seconds(5), maximumBulkItems: Int = 10_000
+    ) {
+        self.coordinatorID = coordinatorID
+        self.version = version
+        self.maximumLeaseWait = maximumLeaseWait
+        self.fallbackPoll = fallbackPoll
+        self.settingsRefresh = settingsRefresh
+        self.maximumBulkItems = maximumBulkItems
+    }
+}
+
+/// An agent connected to this coordinator.
+public struct AgentSession: Sendable, Equatable {
+    public var agentId: String
+    public var capacity: Int
+    public var version: String
+    public var connectionID: UInt64
+    public var peer: PeerCredentials?
+    /// The `lease_owner` of every lease taken on this connection.
+    public var leaseOwner: String
+}
+
+/// The method handlers: decode → check → store → answer. Owns the agent sessions and the
+/// long-poll signal; PostgreSQL owns everything else.
+public final class Coordinator: RPCConnectionObserver, Sendable {
+    public let configuration: CoordinatorConfiguration
+    public let store: PostgresJobStore
+    public let signal = LeaseSignal()
+    private let logger: Logger
+    private let startedAt = ContinuousClock.now
+    private let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
+    private let cachedSettings = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
+    /// Last known database state, for `health` and STATUS=.
+    public let databaseUp = NIOLockedValueBox(true)
+
+    public init(configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Builds the dispatch table.
+    public func makeRouter() -> RPCRouter {
+        let r = RPCRouter(observer: self)
+        r.register(Health.self) { _, _ in try await self.health() }
+        r.register(AgentHello.self) { p, ctx in try await self.hello(p, ctx) }
+        r.register(LeaseJobs.self) { p, ctx in try await self.lease(p, ctx) }
+        r.register(DialingJob.self) { p, ctx in
+            try await self.agentRequest(JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .dialing, agent: ""), ctx)
+                .dialing()
+        }
+        r.register(CompleteJob.self) { p, ctx in
+            try await self.agentRequest(
+                JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .complete(outcome: p.outcome), call: p.call,
+                           agent: ""), ctx
+            ).report()
+        }
+        r.register(FailJob.self) { p, ctx in
+            guard !p.error.isEmpty, p.error.utf8.count <= 2000 else {
+                throw RPCError(.validationFailed, "error must be 1…2000 bytes")
+            }
+            return try await self.agentRequest(
+                JobRequest(
+                    jobId: p.jobId, leaseToken: p.leaseToken,
+                    kind: .fail(retryable: p.retryable, error: p.error, outcome: p.outcome), call: p.call, agent: ""),
+                ctx
+            ).report()
+        }
+        r.register(SkipJob.self) { p, ctx in
+            guard !p.reason.isEmpty, p.reason.utf8.count <= 200 else {
+                throw RPCError(.validationFailed, "reason must be 1…200 bytes")
+            }
+            return try await self.agentRequest(
+                JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .skip(reason: p.reason), agent: ""), ctx
+            ).report()
+        }
+        r.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
+        r.register(ListJobs.self) { p, _ in
+            if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
+            return try await self.db { try await self.store.listJobs(p) }
+        }
+        r.register(GetJob.self) { p, _ in
+            guard (p.id == nil) != (p.queueJobId == nil) else {
+                throw RPCError(.invalidParams, "invalid params: give exactly one of id and queueJobId")
+            }
+            guard let found = try await self.db({ try await self.store.getJob(id: p.id, queueJobId: p.queueJobId) })
+            else { throw RPCError(.notFound, "no such job") }
+            return found
+        }
+        r.register(TallyJobs.self) { _, _ in try await self.db { try await self.store.tally() } }
+        r.register(UpsertCustomers.self) { p, _ in try await self.upsertCustomers(p) }
+        r.register(GetAutomation.self) { _, _ in try await self.settings(fresh: true) }
+        r.register(SetAutomation.self) { p, ctx in try await self.setAutomation(p, ctx) }
+        return r
+    }
+
+    // MARK: Sessions
+
+    public var connectedAgents: [AgentSession] {
+        self.sessions.withLockedValue { Array($0.values) }.sorted { $0.connectionID < $1.connectionID }
+    }
+
+    public func connectionOpened(_ context: RPCContext) async {}
+
+    public func connectionInputEnded(_ context: RPCContext) async {
+        self.signal.connectionInputEnded(context.connectionID)
+    }
+
+    public func connectionClosed(_ context: RPCContext) async {
+        self.signal.connectionClosed(context.connectionID)
+        guard let session = self.sessions.withLockedValue({ $0.removeValue(forKey: context.connectionID) }) else {
+            return
+        }
+        do {
+            let released = try await self.store.releaseClaimed(owner: session.leaseOwner)
+            context.logger.info(
+                "agent disconnected", metadata: ["agent.id": "\(session.agentId)", "released": "\(released.count)"])
+            if !released.isEmpty { self.signal.notifyAll() }
+        } catch {
+            // The leases expire on their own; the sweep returns them to the queue.
+            context.logger.warning(
+                "agent disconnected; releasing its claimed jobs failed, they return at lease expiry",
+                metadata: ["agent.id": "\(session.agentId)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Handlers
+
+    func health() async throws -> Health.Result {
+        let uptime = Int((ContinuousClock.now - self.startedAt).components.seconds)
+        let agents = self.sessions.withLockedValue { $0.count }
+        do {
+            let counts = try await self.store.counts()
+            self.databaseUp.withLockedValue { $0 = true }
+            return Health.Result(
+                version: self.configuration.version, uptimeSeconds: uptime, database: "up", leader: true,
+                agents: agents, queue: counts.queue, completedToday: counts.completedToday)
+        } catch {
+            // Health answers even when the database is down: that is what an operator wants to see.
+            self.databaseUp.withLockedValue { $0 = false }
+            return Health.Result(
+                version: self.configuration.version, uptimeSeconds: uptime, database: "down", leader: false,
+                agents: agents, queue: QueueCounts(), completedToday: 0)
+        }
+    }
+
+    func hello(_ p: AgentHello.Params, _ ctx: RPCContext) async throws -> AgentHello.Result {
+        guard Self.isValidAgentID(p.agentId) else {
+            throw RPCError(.validationFailed, "agentId must be 1…64 characters of [A-Za-z0-9._@:-]")
+        }
+        guard (1...1000).contains(p.capacity) else { throw RPCError(.validationFailed, "capacity must be 1…1000") }
+        let owner = "\(p.agentId)@\(self.configuration.coordinatorID)#\(ctx.connectionID)"
+        let session = AgentSession(
+            agentId: p.agentId, capacity: p.capacity, version: p.version, connectionID: ctx.connectionID,
+            peer: ctx.peer, leaseOwner: owner)
+        self.sessions.withLockedValue { $0[ctx.connectionID] = session }
+        ctx.logger.info("agent connected", metadata: ["agent.id": "\(p.agentId)", "capacity": "\(p.capacity)"])
+        let settings = try await self.settings()
+        return AgentHello.Result(coordinatorVersion: self.configuration.version, leaseSeconds: settings.leaseSeconds)
+    }
+
+    static func isValidAgentID(_ id: String) -> Bool {
+        (1...64).contains(id.count)
+            && id.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._@:-".unicodeScalars.contains($0)
+            }
+    }
+
+    private func session(_ ctx: RPCContext) throws -> AgentSession {
+        guard let s = self.sessions.withLockedValue({ $0[ctx.connectionID] }) else {
+            throw RPCError(.invalidState, "call agent.hello first on this connection")
+        }
+        return s
+    }
+
+    func lease(_ p: LeaseJobs.Params, _ ctx: RPCContext) async throws -> LeaseJobs.Result {
+        let session = try self.session(ctx)
+        guard (1...1000).contains(p.max) else { throw RPCError(.validationFailed, "max must be 1…1000") }
+        let wait = min(Duration.milliseconds(max(0, p.waitMs ?? 0)), self.configuration.maximumLeaseWait)
+        let deadline = ContinuousClock.now + wait
+        let settings = try await self.settings()
+        while true {
+            let generation = self.signal.generation
+            let jobs = try await self.db {
+                try await self.store.lease(owner: session.leaseOwner, max: p.max, leaseSeconds: settings.leaseSeconds)
+            }
+            let now = ContinuousClock.now
+            if !jobs.isEmpty || now >= deadline || self.signal.hasEnded(ctx.connectionID) {
+                if !jobs.isEmpty {
+                    ctx.logger.debug("leased", metadata: ["agent.id": "\(session.agentId)", "jobs": "\(jobs.count)"])
+                }
+                return LeaseJobs.Result(jobs: jobs)
+            }
+            await self.signal.wait(
+                after: generation, connectionID: ctx.connectionID,
+                timeout: min(deadline - now, self.configuration.fallbackPoll))
+        }
+    }
+
+    func agentRequest(_ request: JobRequest, _ ctx: RPCContext) async throws -> JobRequestOutcome {
+        let session = try self.session(ctx)
+        var request = request
+        request.agent = session.agentId
+        let settings = try await self.settings()
+        let outcome = try await self.db { try await self.store.apply([request], retry: settings.retryPolicy) }[0]
+        switch outcome {
+        case .notFound:
+            throw RPCError(.notFound, "no job \(request.jobId)")
+        case .rejected(.leaseLost, let status):
+            throw RPCError(.leaseLost, "lease lost: the job's lease token has changed", details: ["status": .string(status.rawValue)])
+        case .rejected(.invalidState, let status):
+            throw RPCError(
+                .invalidState, "not allowed while the job is \(status.rawValue)",
+                details: ["status": .string(status.rawValue)])
+        case .report(let r):
+            if r.status == .queued && !r.replayed { self.signal.notifyAll() }
+            return outcome
+        case .dialing:
+            return outcome
+        }
+    }
+
+    func enqueue(_ p: EnqueueJobs.Params) async throws -> EnqueueJobs.Result {
+        guard p.jobs.count <= self.configuration.maximumBulkItems else {
+            throw RPCError(.limitExceeded, "at most \(self.configuration.maximumBulkItems) jobs per call")
+        }
+        var rejected: [ItemError] = []
+        var accepted: [(index: Int, item: EnqueueItem)] = []
+        for (i, var item) in p.jobs.enumerated() {
+            let ref = item.customerRef ?? item.customerId.map { String($0) }
+            if (item.customerId == nil) == (item.customerRef == nil) {
+                rejected.append(ItemError(index: i, ref: ref, reason: "give exactly one of customerId and customerRef"))
+                continue
+            }
+            if let m = item.maxAttempts, !(1...100).contains(m) {
+                rejected.append(ItemError(index: i, ref: ref, reason: "maxAttempts must be 1…100"))
+                continue
+            }
+            if let t = item.runAt, Timestamp.parse(t) == nil {
+                rejected.append(ItemError(index: i, ref: ref, reason: "runAt must be an RFC 3339 time"))
+                continue
+            }
+            if let q = item.queueJobId, q.isEmpty || q.utf8.count > 200 {
+                rejected.append(ItemError(index: i, ref: ref, reason: "queueJobId must be 1…200 bytes"))
+                continue
+            }
+            if item.queueJobId == nil { item.queueJobId = "manual:" + UUID().uuidString.lowercased() }
+            accepted.append((i, item))
+        }
+        let settings = try await self.settings()
+        let rows = try await self.db {
+            try await self.store.enqueue(accepted.map(\.item), defaultMaxAttempts: settings.maxAttempts)
+        }
+        var jobIds = [Int64?](repeating: nil, count: p.jobs.count)
+        var enqueued = 0
+        var existing = 0
+        for row in rows {
+            let original = accepted[row.index]
+            guard row.customerFound, let jobId = row.jobId else {
+                rejected.append(ItemError(
+                    index: original.index, ref: original.item.customerRef ?? original.item.customerId.map { String($0) },
+                    reason: "unknown customer"))
+                continue
+            }
+            jobIds[original.index] = jobId
+            if row.created { enqueued += 1 } else { existing += 1 }
+        }
+        if enqueued > 0 { self.signal.notifyAll() }
+        return EnqueueJobs.Result(
+            enqueued: enqueued, existing: existing, rejected: rejected.sorted { $0.index < $1.index }, jobIds: jobIds)
+    }
+
+    func upsertCustomers(_ p: UpsertCustomers.Params) async throws -> UpsertCustomers.Result {
+        guard p.customers.count <= self.configuration.maximumBulkItems else {
+            throw RPCError(.limitExceeded, "at most \(self.configuration.maximumBulkItems) customers per call")
+        }
+        var rejected: [ItemError] = []
+        var valid: [ValidCustomer] = []
+        var seen = Set<String>()
+        for (i, c) in p.customers.enumerated() {
+            switch CustomerValidation.validate(c) {
+            case .failure(let reason):
+                rejected.append(ItemError(index: i, ref: c.externalRef, reason: reason.message))
+            case .success(let v):
+                // A second row with the same ref in one call would be ambiguous: the first wins.
+                guard seen.insert(v.externalRef).inserted else {
+                    rejected.append(ItemError(index: i, ref: c.externalRef, reason: "duplicate externalRef in this call"))
+                    continue
+                }
+                valid.append(v)
+            }
+        }
+        let (inserted, updated) = try await self.db { try await self.store.upsertCustomers(valid) }
+        return UpsertCustomers.Result(inserted: inserted, updated: updated, rejected: rejected)
+    }
+
+    func setAutomation(_ p: SetAutomation.Params, _ ctx: RPCContext) async throws -> AutomationSettings {
+        let current = try await self.settings(fresh: true)
+        let next = p.applied(to: current)
+        let problems = next.problems()
+        guard problems.isEmpty else {
+            throw RPCError(
+                .validationFailed, "invalid settings: " + problems.joined(separator: "; "),
+                details: ["problems": .array(problems.map { .string($0) })])
+        }
+        let by = ctx.peer.map { "uid:\($0.uid)" } ?? "unknown"
+        try await self.db { try await self.store.writeSettings(next, by: by) }
+        self.cachedSettings.withLockedValue { $0 = (next, ContinuousClock.now) }
+        ctx.logger.info("automation settings changed", metadata: ["by": "\(by)"])
+        return next
+    }
+
+    /// The settings, re-read from the database at most every `settingsRefresh`.
+    public func settings(fresh: Bool = false) async throws -> AutomationSettings {
+        if !fresh, let (s, at) = self.cachedSettings.withLockedValue({ $0 }),
+            ContinuousClock.now - at < self.configuration.settingsRefresh
+        {
+            return s
+        }
+        let s = try await self.db { try await self.store.settings() }
+        self.cachedSettings.withLockedValue { $0 = (s, ContinuousClock.now) }
+        return s
+    }
+
+    /// Runs a store call, turning database failures into wire errors (and logging the details).
+    func db<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let value = try await body()
+            self.databaseUp.withLockedValue { $0 = true }
+            return value
+        } catch let error as StoreError {
+            if error.isUnavailable {
+                self.databaseUp.withLockedValue { $0 = false }
+                self.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+                throw RPCError(.databaseUnavailable, "database unavailable, retry later")
+            }
+            self.logger.error("database error", metadata: ["error": "\(error.debugDescription)"])
+            throw RPCError(.internalError, "internal error")
+        }
+    }
+}
+
+extension JobRequestOutcome {
+    func report() throws -> ReportResult {
+        guard case .report(let r) = self else { throw RPCError(.internalError, "internal error") }
+        return r
+    }
+    func dialing() throws -> DialingJob.Result {
+        guard case .dialing(let d) = self else { throw RPCError(.internalError, "internal error") }
+        return d
+    }
+}

@@ -1,0 +1,46 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignStore
+import Foundation
+
+/// Checks and normalises one customer row before it is written.
+enum CustomerValidation {
+    struct Problem: Error, Equatable {
+        var message: String
+    }
+
+    static func validate(_ c: CustomerInput) -> Result<ValidCustomer, Problem> {
+        let ref = c.externalRef.trimmingCharacters(in: .whitespaces)
+        guard (1...200).contains(ref.utf8.count) else { return .failure(Problem(message: "externalRef must be 1…200 bytes")) }
+        guard let phone = PhoneNumber.normalize(c.phone) else {
+            return .failure(Problem(message: "phone is not a valid international (E.164) number"))
+        }
+        let tz = c.timezone.trimmingCharacters(in: .whitespaces)
+        guard tz.contains("/") || tz == "UTC", TimeZone(identifier: tz) != nil else {
+            return .failure(Problem(message: "unknown IANA timezone \"\(tz.prefix(64))\""))
+        }
+        var attributesJSON: String?
+        if let a = c.attributes {
+            guard case .object = a else { return .failure(Problem(message: "attributes must be a JSON object")) }
+            attributesJSON = String(decoding: (try? JSONEncoder().encode(a)) ?? Data("{}".utf8), as: UTF8.self)
+        }
+        let name = (c.name ?? "").trimmingCharacters(in: .whitespaces)
+        guard name.utf8.count <= 200 else { return .failure(Problem(message: "name must be at most 200 bytes")) }
+        return .success(
+            ValidCustomer(
+                externalRef: ref, name: name, phone: phone, timezone: tz, status: c.status,
+                attributesJSON: attributesJSON))
+    }
+}
+
+/// RFC 3339 parsing for times on the wire.
+enum Timestamp {
+    static func parse(_ s: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = withFraction.date(from: s) { return d }
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        return plain.date(from: s)
+    }
+}

@@ -1,0 +1,66 @@
+import CampaignProtocol
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+import SystemdNotify
+
+/// The coordinator's periodic work: renew the leases of connected agents (one statement for
+/// all of them), expire lapsed leases as the state machine decides, and keep `STATUS=` current.
+///
+/// The expiry sweep is safe on every coordinator at once (`SKIP LOCKED` plus compare-and-set);
+/// electing one leader for it is the leasing issue's work.
+public final class MaintenanceService: Service, Sendable {
+    private let coordinator: Coordinator
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    /// Last tick of the loop, for the watchdog's liveness check.
+    public let lastTick = NIOLockedValueBox(ContinuousClock.now)
+
+    public init(coordinator: Coordinator, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
+        self.coordinator = coordinator
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    public func run() async throws {
+        var lastStatus = ""
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            self.lastTick.withLockedValue { $0 = ContinuousClock.now }
+            let settings = (try? await self.coordinator.settings()) ?? AutomationSettings()
+            await self.tick(leaseSeconds: settings.leaseSeconds)
+            let status = await self.statusLine()
+            if status != lastStatus {
+                self.notifier.status(status)
+                lastStatus = status
+            }
+            // Renew well before expiry: three times per lease period, at least once a second.
+            let interval = Duration.milliseconds(max(1000, settings.leaseSeconds * 1000 / 3))
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One round of renewal and expiry.
+    public func tick(leaseSeconds: Int) async {
+        let owners = self.coordinator.connectedAgents.map(\.leaseOwner)
+        do {
+            try await self.coordinator.store.renewLeases(owners: owners, leaseSeconds: leaseSeconds)
+            let expired = try await self.coordinator.store.expireLeases()
+            if !expired.isEmpty {
+                self.logger.notice("leases expired", metadata: ["jobs": "\(expired.count)"])
+                self.coordinator.signal.notifyAll()
+            }
+            self.coordinator.databaseUp.withLockedValue { $0 = true }
+        } catch {
+            self.coordinator.databaseUp.withLockedValue { $0 = false }
+            self.logger.warning("maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func statusLine() async -> String {
+        let h = try? await self.coordinator.health()
+        guard let h, h.database == "up" else {
+            return "agents \(self.coordinator.connectedAgents.count) · database UNREACHABLE"
+        }
+        return "agents \(h.agents) · queued \(h.queue.QUEUED) · active \(h.queue.ACTIVE) · done today \(h.completedToday) · database up"
+    }
+}

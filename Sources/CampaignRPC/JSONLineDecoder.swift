@@ -1,0 +1,88 @@
+import NIOCore
+
+/// One frame of the line-delimited protocol.
+public enum LineFrame: Sendable, Equatable {
+    /// One line, without its `\n` (a trailing `\r` is dropped too).
+    case line(ByteBuffer)
+    /// A line longer than the limit: its bytes were discarded up to and including its `\n`.
+    case tooLong(byteCount: Int)
+}
+
+/// Splits a byte stream into `\n`-terminated lines of at most `maximumLineLength` bytes.
+///
+/// An oversized line is not fatal: the decoder reports it once as ``LineFrame/tooLong(byteCount:)``,
+/// discards its bytes without buffering them, and goes on with the next line — so one bad client
+/// message never costs the connection, and memory stays bounded by the limit.
+public struct JSONLineDecoder: ByteToMessageDecoder, Sendable {
+    public typealias InboundOut = LineFrame
+
+    public let maximumLineLength: Int
+    /// Bytes of the current oversized line discarded so far (nil when not discarding).
+    private var discarding: Int?
+    /// How far the current buffer was already scanned for `\n`.
+    private var scanned = 0
+
+    public init(maximumLineLength: Int = 1 << 20) {
+        self.maximumLineLength = maximumLineLength
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = self.nextFrame(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        if let frame = self.nextFrame(&buffer) {
+            context.fireChannelRead(Self.wrapInboundOut(frame))
+            return .continue
+        }
+        // A last line without `\n` at EOF is still a message.
+        if buffer.readableBytes > 0, self.discarding == nil, let rest = buffer.readSlice(length: buffer.readableBytes) {
+            self.scanned = 0
+            context.fireChannelRead(Self.wrapInboundOut(.line(Self.trimmingCR(rest))))
+        }
+        return .needMoreData
+    }
+
+    /// The framing logic, free of channel plumbing (tested directly).
+    public mutating func nextFrame(_ buffer: inout ByteBuffer) -> LineFrame? {
+        let view = buffer.readableBytesView
+        let start = view.startIndex + self.scanned
+        if let nl = view[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let length = nl - view.startIndex
+            self.scanned = 0
+            if let dropped = self.discarding {
+                buffer.moveReaderIndex(forwardBy: length + 1)
+                self.discarding = nil
+                return .tooLong(byteCount: dropped + length)
+            }
+            if length > self.maximumLineLength {
+                buffer.moveReaderIndex(forwardBy: length + 1)
+                return .tooLong(byteCount: length)
+            }
+            let line = buffer.readSlice(length: length)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            return .line(Self.trimmingCR(line))
+        }
+        // No newline yet.
+        if self.discarding != nil || view.count > self.maximumLineLength {
+            self.discarding = (self.discarding ?? 0) + view.count
+            buffer.moveReaderIndex(forwardBy: view.count)
+            self.scanned = 0
+        } else {
+            self.scanned = view.count
+        }
+        return nil
+    }
+
+    private static func trimmingCR(_ line: ByteBuffer) -> ByteBuffer {
+        var line = line
+        if line.readableBytesView.last == UInt8(ascii: "\r") {
+            line = line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)!
+        }
+        return line
+    }
+}

@@ -1,0 +1,162 @@
+import CampaignProtocol
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Errors of the client side of the transport.
+public struct RPCClientError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case connectFailed, connectionClosed, badResponse }
+    public var kind: Kind
+    public var message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { self.message }
+}
+
+/// A JSON-RPC client over one Unix socket connection. Calls may run concurrently; answers are
+/// matched to callers by id.
+public final class RPCClient: Sendable {
+    private struct State {
+        var nextID: Int64 = 0
+        var pending: [Int64: EventLoopPromise<[UInt8]>] = [:]
+        var closed = false
+        var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let eventLoop: any EventLoop
+
+    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, eventLoop: any EventLoop) {
+        self.outbound = outbound
+        self.eventLoop = eventLoop
+    }
+
+    /// Connects to `socketPath`, runs `body` with the client, and closes the connection after.
+    ///
+    /// - Throws: ``RPCClientError`` (`connectFailed`) when nobody listens on the socket.
+    public static func withConnection<R: Sendable>(
+        socketPath: String, maximumLineLength: Int = 64 << 20,
+        _ body: @escaping @Sendable (RPCClient) async throws -> R
+    ) async throws -> R {
+        let channel: NIOAsyncChannel<LineFrame, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(JSONLineDecoder(maximumLineLength: maximumLineLength)))
+                        return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw RPCClientError(.connectFailed, "cannot connect to \(socketPath): \(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            let client = RPCClient(outbound: outbound, eventLoop: channel.channel.eventLoop)
+            return try await withThrowingTaskGroup(of: R?.self) { group in
+                group.addTask {
+                    do {
+                        for try await frame in inbound {
+                            if case .line(let buffer) = frame { client.deliver(Array(buffer.readableBytesView)) }
+                        }
+                    } catch {}
+                    client.markClosed()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                let result = try await body(client)
+                return result
+            }
+        }
+    }
+
+    /// Calls `M` and returns its result, or throws the server's ``RPCError``.
+    public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params) async throws -> M.Result {
+        let bytes = try await self.send(method: M.name, params: params)
+        let response: RPCResponse<M.Result>
+        do {
+            response = try JSONCoding.decoder.decode(RPCResponse<M.Result>.self, from: Data(bytes))
+        } catch {
+            throw RPCClientError(.badResponse, "bad response to \(M.name): \(JSONCoding.describe(error))")
+        }
+        if let error = response.error { throw error }
+        guard let result = response.result else {
+            throw RPCClientError(.badResponse, "response to \(M.name) has neither result nor error")
+        }
+        return result
+    }
+
+    /// Calls any method with free-form params; returns the whole response object.
+    public func callRaw(method: String, params: JSONValue?) async throws -> JSONValue {
+        let bytes = try await self.send(method: method, params: params)
+        return try JSONCoding.decoder.decode(JSONValue.self, from: Data(bytes))
+    }
+
+    /// Returns when the connection has closed.
+    public func waitClosed() async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let closed = self.state.withLockedValue { s -> Bool in
+                if s.closed { return true }
+                s.closeWaiters.append(cont)
+                return false
+            }
+            if closed { cont.resume() }
+        }
+    }
+
+    public var isClosed: Bool { self.state.withLockedValue { $0.closed } }
+
+    private func send<P: Encodable & Sendable>(method: String, params: P) async throws -> [UInt8] {
+        let promise = self.eventLoop.makePromise(of: [UInt8].self)
+        let id = self.state.withLockedValue { s -> Int64? in
+            if s.closed { return nil }
+            s.nextID += 1
+            s.pending[s.nextID] = promise
+            return s.nextID
+        }
+        guard let id else { throw RPCClientError(.connectionClosed, "connection closed") }
+        var data = try JSONCoding.encoder.encode(RPCRequest(id: .int(id), method: method, params: params))
+        data.append(UInt8(ascii: "\n"))
+        return try await withTaskCancellationHandler {
+            do {
+                try await self.outbound.write(ByteBuffer(bytes: data))
+            } catch {
+                self.fail(id: id, error: RPCClientError(.connectionClosed, "connection closed: \(error)"))
+            }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            self.fail(id: id, error: CancellationError())
+        }
+    }
+
+    private func fail(id: Int64, error: any Error) {
+        let promise = self.state.withLockedValue { $0.pending.removeValue(forKey: id) }
+        promise?.fail(error)
+    }
+
+    private func deliver(_ line: [UInt8]) {
+        guard let decoded = try? JSONCoding.decoder.decode(RPCResponseID.self, from: Data(line)),
+            case .int(let id)? = decoded.id
+        else { return }  // an answer we cannot route (e.g. a parse error of ours): nobody waits for it
+        let promise = self.state.withLockedValue { $0.pending.removeValue(forKey: id) }
+        promise?.succeed(line)
+    }
+
+    private func markClosed() {
+        let (pending, waiters) = self.state.withLockedValue { s in
+            s.closed = true
+            let p = s.pending
+            let w = s.closeWaiters
+            s.pending = [:]
+            s.closeWaiters = []
+            return (p, w)
+        }
+        for (_, p) in pending { p.fail(RPCClientError(.connectionClosed, "connection closed")) }
+        for w in waiters { w.resume() }
+    }
+}

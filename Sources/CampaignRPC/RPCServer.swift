@@ -1,0 +1,209 @@
+import CampaignProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves line-delimited JSON-RPC 2.0 on a Unix stream socket.
+///
+/// Requests of one connection are handled concurrently (a long-polling `jobs.lease` never blocks
+/// the connection's other calls) and answered as they finish; clients match answers by id.
+/// On graceful shutdown the server stops accepting, stops reading, answers what is in flight,
+/// then closes.
+public final class RPCServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public enum Listen: Sendable, Equatable {
+            /// Bind this path (removing a stale socket file) and chmod it to `mode`.
+            case path(String, mode: mode_t = 0o660)
+            /// Adopt an already bound and listening socket (systemd socket activation).
+            case adopted(fileDescriptor: Int32)
+        }
+        public var listen: Listen
+        /// Longest request line in bytes (default 1 MiB).
+        public var maximumLineLength: Int
+        /// Requests in flight per connection before new ones are refused with LIMIT_EXCEEDED.
+        public var maximumInFlight: Int
+
+        public init(listen: Listen, maximumLineLength: Int = 1 << 20, maximumInFlight: Int = 128) {
+            self.listen = listen
+            self.maximumLineLength = maximumLineLength
+            self.maximumInFlight = maximumInFlight
+        }
+    }
+
+    private let configuration: Configuration
+    private let router: RPCRouter
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
+    private let listening: NIOLockedValueBox<[CheckedContinuation<Void, any Error>]?> = .init([])
+    /// Incremented on every accept; a liveness signal for the watchdog.
+    public let acceptedConnections = NIOLockedValueBox<Int>(0)
+
+    public init(
+        configuration: Configuration, router: RPCRouter, logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.group = group
+    }
+
+    /// Returns once the socket is listening (or throws if binding failed).
+    public func waitUntilListening() async throws {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+            let ready = self.listening.withLockedValue { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(cont)
+                return false
+            }
+            if ready { cont.resume() }
+        }
+    }
+
+    private func markListening(_ error: (any Error)?) {
+        let waiters = self.listening.withLockedValue { w -> [CheckedContinuation<Void, any Error>] in
+            let all = w ?? []
+            w = error == nil ? nil : []
+            return all
+        }
+        for w in waiters {
+            if let error { w.resume(throwing: error) } else { w.resume() }
+        }
+    }
+
+    public func run() async throws {
+        let maxLine = self.configuration.maximumLineLength
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = {
+            channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(JSONLineDecoder(maximumLineLength: maxLine)))
+                return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+        let bootstrap = ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        let server: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
+        do {
+            switch self.configuration.listen {
+            case .path(let path, let mode):
+                server = try await bootstrap.bind(
+                    unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
+                // NIO creates the socket with the process umask; clients of the group need `mode`.
+                chmod(path, mode)
+            case .adopted(let fd):
+                server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
+                // NIO listens again with its own backlog; restore systemd's.
+                _ = Glibc.listen(fd, 4096)
+            }
+        } catch {
+            self.markListening(error)
+            throw error
+        }
+        self.markListening(nil)
+        self.logger.info("listening", metadata: ["socket": "\(self.configuration.listen)"])
+
+        try await withGracefulShutdownHandler {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        self.acceptedConnections.withLockedValue { $0 += 1 }
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("stopping: no new connections")
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
+        let id = self.nextConnectionID.withLockedValue { v -> UInt64 in
+            v += 1
+            return v
+        }
+        var logger = self.logger
+        logger[metadataKey: "conn.id"] = "\(id)"
+        let context = RPCContext(
+            connectionID: id, peer: await Self.peerCredentials(connection.channel), logger: logger)
+        await self.router.observer?.connectionOpened(context)
+        let inFlight = NIOLockedValueBox(0)
+        let maxInFlight = self.configuration.maximumInFlight
+        let maxLine = self.configuration.maximumLineLength
+        let router = self.router
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                await withDiscardingTaskGroup { group in
+                    do {
+                        for try await frame in inbound.cancelOnGracefulShutdown() {
+                            switch frame {
+                            case .tooLong(let n):
+                                let error = RPCError(
+                                    .limitExceeded, "line of \(n) bytes exceeds the limit of \(maxLine) bytes")
+                                try await outbound.write(Self.lineBuffer(router.refuse(line: [], error: error)))
+                            case .line(let buffer):
+                                let line = Array(buffer.readableBytesView)
+                                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank line
+                                let admitted = inFlight.withLockedValue { n -> Bool in
+                                    guard n < maxInFlight else { return false }
+                                    n += 1
+                                    return true
+                                }
+                                if !admitted {
+                                    let error = RPCError(
+                                        .limitExceeded, "more than \(maxInFlight) requests in flight on this connection")
+                                    try await outbound.write(Self.lineBuffer(router.refuse(line: line, error: error)))
+                                    continue
+                                }
+                                group.addTask {
+                                    defer { inFlight.withLockedValue { $0 -= 1 } }
+                                    if let response = await router.process(line: line, context: context) {
+                                        // The client may be gone: its answer is dropped, nothing else is lost.
+                                        try? await outbound.write(Self.lineBuffer(response))
+                                    }
+                                }
+                            }
+                        }
+                    } catch {
+                        logger.debug("connection read ended", metadata: ["error": "\(error)"])
+                    }
+                    await self.router.observer?.connectionInputEnded(context)
+                }
+            }
+        } catch {
+            logger.debug("connection closed with error", metadata: ["error": "\(error)"])
+        }
+        await self.router.observer?.connectionClosed(context)
+    }
+
+    static func lineBuffer(_ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count + 1)
+        buffer.writeBytes(bytes)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+
+    /// Reads SO_PEERCRED of a Unix socket connection (nil when unavailable).
+    static func peerCredentials(_ channel: any Channel) async -> PeerCredentials? {
+        guard let provider = channel as? any SocketOptionProvider else { return nil }
+        // Layout of glibc's `struct ucred`, which Swift does not import.
+        struct UCred {
+            var pid: Int32 = 0
+            var uid: UInt32 = 0
+            var gid: UInt32 = 0
+        }
+        let future: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
+            level: .socket, name: .init(rawValue: SO_PEERCRED))
+        guard let cred = try? await future.get() else { return nil }
+        return PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid)
+    }
+}

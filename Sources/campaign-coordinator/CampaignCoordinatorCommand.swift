@@ -1,0 +1,127 @@
+import ArgumentParser
+import CampaignCoordinator
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import SystemdNotify
+
+@main
+struct CampaignCoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign-coordinator",
+        abstract: "Owns the campaign's state in PostgreSQL and serves JSON-RPC 2.0 to agents and admins.")
+
+    @Option(help: "Unix socket path to bind when not socket-activated (env CAMPAIGN_SOCKET).")
+    var socket: String = ProcessInfo.processInfo.environment["CAMPAIGN_SOCKET"] ?? "/run/campaign/coordinator.sock"
+
+    @Option(
+        name: .customLong("database-url"),
+        help: "libpq connection URI (env CAMPAIGN_DATABASE_URL, or the `database-url` systemd credential).")
+    var databaseURL: String?
+
+    @Option(help: "Database connections (and threads for them).")
+    var poolSize: Int = 4
+
+    @Flag(inversion: .prefixedNo, help: "Apply schema migrations at start-up.")
+    var migrate: Bool = true
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
+
+    func validate() throws {
+        guard (1...64).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1…64") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = JournalLogHandler(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "campaign-coordinator")
+        let notifier = SystemdNotifier()
+
+        guard let url = self.databaseURL ?? Credentials.read("database-url")
+            ?? ProcessInfo.processInfo.environment["CAMPAIGN_DATABASE_URL"]
+        else {
+            throw ValidationError("no database: give --database-url, CAMPAIGN_DATABASE_URL or the database-url credential")
+        }
+
+        let pool = DatabasePool(configuration: .init(url: url, size: self.poolSize), logger: logger)
+        let store = PostgresJobStore(pool: pool, logger: logger)
+        if self.migrate {
+            // Wait for the database rather than exit: systemd would only restart us into the same wait.
+            var delay = Duration.milliseconds(250)
+            while true {
+                do {
+                    let applied = try await store.migrate()
+                    logger.info("schema ready", metadata: ["applied": "\(applied)"])
+                    break
+                } catch let error as StoreError where error.isUnavailable {
+                    notifier.status("waiting for the database: \(error.message)")
+                    logger.warning("database unavailable, retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(10))
+                }
+            }
+        }
+
+        let host = ProcessInfo.processInfo.hostName
+        let coordinator = Coordinator(
+            configuration: .init(
+                coordinatorID: "\(host):\(ProcessInfo.processInfo.processIdentifier)", version: CampaignVersion.current),
+            store: store, logger: logger)
+        let listen: RPCServer.Configuration.Listen =
+            notifier.listenFileDescriptor().map { .adopted(fileDescriptor: $0) } ?? .path(self.socket)
+        let server = RPCServer(
+            configuration: .init(listen: listen), router: coordinator.makeRouter(), logger: logger)
+        let maintenance = MaintenanceService(coordinator: coordinator, logger: logger, notifier: notifier)
+        let readiness = ReadinessService(server: server, notifier: notifier, logger: logger)
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: maintenance),
+                    .init(service: server),
+                    .init(service: readiness),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        await pool.shutdown()
+        logger.info("stopped")
+    }
+}
+
+/// Sends READY=1 once the socket listens, and STOPPING=1 when shutdown begins.
+struct ReadinessService: Service {
+    let server: RPCServer
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        try await self.server.waitUntilListening()
+        self.notifier.ready(status: "serving")
+        self.logger.info("ready")
+        await withGracefulShutdownHandler {
+            try? await gracefulShutdown()
+        } onGracefulShutdown: {
+            self.notifier.stopping(status: "stopping: answering calls in flight")
+        }
+    }
+}
+
+/// systemd credentials (`LoadCredential=`), read from `$CREDENTIALS_DIRECTORY`.
+enum Credentials {
+    static func read(_ name: String) -> String? {
+        guard let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
+            let text = try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+        else { return nil }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
