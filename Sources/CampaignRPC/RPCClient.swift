@@ -29,11 +29,12 @@ public final class RPCClient: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private let eventLoop: any EventLoop
+    private let channel: any Channel
+    private var eventLoop: any EventLoop { self.channel.eventLoop }
 
-    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, eventLoop: any EventLoop) {
+    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
         self.outbound = outbound
-        self.eventLoop = eventLoop
+        self.channel = channel
     }
 
     /// Connects to `socketPath`, runs `body` with the client, and closes the connection after.
@@ -57,7 +58,7 @@ public final class RPCClient: Sendable {
             throw RPCClientError(.connectFailed, "cannot connect to \(socketPath): \(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            let client = RPCClient(outbound: outbound, eventLoop: channel.channel.eventLoop)
+            let client = RPCClient(outbound: outbound, channel: channel.channel)
             return try await withThrowingTaskGroup(of: R?.self) { group in
                 group.addTask {
                     do {
@@ -107,6 +108,11 @@ public final class RPCClient: Sendable {
             }
             if closed { cont.resume() }
         }
+    }
+
+    /// Closes the connection; pending calls fail with `connectionClosed`.
+    public func close() {
+        self.channel.close(promise: nil)
     }
 
     public var isClosed: Bool { self.state.withLockedValue { $0.closed } }

@@ -1,0 +1,297 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+import SystemdNotify
+
+/// The agent's work loop: lease up to capacity → pre-dial check → place the call → report.
+///
+/// Calls run independently of the coordinator connection: a call in progress is never cut
+/// short because the link dropped, and its report is resent once the link is back (reports
+/// are idempotent on the coordinator). On graceful shutdown the agent stops leasing, finishes
+/// the calls it is on, reports them, then returns.
+public final class AgentRunner: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var agentId: String
+        /// Calls at once.
+        public var capacity: Int
+        /// How long one `jobs.lease` long poll may wait.
+        public var leaseWait: Duration
+        /// Hard limit of one call; past it the call is abandoned and reported FAILED.
+        public var callHardLimit: Duration
+        /// Which outcomes complete, retry or fail a job.
+        public var outcomePolicy: OutcomePolicy
+        /// How long, after shutdown began, undelivered reports keep being retried.
+        public var shutdownReportGrace: Duration
+
+        public init(
+            agentId: String, capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
+            outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20)
+        ) {
+            self.agentId = agentId
+            self.capacity = capacity
+            self.leaseWait = leaseWait
+            self.callHardLimit = callHardLimit
+            self.outcomePolicy = outcomePolicy
+            self.shutdownReportGrace = shutdownReportGrace
+        }
+    }
+
+    /// Counters for `STATUS=` and tests.
+    public struct Stats: Sendable, Equatable {
+        public var onCalls = 0
+        public var callsPlaced = 0
+        public var reportsDelivered = 0
+        public var reportsDropped = 0
+        public var skippedBeforeDial = 0
+    }
+
+    private let configuration: Configuration
+    private let link: CoordinatorLink
+    private let placer: any Placer
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    public let stats = NIOLockedValueBox(Stats())
+    private let slots: Slots
+    private let lastStatus = NIOLockedValueBox("")
+    private let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    public init(
+        configuration: Configuration, link: CoordinatorLink, placer: any Placer, logger: Logger,
+        notifier: SystemdNotifier = SystemdNotifier()
+    ) {
+        self.configuration = configuration
+        self.link = link
+        self.placer = placer
+        self.logger = logger
+        self.notifier = notifier
+        self.slots = Slots(capacity: configuration.capacity)
+    }
+
+    public func run() async throws {
+        self.refreshStatus()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                while !Task.isShuttingDownGracefully {
+                    let free = await self.slots.acquireAvailable()
+                    guard free > 0 else { break }  // closed: shutting down
+                    guard let client = await self.link.client(waitingUpTo: .seconds(1)) else {
+                        self.slots.release(free)
+                        self.refreshStatus()
+                        continue
+                    }
+                    let jobs: [LeasedJob]
+                    do {
+                        let waitMs = Int(self.configuration.leaseWait.components.seconds * 1000)
+                        // A long poll must not hold up shutdown: cancel it. Anything leased meanwhile
+                        // is CLAIMED only, and returns to the queue when the connection closes.
+                        jobs = try await cancelWhenGracefulShutdown {
+                            try await client.call(LeaseJobs.self, .init(max: free, waitMs: waitMs)).jobs
+                        }
+                    } catch {
+                        self.slots.release(free)
+                        if !Task.isShuttingDownGracefully {
+                            self.logger.warning("lease failed", metadata: ["error": "\(error)"])
+                            try? await Task.sleep(for: .milliseconds(500))
+                        }
+                        continue
+                    }
+                    self.slots.release(free - jobs.count)
+                    for job in jobs {
+                        group.addTask {
+                            await self.work(job)
+                            self.slots.release(1)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.shutdownStarted.withLockedValue { $0 = ContinuousClock.now }
+            self.logger.info("stopping: no new leases, finishing calls in progress")
+            self.slots.close()
+        }
+        self.refreshStatus()
+    }
+
+    /// Handles one leased job from the pre-dial check to the delivered report.
+    func work(_ job: LeasedJob) async {
+        var logger = self.logger
+        logger[metadataKey: "job.id"] = "\(job.jobId)"
+        guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
+            // Without the pre-dial check there is no call; the coordinator requeues the claim.
+            logger.warning("no coordinator for the pre-dial check; not calling")
+            return
+        }
+        let dialing: DialingJob.Result
+        do {
+            dialing = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
+        } catch {
+            logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
+            return
+        }
+        guard dialing.allowed, let key = dialing.idempotencyKey else {
+            self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
+            logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
+            return
+        }
+
+        self.stats.withLockedValue { $0.onCalls += 1 }
+        self.refreshStatus()
+        let startedAt = Date()
+        let placed = await self.placeWithLimit(CallRequest(job: job, idempotencyKey: key))
+        let endedAt = Date()
+        self.stats.withLockedValue {
+            $0.onCalls -= 1
+            $0.callsPlaced += 1
+        }
+        self.refreshStatus()
+
+        let record = CallRecord(
+            provider: self.placer.provider, providerCallId: placed.providerCallId, idempotencyKey: key,
+            startedAt: RFC3339.string(startedAt), endedAt: RFC3339.string(endedAt), outcome: placed.outcome,
+            durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
+        let report: Report
+        switch self.configuration.outcomePolicy.action(for: placed.outcome) {
+        case .complete:
+            report = .complete(.init(jobId: job.jobId, leaseToken: job.leaseToken, outcome: placed.outcome, call: record))
+        case .retry, .fail:
+            let retryable = self.configuration.outcomePolicy.action(for: placed.outcome) == .retry
+            report = .fail(
+                .init(
+                    jobId: job.jobId, leaseToken: job.leaseToken, retryable: retryable,
+                    error: "call ended \(placed.outcome.rawValue)", outcome: placed.outcome, call: record))
+        }
+        await self.deliver(report, logger: logger)
+    }
+
+    private func placeWithLimit(_ request: CallRequest) async -> PlacedCall {
+        let limit = self.configuration.callHardLimit
+        let placer = self.placer
+        return await withTaskGroup(of: PlacedCall?.self) { group in
+            group.addTask { await placer.place(request) }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first ?? PlacedCall(outcome: .failed, detail: ["error": "call exceeded its hard limit"])
+        }
+    }
+
+    enum Report: Sendable {
+        case complete(CompleteJob.Params)
+        case fail(FailJob.Params)
+    }
+
+    /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
+    /// (LEASE_LOST, INVALID_STATE) drops it; connection trouble and retryable errors retry.
+    func deliver(_ report: Report, logger: Logger) async {
+        var backoff = Duration.milliseconds(100)
+        while true {
+            if let started = self.shutdownStarted.withLockedValue({ $0 }),
+                ContinuousClock.now - started > self.configuration.shutdownReportGrace
+            {
+                self.stats.withLockedValue { $0.reportsDropped += 1 }
+                logger.error("report not delivered before shutdown; the lease will expire as outcome_unknown")
+                return
+            }
+            guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
+            do {
+                let result: ReportResult
+                switch report {
+                case .complete(let p): result = try await client.call(CompleteJob.self, p)
+                case .fail(let p): result = try await client.call(FailJob.self, p)
+                }
+                self.stats.withLockedValue { $0.reportsDelivered += 1 }
+                logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
+                return
+            } catch let error as RPCError where !error.retryable {
+                self.stats.withLockedValue { $0.reportsDropped += 1 }
+                logger.warning("report refused", metadata: ["error": "\(error)"])
+                return
+            } catch {
+                logger.warning("report not delivered yet, retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Sends `STATUS=` when the summary changed.
+    func refreshStatus() {
+        let s = self.stats.withLockedValue { $0 }
+        let work = s.onCalls == 0 ? "idle" : "on \(s.onCalls) call\(s.onCalls == 1 ? "" : "s")"
+        let link = self.link.isConnected ? "coordinator connected" : "coordinator UNREACHABLE"
+        let line = "\(work) · calls placed \(s.callsPlaced) · \(link)"
+        let changed = self.lastStatus.withLockedValue { last -> Bool in
+            defer { last = line }
+            return last != line
+        }
+        if changed { self.notifier.status(line) }
+    }
+}
+
+/// Free call slots: the lease loop takes all that are free, finished calls give theirs back.
+final class Slots: Sendable {
+    private struct State {
+        var free: Int
+        var closed = false
+        var waiter: CheckedContinuation<Int, Never>?
+    }
+    private let state: NIOLockedValueBox<State>
+
+    init(capacity: Int) {
+        self.state = NIOLockedValueBox(State(free: capacity))
+    }
+
+    /// Waits for at least one free slot and takes every free one; 0 once closed.
+    func acquireAvailable() async -> Int {
+        await withCheckedContinuation { (cont: CheckedContinuation<Int, Never>) in
+            let n: Int? = self.state.withLockedValue { s in
+                if s.closed { return 0 }
+                if s.free > 0 {
+                    defer { s.free = 0 }
+                    return s.free
+                }
+                s.waiter = cont
+                return nil
+            }
+            if let n { cont.resume(returning: n) }
+        }
+    }
+
+    func release(_ n: Int) {
+        guard n > 0 else { return }
+        let resume: (CheckedContinuation<Int, Never>, Int)? = self.state.withLockedValue { s in
+            s.free += n
+            guard let w = s.waiter, !s.closed else { return nil }
+            s.waiter = nil
+            defer { s.free = 0 }
+            return (w, s.free)
+        }
+        if let (w, n) = resume { w.resume(returning: n) }
+    }
+
+    func close() {
+        let w = self.state.withLockedValue { s -> CheckedContinuation<Int, Never>? in
+            s.closed = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        w?.resume(returning: 0)
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+enum RFC3339 {
+    static func string(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CampaignProtocol
+import CampaignRPC
+import Foundation
+
+@main
+struct CampaignCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign-ctl",
+        abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
+        subcommands: [HealthCommand.self, Jobs.self, Customers.self, Automation.self])
+}
+
+/// Flags every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Coordinator socket (env CAMPAIGN_SOCKET).")
+    var socket: String = ProcessInfo.processInfo.environment["CAMPAIGN_SOCKET"] ?? "/run/campaign/coordinator.sock"
+
+    @Flag(help: "Print the JSON result instead of a human summary.")
+    var json = false
+
+    /// Runs `body` with a connected client; any error is printed on stderr and exits with status 1.
+    func withClient<R: Sendable>(_ body: @escaping @Sendable (RPCClient) async throws -> R) async throws -> R {
+        do {
+            return try await RPCClient.withConnection(socketPath: self.socket, body)
+        } catch let error as RPCError {
+            Output.fail("\(error.message) (\(error.symbol ?? String(error.code)))")
+        } catch let error as RPCClientError {
+            Output.fail(error.message)
+        } catch let error as CtlError {
+            Output.fail(error.message)
+        }
+    }
+
+    func printJSON<T: Encodable>(_ value: T) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self))
+    }
+}
+
+struct CtlError: Error {
+    var message: String
+}
+
+enum Output {
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("campaign-ctl: \(message)\n".utf8))
+        exit(1)
+    }
+
+    static func table(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
+
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "health", abstract: "Show the coordinator's health.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let h = try await self.global.withClient { try await $0.call(Health.self, NoParams()) }
+        if self.global.json { return self.global.printJSON(h) }
+        print("coordinator \(h.version), up \(h.uptimeSeconds)s, database \(h.database), agents \(h.agents)")
+        print(
+            "queued \(h.queue.QUEUED)  active \(h.queue.ACTIVE)  completed \(h.queue.COMPLETED)  failed \(h.queue.FAILED)  skipped \(h.queue.SKIPPED)  (completed today \(h.completedToday))"
+        )
+        if h.database != "up" { throw ExitCode(2) }
+    }
+}

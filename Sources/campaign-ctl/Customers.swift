@@ -1,0 +1,179 @@
+import ArgumentParser
+import CSV
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import Foundation
+
+struct Customers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import customers.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import customers from CSV or JSON Lines (upsert by external ref).",
+            discussion: """
+                CSV: a header row naming external_ref, phone, timezone and optionally name and status; other
+                columns become string attributes. JSON Lines: one object per line with externalRef, phone,
+                timezone and optionally name, status, attributes. Bad rows are reported with their row number
+                and reason and never stop the rest.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The file to import ('-' for stdin).") var file: String
+        @Option(help: "csv or jsonl (default: from the file name, else csv).") var format: String?
+        @Option(help: "Rows per request.") var batchSize: Int = 1000
+
+        func validate() throws {
+            guard (1...10_000).contains(self.batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
+            if let f = self.format, f != "csv", f != "jsonl" { throw ValidationError("--format must be csv or jsonl") }
+        }
+
+        func run() async throws {
+            let format = self.format ?? (self.file.hasSuffix(".jsonl") || self.file.hasSuffix(".ndjson") ? "jsonl" : "csv")
+            let parsed: ParsedRows
+            do {
+                parsed = try format == "jsonl" ? CustomerFile.jsonLines(self.file) : CustomerFile.csv(self.file)
+            } catch let e as CtlError {
+                Output.fail(e.message)
+            }
+            let rows = parsed.rows
+            let batchSize = self.batchSize
+            let interactive = isatty(2) != 0 && !self.global.json
+            let started = Date()
+            let summary = try await self.global.withClient { client in
+                var s = UpsertCustomers.Result(inserted: 0, updated: 0, rejected: [])
+                var done = 0
+                for chunk in rows.chunked(batchSize) {
+                    let r = try await client.call(UpsertCustomers.self, .init(customers: chunk.map(\.customer)))
+                    s.inserted += r.inserted
+                    s.updated += r.updated
+                    // Map request indexes back to the file's row numbers.
+                    s.rejected += r.rejected.map {
+                        ItemError(index: chunk[chunk.startIndex + $0.index].line, ref: $0.ref, reason: $0.reason)
+                    }
+                    done += chunk.count
+                    if interactive { Progress.draw(done: done, total: rows.count) }
+                }
+                if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+                return s
+            }
+            let rejected = (parsed.errors + summary.rejected).sorted { $0.index < $1.index }
+            if self.global.json {
+                return self.global.printJSON(
+                    UpsertCustomers.Result(inserted: summary.inserted, updated: summary.updated, rejected: rejected))
+            }
+            for e in rejected.prefix(100) {
+                FileHandle.standardError.write(Data("row \(e.index)\(e.ref.map { " (\($0))" } ?? ""): \(e.reason)\n".utf8))
+            }
+            if rejected.count > 100 { FileHandle.standardError.write(Data("… and \(rejected.count - 100) more\n".utf8)) }
+            let secs = String(format: "%.1f", Date().timeIntervalSince(started))
+            print("imported \(summary.inserted + summary.updated) of \(rows.count + parsed.errors.count) rows in \(secs)s: \(summary.inserted) new, \(summary.updated) updated, \(rejected.count) rejected")
+        }
+    }
+}
+
+struct NumberedCustomer: Sendable {
+    var line: Int
+    var customer: CustomerInput
+}
+
+struct ParsedRows {
+    var rows: [NumberedCustomer] = []
+    /// Rows that could not even be read (index = row number).
+    var errors: [ItemError] = []
+}
+
+enum CustomerFile {
+    static func open(_ path: String) throws -> InputStream {
+        if path == "-" {
+            return InputStream(data: FileHandle.standardInput.readDataToEndOfFile())
+        }
+        guard FileManager.default.isReadableFile(atPath: path), let s = InputStream(fileAtPath: path) else {
+            throw CtlError(message: "cannot read \(path)")
+        }
+        return s
+    }
+
+    static func csv(_ path: String) throws -> ParsedRows {
+        let reader: CSVReader
+        do {
+            reader = try CSVReader(stream: try self.open(path), hasHeaderRow: true, trimFields: true)
+        } catch let e as CtlError {
+            throw e
+        } catch {
+            throw CtlError(message: "\(path): not a readable CSV file (\(error))")
+        }
+        let header = (reader.headerRow ?? []).map { $0.lowercased().replacingOccurrences(of: "-", with: "_") }
+        func col(_ names: String...) -> Int? { names.lazy.compactMap { header.firstIndex(of: $0) }.first }
+        guard let refCol = col("external_ref", "externalref", "ref", "id"), let phoneCol = col("phone", "phone_number"),
+            let tzCol = col("timezone", "time_zone", "tz")
+        else {
+            throw CtlError(message: "\(path): the header must name external_ref, phone and timezone (found: \(header.joined(separator: ",")))")
+        }
+        let nameCol = col("name")
+        let statusCol = col("status")
+        let known = Set([refCol, phoneCol, tzCol, nameCol, statusCol].compactMap { $0 })
+        var out = ParsedRows()
+        var rowNumber = 1  // the header is row 1
+        while let row = reader.next() {
+            rowNumber += 1
+            if row.allSatisfy({ $0.isEmpty }) { continue }
+            func field(_ i: Int?) -> String? { i.flatMap { $0 < row.count ? row[$0] : nil } }
+            var status: CustomerStatus?
+            if let s = field(statusCol), !s.isEmpty {
+                guard let parsed = CustomerStatus(rawValue: s.uppercased()) else {
+                    out.errors.append(ItemError(index: rowNumber, ref: field(refCol), reason: "unknown status \"\(s)\""))
+                    continue
+                }
+                status = parsed
+            }
+            var attributes: [String: JSONValue] = [:]
+            for (i, name) in header.enumerated() where !known.contains(i) && i < row.count && !row[i].isEmpty {
+                attributes[name] = .string(row[i])
+            }
+            out.rows.append(NumberedCustomer(
+                line: rowNumber,
+                customer: CustomerInput(
+                    externalRef: field(refCol) ?? "", name: field(nameCol), phone: field(phoneCol) ?? "",
+                    timezone: field(tzCol) ?? "", status: status,
+                    attributes: attributes.isEmpty ? nil : .object(attributes))))
+        }
+        // CSV.swift reports the end of a file stream as `cannotReadFile` (Foundation's InputStream
+        // on Linux says it has bytes until a read returns 0); any other error is real.
+        if let error = reader.error {
+            if case .cannotReadFile = error as? CSVError {} else {
+                throw CtlError(message: "\(path): CSV error after row \(rowNumber): \(error)")
+            }
+        }
+        return out
+    }
+
+    static func jsonLines(_ path: String) throws -> ParsedRows {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: path) else { throw CtlError(message: "cannot read \(path)") }
+            data = d
+        }
+        var out = ParsedRows()
+        let decoder = JSONDecoder()
+        for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            do {
+                out.rows.append(NumberedCustomer(line: i + 1, customer: try decoder.decode(CustomerInput.self, from: Data(line))))
+            } catch {
+                out.errors.append(ItemError(index: i + 1, ref: nil, reason: "not a customer object: \(JSONCoding.describe(error))"))
+            }
+        }
+        return out
+    }
+}
+
+enum Progress {
+    static func draw(done: Int, total: Int) {
+        let width = 30
+        let filled = total == 0 ? width : done * width / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
+    }
+}

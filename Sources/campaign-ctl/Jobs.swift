@@ -1,0 +1,160 @@
+import ArgumentParser
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import Foundation
+
+extension JobStatus: ExpressibleByArgument {}
+
+struct Jobs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Enqueue.self, Tally.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only jobs in this status (QUEUED, ACTIVE, COMPLETED, FAILED, SKIPPED).") var status: JobStatus?
+        @Option(help: "Only jobs of this customer (external ref).") var customer: String?
+        @Option(help: "Jobs per page (1…1000).") var limit: Int = 50
+        @Option(help: "Continue after this cursor (printed under a full page).") var cursor: String?
+
+        func run() async throws {
+            let p = ListJobs.Params(status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor)
+            let r = try await self.global.withClient { try await $0.call(ListJobs.self, p) }
+            if self.global.json { return self.global.printJSON(r) }
+            var rows = [["ID", "QUEUE JOB ID", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]
+            for j in r.jobs {
+                let status = j.phase.map { "\(j.status.rawValue)/\($0.rawValue)" } ?? j.status.rawValue
+                rows.append([
+                    String(j.id), j.queueJobId, j.customerRef ?? String(j.customerId), status,
+                    "\(j.attemptsMade)/\(j.maxAttempts)", j.updatedAt, Jobs.summary(j.result),
+                ])
+            }
+            print(Output.table(rows))
+            if let c = r.nextCursor { print("more: --cursor \(c)") }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one job with its call logs.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job id, or queue job id with --queue-job-id.") var id: String
+        @Flag(help: "Treat the argument as a queue job id.") var queueJobId = false
+
+        func run() async throws {
+            let p: GetJob.Params
+            if self.queueJobId {
+                p = .init(queueJobId: self.id)
+            } else {
+                guard let n = Int64(self.id) else { throw ValidationError("job id must be a number (or use --queue-job-id)") }
+                p = .init(id: n)
+            }
+            let r = try await self.global.withClient { try await $0.call(GetJob.self, p) }
+            if self.global.json { return self.global.printJSON(r) }
+            let j = r.job
+            print("job \(j.id)  \(j.queueJobId)  customer \(j.customerRef ?? String(j.customerId))")
+            print("status \(j.status.rawValue)\(j.phase.map { "/" + $0.rawValue } ?? "")  attempts \(j.attemptsMade)/\(j.maxAttempts)  reason \(j.reason ?? "-")")
+            print("enqueued \(j.enqueuedAt)  run at \(j.runAt)  started \(j.startedAt ?? "-")  completed \(j.completedAt ?? "-")  failed \(j.failedAt ?? "-")")
+            if let lease = j.leaseOwner { print("lease \(lease) until \(j.leaseExpiresAt ?? "?")") }
+            print("result \(Jobs.summary(j.result))")
+            if !r.callLogs.isEmpty {
+                var rows = [["ATTEMPT", "AGENT", "PROVIDER", "OUTCOME", "DURATION", "STARTED", "KEY"]]
+                for c in r.callLogs {
+                    rows.append([
+                        String(c.attempt), c.agent, c.provider, c.outcome.rawValue,
+                        c.durationMs.map { "\($0) ms" } ?? "-", c.startedAt ?? "-", c.idempotencyKey,
+                    ])
+                }
+                print(Output.table(rows))
+            }
+        }
+    }
+
+    struct Enqueue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enqueue one job per customer.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Customer external refs.") var customers: [String] = []
+        @Option(help: "A file with one customer external ref per line ('-' for stdin).") var file: String?
+        @Option(help: "Why the jobs are enqueued (stored as the job's reason).") var reason: String = "manual"
+        @Option(help: "Attempts budget per job (default: the automation setting).") var maxAttempts: Int?
+        @Option(help: "Priority; higher runs first.") var priority: Int?
+        @Option(help: "Idempotency prefix: job ids become PREFIX:REF, so running the command twice enqueues once.")
+        var idempotencyPrefix: String?
+
+        func run() async throws {
+            var refs = self.customers
+            if let file = self.file {
+                let text: String
+                if file == "-" {
+                    text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                } else {
+                    guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { Output.fail("cannot read \(file)") }
+                    text = t
+                }
+                refs += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            }
+            guard !refs.isEmpty else { throw ValidationError("name customers as arguments or with --file") }
+            let items = refs.map { ref in
+                EnqueueItem(
+                    customerRef: ref, queueJobId: self.idempotencyPrefix.map { "\($0):\(ref)" },
+                    reason: self.reason, priority: self.priority, maxAttempts: self.maxAttempts)
+            }
+            let total = try await self.global.withClient { client in
+                var total = EnqueueJobs.Result(enqueued: 0, existing: 0, rejected: [], jobIds: [])
+                var offset = 0
+                for chunk in items.chunked(1000) {
+                    let r = try await client.call(EnqueueJobs.self, .init(jobs: Array(chunk)))
+                    total.enqueued += r.enqueued
+                    total.existing += r.existing
+                    total.rejected += r.rejected.map { ItemError(index: $0.index + offset, ref: $0.ref, reason: $0.reason) }
+                    total.jobIds += r.jobIds
+                    offset += chunk.count
+                }
+                return total
+            }
+            if self.global.json { return self.global.printJSON(total) }
+            for e in total.rejected { FileHandle.standardError.write(Data("\(e.ref ?? "#\(e.index)"): \(e.reason)\n".utf8)) }
+            print("enqueued \(total.enqueued), already there \(total.existing), rejected \(total.rejected.count)")
+            if !total.rejected.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Tally: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Count jobs by status and outcome.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let t = try await self.global.withClient { try await $0.call(TallyJobs.self, NoParams()) }
+            if self.global.json { return self.global.printJSON(t) }
+            var rows = [["STATUS", "COUNT"]]
+            for s in JobStatus.allCases { rows.append([s.rawValue, String(t.byStatus[s])]) }
+            rows.append(["total", String(t.byStatus.total)])
+            print(Output.table(rows))
+            print("")
+            var detail = [["STATUS/OUTCOME", "COUNT"]]
+            for (k, v) in t.byOutcome.sorted(by: { $0.key < $1.key }) { detail.append([k, String(v)]) }
+            print(Output.table(detail))
+            print("\ncalls placed (call logs): \(t.callLogs)")
+        }
+    }
+
+    static func summary(_ result: JSONValue?) -> String {
+        guard case .object(let o)? = result else { return "-" }
+        return o.keys.sorted().compactMap { k in
+            switch o[k]! {
+            case .string(let s): return "\(k)=\(s)"
+            case .bool(let b): return "\(k)=\(b)"
+            case .int(let i): return "\(k)=\(i)"
+            default: return nil
+            }
+        }.joined(separator: " ")
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
+    }
+}
+
