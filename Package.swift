@@ -83,7 +83,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "CampaignTestSupport",
-            dependencies: ["CampaignStore", "CampaignProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CampaignStore", "CampaignProtocol", "CampaignRPC",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "campaign-coordinator",
@@ -121,6 +124,7 @@ let package = Package(
                 "CampaignRPC", "CampaignProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -134,7 +138,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CampaignEndToEndTests",
-            dependencies: ["CampaignStore", "CampaignRPC", "CampaignProtocol", "CampaignTestSupport"],
+            dependencies: [
+                "CampaignStore", "CampaignRPC", "CampaignProtocol", "CampaignCore", "CampaignTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

@@ -50,7 +50,9 @@ public enum SQL {
                                  $7::int[], $8::timestamptz[])
                 AS t(idx, customer_id, customer_ref, queue_job_id, reason, priority, max_attempts, run_at)
         ), resolved AS (
-            SELECT i.*, c.id AS cid
+            -- `first`: the first item of the call with its key (a repeated key in one call creates one job).
+            SELECT i.*, c.id AS cid,
+                   row_number() OVER (PARTITION BY i.queue_job_id, c.id IS NOT NULL ORDER BY i.idx) = 1 AS first
             FROM input i
             LEFT JOIN campaign.customers c
                 ON c.id = coalesce(i.customer_id,
@@ -63,7 +65,7 @@ public enum SQL {
             ON CONFLICT (queue_job_id) DO NOTHING
             RETURNING id, queue_job_id
         )
-        SELECT r.idx, r.cid, coalesce(ins.id, existing.id) AS job_id, (ins.id IS NOT NULL) AS created
+        SELECT r.idx, r.cid, coalesce(ins.id, existing.id) AS job_id, (ins.id IS NOT NULL AND r.first) AS created
         FROM resolved r
         LEFT JOIN inserted ins ON ins.queue_job_id = r.queue_job_id
         LEFT JOIN campaign.campaign_jobs existing ON existing.queue_job_id = r.queue_job_id

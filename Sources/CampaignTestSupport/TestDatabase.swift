@@ -1,0 +1,74 @@
+import CampaignStore
+import Foundation
+import Logging
+
+/// A private, freshly migrated database per test, inside the cluster that `scripts/test` starts.
+///
+/// Reads `CAMPAIGN_TEST_DATABASE_URL`. When it is missing, tests fail with a message saying how
+/// to run them — they never skip themselves into a green run.
+public struct TestDatabase: Sendable {
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String {
+            "CAMPAIGN_TEST_DATABASE_URL is not set: run the suite with scripts/test, which starts a private PostgreSQL"
+        }
+    }
+
+    /// URL of the new database.
+    public let url: String
+    public let name: String
+    private let adminURL: String
+
+    /// Creates an empty database with a unique name.
+    public static func create(_ label: String = "t") async throws -> TestDatabase {
+        guard let admin = ProcessInfo.processInfo.environment["CAMPAIGN_TEST_DATABASE_URL"], !admin.isEmpty else {
+            throw Missing()
+        }
+        let name = "test_\(label.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(20))_"
+            + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let conn = try PQConnection(url: admin)
+        // Identifiers cannot be bound as parameters; `name` is made of [a-z0-9_] only.
+        try conn.exec("CREATE DATABASE \(name)")
+        return TestDatabase(url: Self.url(admin, database: name), name: name, adminURL: admin)
+    }
+
+    /// A database with the schema applied, and a store over it.
+    public static func migrated(_ label: String = "t", poolSize: Int = 4) async throws -> (TestDatabase, PostgresJobStore) {
+        let db = try await create(label)
+        let store = db.makeStore(poolSize: poolSize)
+        try await store.migrate()
+        return (db, store)
+    }
+
+    public func makeStore(poolSize: Int = 4) -> PostgresJobStore {
+        let logger = Logger(label: "test")
+        let pool = DatabasePool(configuration: .init(url: self.url, size: poolSize), logger: logger)
+        return PostgresJobStore(pool: pool, logger: logger)
+    }
+
+    /// A direct connection for assertions on rows.
+    public func connect() throws -> PQConnection {
+        try PQConnection(url: self.url)
+    }
+
+    /// Runs a query and returns the first column of the first row.
+    public func scalar(_ sql: String, _ params: [String?] = []) throws -> String? {
+        let rows = try self.connect().query(sql, params)
+        return rows.count > 0 ? rows[0, 0] : nil
+    }
+
+    /// Drops the database (best effort; the private cluster is thrown away anyway).
+    public func drop() {
+        guard let conn = try? PQConnection(url: self.adminURL) else { return }
+        _ = try? conn.exec("DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)")
+    }
+
+    /// The same URL with another database name: `scheme://user@host/DB?params`.
+    static func url(_ url: String, database: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url + " dbname=\(database)" }
+        let rest = url[schemeEnd.upperBound...]
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        let host = authority.firstIndex(of: "/").map { authority[..<$0] } ?? authority
+        return String(url[..<schemeEnd.upperBound]) + host + "/" + database + query
+    }
+}

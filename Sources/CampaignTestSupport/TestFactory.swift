@@ -1,0 +1,32 @@
+import Foundation
+import CampaignCore
+import CampaignProtocol
+import CampaignStore
+
+/// Row factories for tests.
+public enum TestFactory {
+    /// `n` valid customers `prefix-0001`… in a few timezones.
+    public static func customers(_ n: Int, prefix: String = "cust") -> [ValidCustomer] {
+        let zones = ["America/New_York", "Europe/Paris", "Asia/Kolkata", "Australia/Sydney"]
+        return (0..<n).map { i in
+            ValidCustomer(
+                externalRef: "\(prefix)-\(String(format: "%04d", i))", name: "Customer \(i)",
+                phone: "+1415555\(String(format: "%04d", i % 10000))", timezone: zones[i % zones.count],
+                status: nil, attributesJSON: nil)
+        }
+    }
+
+    /// Inserts `n` customers and one job for each; returns the job ids.
+    @discardableResult
+    public static func jobs(
+        _ store: PostgresJobStore, count n: Int, prefix: String = "cust", maxAttempts: Int = 3
+    ) async throws -> [Int64] {
+        _ = try await store.upsertCustomers(self.customers(n, prefix: prefix))
+        let items = (0..<n).map { i in
+            EnqueueItem(
+                customerRef: "\(prefix)-\(String(format: "%04d", i))", queueJobId: "\(prefix)-job-\(i)", reason: "test",
+                maxAttempts: maxAttempts)
+        }
+        return try await store.enqueue(items, defaultMaxAttempts: maxAttempts).compactMap(\.jobId)
+    }
+}

@@ -1,0 +1,299 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignStore
+import CampaignTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// The store against a real PostgreSQL (a fresh database per test).
+@Suite("Store")
+struct StoreTests {
+    let retry = RetryPolicy(baseMs: 1000, factor: 2, capMs: 10_000)
+
+    @Test func migrationsAreIdempotentAndRecorded() async throws {
+        let (db, store) = try await TestDatabase.migrated("migr")
+        defer { db.drop() }
+        #expect(try await store.migrate() == [])
+        #expect(try db.scalar("SELECT count(*) FROM campaign.schema_migrations") == String(Migration.all.count))
+        // Exactly the five statuses of the contract.
+        #expect(
+            try db.scalar("SELECT string_agg(e::text, ',') FROM unnest(enum_range(NULL::campaign.campaign_job_status)) e")
+                == "QUEUED,ACTIVE,COMPLETED,FAILED,SKIPPED")
+    }
+
+    @Test func concurrentMigratorsApplyOnce() async throws {
+        let db = try await TestDatabase.create("migrrace")
+        defer { db.drop() }
+        let a = db.makeStore()
+        let b = db.makeStore()
+        async let ra = a.migrate()
+        async let rb = b.migrate()
+        let (x, y) = try await (ra, rb)
+        #expect((x + y).sorted() == Migration.all.map(\.version))
+    }
+
+    @Test func upsertCustomersInsertsThenUpdates() async throws {
+        let (db, store) = try await TestDatabase.migrated("cust")
+        defer { db.drop() }
+        let first = try await store.upsertCustomers(TestFactory.customers(10))
+        #expect(first.inserted == 10 && first.updated == 0)
+        var changed = TestFactory.customers(12)
+        changed[0].name = "Renamed"
+        let second = try await store.upsertCustomers(changed)
+        #expect(second.inserted == 2 && second.updated == 10)
+        #expect(try db.scalar("SELECT name FROM campaign.customers WHERE external_ref = 'cust-0000'") == "Renamed")
+    }
+
+    @Test func upsertWithoutStatusKeepsAnOptOut() async throws {
+        let (db, store) = try await TestDatabase.migrated("optout")
+        defer { db.drop() }
+        var c = TestFactory.customers(1)
+        c[0].status = .optedOut
+        _ = try await store.upsertCustomers(c)
+        c[0].status = nil
+        _ = try await store.upsertCustomers(c)
+        #expect(try db.scalar("SELECT status FROM campaign.customers") == "OPTED_OUT")
+    }
+
+    @Test func enqueueIsIdempotentAndReportsUnknownCustomers() async throws {
+        let (db, store) = try await TestDatabase.migrated("enq")
+        defer { db.drop() }
+        _ = try await store.upsertCustomers(TestFactory.customers(2))
+        let items = [
+            EnqueueItem(customerRef: "cust-0000", queueJobId: "k1"),
+            EnqueueItem(customerRef: "nobody", queueJobId: "k2"),
+            EnqueueItem(customerRef: "cust-0001", queueJobId: "k1"),  // same key: no second job
+        ]
+        let rows = try await store.enqueue(items, defaultMaxAttempts: 3)
+        #expect(rows.map(\.customerFound) == [true, false, true])
+        #expect(rows[0].created && !rows[2].created)
+        #expect(rows[0].jobId == rows[2].jobId)
+        let again = try await store.enqueue([items[0]], defaultMaxAttempts: 3)
+        #expect(!again[0].created && again[0].jobId == rows[0].jobId)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "1")
+    }
+
+    @Test func leaseCountsTheAttemptAndIssuesAFreshToken() async throws {
+        let (db, store) = try await TestDatabase.migrated("lease")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 3)
+        let leased = try await store.lease(owner: "a@c#1", max: 2, leaseSeconds: 30)
+        #expect(leased.count == 2)
+        #expect(leased.allSatisfy { $0.attempt == 1 })
+        #expect(Set(leased.map(\.leaseToken)).count == 2)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'CLAIMED'") == "2")
+        let rest = try await store.lease(owner: "b@c#2", max: 10, leaseSeconds: 30)
+        #expect(rest.count == 1)
+        #expect(try await store.lease(owner: "b@c#2", max: 10, leaseSeconds: 30).isEmpty)
+    }
+
+    @Test func racingLeasersNeverShareAJob() async throws {
+        let (db, store) = try await TestDatabase.migrated("race", poolSize: 8)
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 200)
+        let leased = try await withThrowingTaskGroup(of: [LeasedJob].self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    var mine: [LeasedJob] = []
+                    while true {
+                        let got = try await store.lease(owner: "agent\(i)", max: 7, leaseSeconds: 30)
+                        if got.isEmpty { return mine }
+                        mine += got
+                    }
+                }
+            }
+            var all: [LeasedJob] = []
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(leased.count == 200)
+        #expect(Set(leased.map(\.jobId)).count == 200)
+    }
+
+    @Test func dialingThenCompleteWritesTheCallLogOnce() async throws {
+        let (db, store) = try await TestDatabase.migrated("complete")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        let dial = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        guard case .dialing(let d) = dial[0] else { Issue.record("expected a dialing answer, got \(dial)"); return }
+        #expect(d.allowed && d.idempotencyKey == "\(job.queueJobId)#1" && d.status == .active)
+        #expect(try db.scalar("SELECT phase FROM campaign.campaign_jobs") == "DIALING")
+        #expect(try db.scalar("SELECT last_called_at IS NOT NULL FROM campaign.customers") == "t")
+
+        let call = CallRecord(
+            provider: "simulate", providerCallId: "p1", idempotencyKey: d.idempotencyKey!, startedAt: nil, endedAt: nil,
+            outcome: .answered, durationMs: 1234, detail: ["x": 1])
+        let complete = JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .complete(outcome: .answered), call: call, agent: "a")
+        let first = try await store.apply([complete], retry: self.retry)
+        guard case .report(let r1) = first[0] else { Issue.record("expected a report, got \(first)"); return }
+        #expect(r1.status == .completed && !r1.replayed && r1.attemptsMade == 1)
+        // The same report again: same answer, marked as a replay, nothing more written.
+        let second = try await store.apply([complete], retry: self.retry)
+        guard case .report(let r2) = second[0] else { Issue.record("expected a report, got \(second)"); return }
+        #expect(r2.status == .completed && r2.replayed)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs") == "1")
+        #expect(try db.scalar("SELECT (extract(epoch FROM duration) * 1000)::int FROM campaign.call_logs") == "1234")
+        #expect(try db.scalar("SELECT result->>'outcome' FROM campaign.campaign_jobs") == "ANSWERED")
+        #expect(try db.scalar("SELECT completed_at IS NOT NULL AND lease_owner IS NULL FROM campaign.campaign_jobs") == "t")
+    }
+
+    @Test func staleTokenIsLeaseLostAndChangesNothing() async throws {
+        let (db, store) = try await TestDatabase.migrated("stale")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        let stale = UUID().uuidString.lowercased()
+        for kind: JobRequest.Kind in [.dialing, .complete(outcome: .answered), .fail(retryable: true, error: "x", outcome: nil), .skip(reason: "r")] {
+            let out = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: stale, kind: kind, agent: "a")], retry: self.retry)
+            #expect(out[0] == .rejected(.leaseLost, status: .active))
+        }
+        #expect(try db.scalar("SELECT status || '/' || phase FROM campaign.campaign_jobs") == "ACTIVE/CLAIMED")
+        let missing = try await store.apply([JobRequest(jobId: 999_999, leaseToken: stale, kind: .dialing, agent: "a")], retry: self.retry)
+        #expect(missing[0] == .notFound)
+    }
+
+    @Test func completeBeforeDialingIsInvalidState() async throws {
+        let (db, store) = try await TestDatabase.migrated("early")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        let out = try await store.apply(
+            [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .complete(outcome: .answered), agent: "a")], retry: self.retry)
+        #expect(out[0] == .rejected(.invalidState, status: .active))
+    }
+
+    @Test func retryableFailureRequeuesWithBackoffUntilAttemptsAreUsed() async throws {
+        let (db, store) = try await TestDatabase.migrated("retry")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1, maxAttempts: 2)
+        for attempt in 1...2 {
+            // Make the job due now whatever its backoff was.
+            _ = try db.connect().query("UPDATE campaign.campaign_jobs SET run_at = now() WHERE status = 'QUEUED'")
+            let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+            #expect(job.attempt == attempt)
+            _ = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+            let out = try await store.apply(
+                [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .fail(retryable: true, error: "no answer", outcome: .noAnswer), agent: "a")],
+                retry: self.retry)
+            guard case .report(let r) = out[0] else { Issue.record("expected a report"); return }
+            if attempt == 1 {
+                #expect(r.status == .queued && r.runAt != nil)
+                // Full jitter within the first ceiling (base 1 s).
+                let delay = try #require(Double(try db.scalar("SELECT extract(epoch FROM run_at - updated_at) FROM campaign.campaign_jobs") ?? ""))
+                #expect(delay >= 0 && delay <= 1.0)
+            } else {
+                #expect(r.status == .failed)
+                #expect(r.result?["error"] == "no answer" && r.result?["outcome"] == "NO_ANSWER")
+            }
+        }
+        #expect(try db.scalar("SELECT attempts_made FROM campaign.campaign_jobs") == "2")
+    }
+
+    @Test func refusedDialingSkipsWithTheRuleName() async throws {
+        let (db, store) = try await TestDatabase.migrated("refuse")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        // The customer opts out between lease and dial.
+        _ = try db.connect().query("UPDATE campaign.customers SET status = 'OPTED_OUT'")
+        let out = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        guard case .dialing(let d) = out[0] else { Issue.record("expected dialing"); return }
+        #expect(!d.allowed && d.rule == "customer_opted_out" && d.status == .skipped)
+        #expect(try db.scalar("SELECT status || ' ' || (result->>'reason') FROM campaign.campaign_jobs") == "SKIPPED customer_opted_out")
+    }
+
+    @Test func connectionLossRequeuesClaimedButKeepsDialing() async throws {
+        let (db, store) = try await TestDatabase.migrated("connlost")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 2)
+        let jobs = try await store.lease(owner: "a#1", max: 2, leaseSeconds: 30)
+        _ = try await store.apply([JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        let released = try await store.releaseClaimed(owner: "a#1")
+        #expect(released == [jobs[0].jobId])
+        #expect(try db.scalar("SELECT status || '/' || attempts_made FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[0].jobId)]) == "QUEUED/1")
+        #expect(try db.scalar("SELECT status || '/' || phase FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[1].jobId)]) == "ACTIVE/DIALING")
+        // The lost lease's token no longer works after the job was leased again.
+        let again = try #require(try await store.lease(owner: "b#2", max: 1, leaseSeconds: 30).first)
+        #expect(again.jobId == jobs[0].jobId && again.attempt == 2)
+        let late = try await store.apply([JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        #expect(late[0] == .rejected(.leaseLost, status: .active))
+    }
+
+    @Test func expiredDialingBecomesOutcomeUnknownAndALateReportStillLands() async throws {
+        let (db, store) = try await TestDatabase.migrated("expire")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 2, maxAttempts: 1)
+        let jobs = try await store.lease(owner: "a", max: 2, leaseSeconds: 30)
+        let dial = try await store.apply([JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        guard case .dialing(let d) = dial[0], let key = d.idempotencyKey else { Issue.record("expected dialing"); return }
+        _ = try db.connect().query("UPDATE campaign.campaign_jobs SET lease_expires_at = now() - interval '1 second'")
+        let expired = try await store.expireLeases()
+        #expect(expired.sorted() == jobs.map(\.jobId).sorted())
+        // CLAIMED with no attempts left → FAILED lease_expired; DIALING → FAILED outcome_unknown.
+        #expect(try db.scalar("SELECT status || ' ' || (result->>'reason') FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[0].jobId)]) == "FAILED lease_expired")
+        #expect(try db.scalar("SELECT status || ' ' || (result->>'reason') FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[1].jobId)]) == "FAILED outcome_unknown")
+        #expect(try await store.lease(owner: "b", max: 5, leaseSeconds: 30).isEmpty)  // never redialed by itself
+
+        let call = CallRecord(provider: "simulate", providerCallId: nil, idempotencyKey: key, startedAt: nil, endedAt: nil, outcome: .voicemail, durationMs: 10, detail: nil)
+        let late = try await store.apply(
+            [JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .complete(outcome: .voicemail), call: call, agent: "a")], retry: self.retry)
+        guard case .report(let r) = late[0] else { Issue.record("expected a report, got \(late)"); return }
+        #expect(r.status == .completed && r.result?["outcome"] == "VOICEMAIL")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs") == "1")
+    }
+
+    @Test func renewExtendsOnlyTheNamedOwners() async throws {
+        let (db, store) = try await TestDatabase.migrated("renew")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 2)
+        _ = try await store.lease(owner: "a", max: 1, leaseSeconds: 5)
+        _ = try await store.lease(owner: "b", max: 1, leaseSeconds: 5)
+        #expect(try await store.renewLeases(owners: ["a"], leaseSeconds: 600) == 1)
+        #expect(try db.scalar("SELECT lease_expires_at > now() + interval '500 seconds' FROM campaign.campaign_jobs WHERE lease_owner = 'a'") == "t")
+        #expect(try db.scalar("SELECT lease_expires_at < now() + interval '10 seconds' FROM campaign.campaign_jobs WHERE lease_owner = 'b'") == "t")
+    }
+
+    @Test func batchOfReportsForManyJobsIsOneTransaction() async throws {
+        let (db, store) = try await TestDatabase.migrated("batch")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 50)
+        let jobs = try await store.lease(owner: "a", max: 50, leaseSeconds: 30)
+        let dials = try await store.apply(jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") }, retry: self.retry)
+        #expect(dials.allSatisfy { if case .dialing(let d) = $0 { return d.allowed } else { return false } })
+        let reports = try await store.apply(
+            jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .complete(outcome: .answered), agent: "a") }, retry: self.retry)
+        #expect(reports.count == 50)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'COMPLETED'") == "50")
+    }
+
+    @Test func settingsRoundTripAndEveryChangeIsLogged() async throws {
+        let (db, store) = try await TestDatabase.migrated("settings")
+        defer { db.drop() }
+        #expect(try await store.settings() == AutomationSettings())
+        var s = AutomationSettings()
+        s.retryBaseMs = 500
+        s.retryFactor = 1.5
+        try await store.writeSettings(s, by: "uid:1000")
+        #expect(try await store.settings() == s)
+        try await store.writeSettings(s, by: "uid:1000")  // no change, nothing logged
+        // 5 keys written first (all new), none the second time.
+        #expect(try db.scalar("SELECT count(*) FROM campaign.automation_settings_log") == "5")
+        #expect(try db.scalar("SELECT updated_by FROM campaign.automation_settings WHERE key = 'retryBaseMs'") == "uid:1000")
+    }
+
+    @Test func unreachableDatabaseIsAClearRetryableError() async throws {
+        let logger = Logger(label: "test")
+        let pool = DatabasePool(configuration: .init(url: "postgresql://nobody@/nowhere?host=/nonexistent&connect_timeout=1", size: 1), logger: logger)
+        let store = PostgresJobStore(pool: pool, logger: logger)
+        await #expect(throws: StoreError.self) { try await store.counts() }
+        do {
+            _ = try await store.counts()
+        } catch let e as StoreError {
+            #expect(e.isUnavailable)
+            #expect(!e.description.contains("nonexistent"))  // no connection details in the plain description
+        }
+        await pool.shutdown()
+    }
+}
