@@ -86,6 +86,8 @@ let package = Package(
             dependencies: [
                 "CampaignStore", "CampaignProtocol", "CampaignRPC",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

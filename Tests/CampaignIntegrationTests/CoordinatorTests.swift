@@ -1,0 +1,185 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import CampaignTestSupport
+import Foundation
+import Testing
+
+/// The coordinator served on a real socket over a real database.
+@Suite("Coordinator over the socket")
+struct CoordinatorTests {
+    static func decode(_ line: String?) throws -> JSONValue {
+        let text = try #require(line)
+        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    @Test func malformedInputGetsTheSpecErrorAndTheConnectionKeepsWorking() async throws {
+        try await CoordinatorHarness.run("badinput") { h in
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                try await send("{not json\n")
+                let parse = try Self.decode(try await receive())
+                #expect(parse["error"]?["code"] == -32700 && parse["id"] == .null)
+
+                try await send(#"{"jsonrpc":"2.0","id":7,"method":"no.such.method"}"# + "\n")
+                let unknown = try Self.decode(try await receive())
+                #expect(unknown["error"]?["code"] == -32601 && unknown["id"] == 7)
+
+                try await send(#"{"jsonrpc":"2.0","id":"x","method":"jobs.list","params":{"limit":"many"}}"# + "\n")
+                let types = try Self.decode(try await receive())
+                #expect(types["error"]?["code"] == -32602 && types["id"] == "x")
+                #expect(types["error"]?["message"]?.stringValue?.contains("limit") == true)
+
+                try await send(#"{"jsonrpc":"2.0","id":8,"method":"health"}"# + "\n")
+                let ok = try Self.decode(try await receive())
+                #expect(ok["result"]?["database"] == "up" && ok["id"] == 8)
+            }
+        }
+    }
+
+    @Test func oversizedLineIsRefusedAndTheNextLineIsServed() async throws {
+        try await CoordinatorHarness.run("oversize", maximumLineLength: 1024) { h in
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                try await send(#"{"jsonrpc":"2.0","id":1,"method":"health","params":{"pad":""# + String(repeating: "x", count: 5000) + "\"}}\n")
+                let refused = try Self.decode(try await receive())
+                #expect(refused["error"]?["data"]?["code"] == "LIMIT_EXCEEDED")
+                try await send(#"{"jsonrpc":"2.0","id":2,"method":"health"}"# + "\n")
+                let ok = try Self.decode(try await receive())
+                #expect(ok["id"] == 2 && ok["result"] != nil)
+            }
+        }
+    }
+
+    @Test func batchesAndNotifications() async throws {
+        try await CoordinatorHarness.run("batch") { h in
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                // A notification gets no answer; the request after it does.
+                try await send(#"{"jsonrpc":"2.0","method":"health"}"# + "\n")
+                try await send(#"[{"jsonrpc":"2.0","id":1,"method":"health"},{"jsonrpc":"2.0","method":"health"},{"jsonrpc":"2.0","id":2,"method":"nope"}]"# + "\n")
+                guard case .array(let answers) = try Self.decode(try await receive()) else {
+                    Issue.record("expected a batch answer")
+                    return
+                }
+                #expect(answers.count == 2)
+                #expect(answers.contains { $0["id"] == 1 && $0["result"] != nil })
+                #expect(answers.contains { $0["id"] == 2 && $0["error"]?["code"] == -32601 })
+                try await send("[]\n")
+                #expect(try Self.decode(try await receive())["error"]?["code"] == -32600)
+            }
+        }
+    }
+
+    @Test func leaseNeedsHello() async throws {
+        try await CoordinatorHarness.run("nohello") { h in
+            try await h.client { c in
+                await #expect(throws: RPCError.self) { try await c.call(LeaseJobs.self, .init(max: 1)) }
+                do {
+                    _ = try await c.call(LeaseJobs.self, .init(max: 1))
+                } catch let e as RPCError {
+                    #expect(e.symbol == "INVALID_STATE")
+                }
+            }
+        }
+    }
+
+    @Test func anIdleLongPollIsWokenByAnEnqueueNotByPolling() async throws {
+        // The fallback poll is set far beyond the test's span: only the in-process wake-up can deliver.
+        try await CoordinatorHarness.run("wake", fallbackPoll: .seconds(600)) { h in
+            _ = try await h.store.upsertCustomers(TestFactory.customers(1))
+            try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 1, version: "t"))
+                async let leased = agent.call(LeaseJobs.self, .init(max: 1, waitMs: 30_000))
+                // Let the poll find nothing and start waiting.
+                while h.coordinator.signal.waiterCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                // The same connection still answers other calls while the poll waits (answers out of order).
+                let health = try await agent.call(Health.self, NoParams())
+                #expect(health.agents == 1)
+                let start = ContinuousClock.now
+                try await h.client { admin in
+                    let r = try await admin.call(EnqueueJobs.self, .init(jobs: [.init(customerRef: "cust-0000")]))
+                    #expect(r.enqueued == 1)
+                }
+                let jobs = try await leased.jobs
+                #expect(jobs.count == 1)
+                #expect(ContinuousClock.now - start < .seconds(60))
+                print("lease wake-up after enqueue: \(ContinuousClock.now - start)")
+            }
+        }
+    }
+
+    @Test func disconnectReturnsClaimedJobsAtOnce() async throws {
+        try await CoordinatorHarness.run("disconnect") { h in
+            try await TestFactory.jobs(h.store, count: 3)
+            let leased = try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 3, version: "t"))
+                return try await agent.call(LeaseJobs.self, .init(max: 3)).jobs
+            }
+            #expect(leased.count == 3)
+            #expect(try await h.eventually("SELECT count(*) = 3 FROM campaign.campaign_jobs WHERE status = 'QUEUED' AND attempts_made = 1"))
+        }
+    }
+
+    @Test func wholeAgentCycleOverTheSocket() async throws {
+        try await CoordinatorHarness.run("cycle") { h in
+            try await TestFactory.jobs(h.store, count: 2)
+            try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 2, version: "t"))
+                let jobs = try await agent.call(LeaseJobs.self, .init(max: 2)).jobs
+                #expect(jobs.count == 2)
+                let d = try await agent.call(DialingJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken))
+                let call = CallRecord(provider: "t", providerCallId: nil, idempotencyKey: d.idempotencyKey!, startedAt: nil, endedAt: nil, outcome: .answered, durationMs: 5, detail: nil)
+                let done = try await agent.call(CompleteJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: call))
+                #expect(done.status == .completed)
+                let again = try await agent.call(CompleteJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: call))
+                #expect(again.status == .completed && again.replayed)
+                let skipped = try await agent.call(SkipJob.self, .init(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, reason: "not today"))
+                #expect(skipped.status == .skipped)
+                do {
+                    _ = try await agent.call(FailJob.self, .init(jobId: jobs[1].jobId, leaseToken: "00000000-0000-0000-0000-000000000000", retryable: true, error: "x", outcome: nil, call: nil))
+                    Issue.record("a stale token must be refused")
+                } catch let e as RPCError {
+                    #expect(e.symbol == "LEASE_LOST" && !e.retryable)
+                }
+                let got = try await agent.call(GetJob.self, .init(id: jobs[0].jobId))
+                #expect(got.callLogs.count == 1 && got.callLogs[0].agent == "a1")
+                let page = try await agent.call(ListJobs.self, .init(status: .completed))
+                #expect(page.jobs.map(\.id) == [jobs[0].jobId])
+                let tally = try await agent.call(TallyJobs.self, NoParams())
+                #expect(tally.byStatus.COMPLETED == 1 && tally.byStatus.SKIPPED == 1 && tally.callLogs == 1)
+            }
+        }
+    }
+
+    @Test func customersUpsertValidatesEachRowAndKeepsTheRest() async throws {
+        try await CoordinatorHarness.run("upsert") { h in
+            try await h.client { c in
+                let r = try await c.call(UpsertCustomers.self, .init(customers: [
+                    .init(externalRef: "ok1", name: "A", phone: "+44 20 7946 0958", timezone: "Europe/London"),
+                    .init(externalRef: "bad-phone", phone: "12345", timezone: "Europe/London"),
+                    .init(externalRef: "bad-tz", phone: "+14155550100", timezone: "Mars/Olympus"),
+                    .init(externalRef: "ok1", phone: "+14155550100", timezone: "Europe/London"),
+                ]))
+                #expect(r.inserted == 1 && r.updated == 0)
+                #expect(r.rejected.map(\.index) == [1, 2, 3])
+            }
+            #expect(try h.db.scalar("SELECT phone FROM campaign.customers WHERE external_ref = 'ok1'") == "+442079460958")
+        }
+    }
+
+    @Test func automationSetValidatesAndRecordsWho() async throws {
+        try await CoordinatorHarness.run("automation") { h in
+            try await h.client { c in
+                do {
+                    _ = try await c.call(SetAutomation.self, .init(retryBaseMs: 10_000, retryCapMs: 5))
+                    Issue.record("cap below base must be refused")
+                } catch let e as RPCError {
+                    #expect(e.symbol == "VALIDATION_FAILED")
+                }
+                #expect(try await c.call(GetAutomation.self, NoParams()) == AutomationSettings())  // nothing half-applied
+                let s = try await c.call(SetAutomation.self, .init(maxAttempts: 5))
+                #expect(s.maxAttempts == 5)
+            }
+            #expect(try h.db.scalar("SELECT updated_by FROM campaign.automation_settings_log WHERE key = 'maxAttempts'") == "uid:\(getuid())")
+        }
+    }
+}
