@@ -84,7 +84,7 @@ public final class CoordinatorLink: Service, Sendable {
                 if Task.isShuttingDownGracefully { break }
                 // Full jitter keeps a fleet of agents from reconnecting in lockstep.
                 let ms = Int64(Double(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000) * Double.random(in: 0.5...1))
-                try? await Task.sleep(for: .milliseconds(ms))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(ms)) }
                 backoff = min(backoff * 2, self.configuration.maximumBackoff)
             }
         } onGracefulShutdown: {}

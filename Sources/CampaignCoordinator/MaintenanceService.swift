@@ -35,7 +35,7 @@ public final class MaintenanceService: Service, Sendable {
             }
             // Renew well before expiry: three times per lease period, at least once a second.
             let interval = Duration.milliseconds(max(1000, settings.leaseSeconds * 1000 / 3))
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 

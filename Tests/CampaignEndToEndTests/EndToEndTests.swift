@@ -1,0 +1,189 @@
+import CampaignTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real binaries as processes, talking over the real socket, with the rows checked in PostgreSQL.
+@Suite("End to end", .serialized)
+struct EndToEndTests {
+    /// A temp directory with the coordinator's socket and the processes' logs.
+    final class Scene: @unchecked Sendable {
+        let db: TestDatabase
+        let dir: URL
+        var processes: [ManagedProcess] = []
+        var socket: String { self.dir.appendingPathComponent("c.sock").path }
+        var env: [String: String] { ["CAMPAIGN_SOCKET": self.socket] }
+
+        init(_ label: String) async throws {
+            self.db = try await TestDatabase.create(label)
+            self.dir = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-e2e-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: self.dir, withIntermediateDirectories: true)
+        }
+
+        @discardableResult
+        func coordinator() throws -> ManagedProcess {
+            let p = try ManagedProcess(
+                "campaign-coordinator", ["--socket", self.socket, "--database-url", self.db.url], logDir: self.dir)
+            self.processes.append(p)
+            return p
+        }
+
+        @discardableResult
+        func agent(_ id: String, capacity: Int = 5) throws -> ManagedProcess {
+            let p = try ManagedProcess(
+                "campaign-agent", ["--id", id, "--capacity", String(capacity), "--sim-duration-ms", "5-40", "--seed", "7"],
+                environment: self.env, logDir: self.dir, name: "\(id)-\(self.processes.count)")
+            self.processes.append(p)
+            return p
+        }
+
+        func ctl(_ args: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await runToCompletion("campaign-ctl", args, environment: self.env)
+        }
+
+        func waitForSocket() async throws {
+            for _ in 0..<500 {
+                if try await self.ctl(["health"]).status == 0 { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("coordinator never answered health:\n\(self.logs())")
+        }
+
+        func eventually(_ sql: String, within: Duration) async throws -> Bool {
+            let deadline = ContinuousClock.now + within
+            while ContinuousClock.now < deadline {
+                if try self.db.scalar(sql) == "t" { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+
+        func writeCustomers(_ n: Int) throws -> (csv: String, refs: String) {
+            var csv = "external_ref,name,phone,timezone,segment\n"
+            var refs = ""
+            for i in 0..<n {
+                csv += "e2e-\(i),Customer \(i),+1 (415) 555-\(String(format: "%04d", i)),America/Los_Angeles,gold\n"
+                refs += "e2e-\(i)\n"
+            }
+            csv += "broken,No Phone,,America/Los_Angeles,\n"
+            let csvPath = self.dir.appendingPathComponent("customers.csv").path
+            let refsPath = self.dir.appendingPathComponent("refs.txt").path
+            try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
+            try refs.write(toFile: refsPath, atomically: true, encoding: .utf8)
+            return (csvPath, refsPath)
+        }
+
+        /// Stops everything; returns the exit statuses of graceful stops (nil = had to be killed).
+        func tearDown() async -> [String: Int32?] {
+            var statuses: [String: Int32?] = [:]
+            for p in self.processes.reversed() { statuses[p.name] = await p.stop() }
+            try? FileManager.default.removeItem(at: self.dir)
+            self.db.drop()
+            return statuses
+        }
+
+        func logs() -> String { self.processes.map { "== \($0.name)\n\($0.log())" }.joined(separator: "\n") }
+    }
+
+    @Test func campaignRunsEndToEndAndEveryRowAddsUp() async throws {
+        let scene = try await Scene("e2e")
+        scene.try_coordinator()
+        try await scene.waitForSocket()
+        try scene.agent("agent-a")
+        try scene.agent("agent-b")
+
+        let set = try await scene.ctl(["automation", "set", "retryBaseMs=50", "retryCapMs=200", "maxAttempts=3"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let files = try scene.writeCustomers(200)
+        let imported = try await scene.ctl(["customers", "import", files.csv])
+        // The broken row is reported with its row number; the rest is imported; the exit status says so.
+        #expect(imported.stdout.contains("200 new"), "\(imported.stdout) \(imported.stderr)")
+        #expect(imported.stderr.contains("row 202"), "\(imported.stderr)")
+        let enqueued = try await scene.ctl(["jobs", "enqueue", "--file", files.refs, "--reason", "e2e"])
+        #expect(enqueued.status == 0 && enqueued.stdout.contains("enqueued 200"), "\(enqueued.stdout) \(enqueued.stderr)")
+
+        let drained = try await scene.eventually(
+            "SELECT count(*) = 200 FROM campaign.campaign_jobs WHERE status IN ('COMPLETED', 'FAILED', 'SKIPPED')",
+            within: .seconds(120))
+        #expect(drained, "jobs did not all finish:\n\(scene.logs())")
+
+        // Every completed job has the call log of its last attempt, with the same outcome.
+        #expect(try scene.db.scalar("""
+            SELECT count(*) = 0 FROM campaign.campaign_jobs j
+            WHERE j.status = 'COMPLETED' AND NOT EXISTS (
+                SELECT 1 FROM campaign.call_logs c
+                WHERE c.job_id = j.id AND c.attempt = j.attempts_made AND c.outcome = j.result ->> 'outcome')
+            """) == "t")
+        // No call log for an attempt that never started; keys follow <queueJobId>#<attempt>.
+        #expect(try scene.db.scalar("""
+            SELECT count(*) = 0 FROM campaign.call_logs c JOIN campaign.campaign_jobs j ON j.id = c.job_id
+            WHERE c.attempt > j.attempts_made OR c.idempotency_key <> j.queue_job_id || '#' || c.attempt
+            """) == "t")
+        // Retryable outcomes were retried: a failed job either used all attempts or failed for good.
+        #expect(try scene.db.scalar("""
+            SELECT count(*) = 0 FROM campaign.campaign_jobs
+            WHERE status = 'FAILED' AND attempts_made < max_attempts AND result ->> 'outcome' IN ('NO_ANSWER', 'BUSY', 'FAILED')
+            """) == "t")
+        #expect(try scene.db.scalar("SELECT count(*) > 0 FROM campaign.call_logs WHERE agent = 'agent-a'") == "t")
+        #expect(try scene.db.scalar("SELECT attributes ->> 'segment' FROM campaign.customers WHERE external_ref = 'e2e-0'") == "gold")
+
+        let tally = try await scene.ctl(["jobs", "tally", "--json"])
+        #expect(tally.status == 0 && tally.stdout.contains("\"COMPLETED\""))
+
+        // Errors: non-zero exit, the message on stderr.
+        let missing = try await scene.ctl(["jobs", "get", "99999999"])
+        #expect(missing.status != 0 && missing.stderr.contains("NOT_FOUND"))
+
+        let statuses = await scene.tearDown()
+        // SIGTERM is a clean stop for every daemon.
+        #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")
+    }
+
+    @Test func agentWaitsForTheCoordinatorAndSurvivesItsRestartAndAKilledPeer() async throws {
+        let scene = try await Scene("e2erestart")
+        // Agents first: they must retry the connection, not exit.
+        let a = try scene.agent("early-a")
+        try scene.agent("early-b")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(a.isRunning)
+        let coordinator = try scene.coordinator()
+        try await scene.waitForSocket()
+        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5", "retryBaseMs=50", "retryCapMs=100"])
+        let files = try scene.writeCustomers(100)
+        _ = try await scene.ctl(["customers", "import", files.csv])
+        _ = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])
+
+        // Kill one agent hard in the middle of its work, then restart the coordinator.
+        try await Task.sleep(for: .milliseconds(300))
+        a.signal(SIGKILL)
+        _ = await a.waitExit(timeout: .seconds(5))
+        #expect(await coordinator.stop() == 0)
+        scene.try_coordinator()
+        try await scene.waitForSocket()
+        try scene.agent("early-a")
+
+        let drained = try await scene.eventually(
+            "SELECT count(*) = 100 FROM campaign.campaign_jobs WHERE status IN ('COMPLETED', 'FAILED', 'SKIPPED')",
+            within: .seconds(120))
+        #expect(drained, "jobs did not all finish:\n\(scene.logs())")
+        // At most one call per (job, attempt) — a constraint — and no attempt dialed twice.
+        #expect(try scene.db.scalar("SELECT count(*) = count(DISTINCT idempotency_key) FROM campaign.call_logs") == "t")
+        _ = await scene.tearDown()
+    }
+
+    @Test func ctlFailsClearlyWithoutACoordinator() async throws {
+        let r = try await runToCompletion("campaign-ctl", ["health"], environment: ["CAMPAIGN_SOCKET": "/nonexistent/c.sock"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("cannot connect"))
+    }
+}
+
+extension EndToEndTests.Scene {
+    /// Starts a coordinator, recording a test issue instead of throwing.
+    func try_coordinator() {
+        do { try self.coordinator() } catch { Issue.record("cannot start the coordinator: \(error)") }
+    }
+}
