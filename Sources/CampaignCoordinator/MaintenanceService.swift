@@ -33,8 +33,8 @@ public final class MaintenanceService: Service, Sendable {
                 self.notifier.status(status)
                 lastStatus = status
             }
-            // Renew well before expiry: three times per lease period, at least once a second.
-            let interval = Duration.milliseconds(max(1000, settings.leaseSeconds * 1000 / 3))
+            // Renew well before expiry: three times per lease period, between once a second and every 10 s.
+            let interval = Duration.milliseconds(min(10_000, max(1000, settings.leaseSeconds * 1000 / 3)))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }

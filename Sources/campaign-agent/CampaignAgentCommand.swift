@@ -74,11 +74,13 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         let runner = AgentRunner(
             configuration: .init(agentId: self.id, capacity: self.capacity, callHardLimit: .seconds(self.callTimeout)),
             link: link, placer: placer, logger: logger, notifier: notifier)
+        // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
+        let watchdog = WatchdogService(notifier: notifier, logger: logger) { await EventLoopProbe.responds() }
         notifier.ready(status: "starting")
         // Shutdown runs in reverse: the runner drains (finishes calls, reports) before the link closes.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: link), .init(service: runner)],
+                services: [.init(service: watchdog), .init(service: link), .init(service: runner)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -82,10 +82,18 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             configuration: .init(listen: listen), router: coordinator.makeRouter(), logger: logger)
         let maintenance = MaintenanceService(coordinator: coordinator, logger: logger, notifier: notifier)
         let readiness = ReadinessService(server: server, notifier: notifier, logger: logger)
+        let watchdog = WatchdogService(notifier: notifier, logger: logger) {
+            // Alive: the event loops answer and the maintenance loop ticked recently. A database
+            // outage does not count: restarting would not cure it.
+            let sinceTick = ContinuousClock.now - maintenance.lastTick.withLockedValue { $0 }
+            guard sinceTick < .seconds(90) else { return false }
+            return await EventLoopProbe.responds()
+        }
 
         let group = ServiceGroup(
             configuration: .init(
                 services: [
+                    .init(service: watchdog),
                     .init(service: maintenance),
                     .init(service: server),
                     .init(service: readiness),
