@@ -14,10 +14,14 @@ public struct JobStateMachine: Sendable, Equatable {
         public var maxAttempts: Int
         /// True when the job is FAILED because a DIALING lease expired (`outcome_unknown`).
         public var outcomeUnknown: Bool
+        /// The agent request that brought the job into its present state under `leaseToken`, if
+        /// one did (nil after a lease, a lost lease, an admin cancel or retry). A report of this
+        /// kind sent again is a resend and gets `.replay`.
+        public var lastReport: ReportKind?
 
         public init(
             status: JobStatus, phase: JobPhase? = nil, leaseToken: String? = nil,
-            attemptsMade: Int = 0, maxAttempts: Int = 3, outcomeUnknown: Bool = false
+            attemptsMade: Int = 0, maxAttempts: Int = 3, outcomeUnknown: Bool = false, lastReport: ReportKind? = nil
         ) {
             self.status = status
             self.phase = phase
@@ -25,7 +29,13 @@ public struct JobStateMachine: Sendable, Equatable {
             self.attemptsMade = attemptsMade
             self.maxAttempts = maxAttempts
             self.outcomeUnknown = outcomeUnknown
+            self.lastReport = lastReport
         }
+    }
+
+    /// The kinds of agent request about a leased job.
+    public enum ReportKind: String, Sendable, Equatable, CaseIterable {
+        case dialing, complete, fail, skip
     }
 
     /// Everything that can happen to a job.
@@ -83,6 +93,8 @@ public struct JobStateMachine: Sendable, Equatable {
         case reported = "reported"
         /// The lease expired before dialing and no attempts are left.
         case leaseExpired = "lease_expired"
+        /// The agent's connection closed before dialing and no attempts are left.
+        case connectionLost = "connection_lost"
         /// The lease expired while DIALING: the call may or may not have happened. Never redialed.
         case outcomeUnknown = "outcome_unknown"
     }
@@ -117,50 +129,35 @@ public struct JobStateMachine: Sendable, Equatable {
 
         case .dialingRequested(let token, let verdict):
             guard s.leaseToken == token else { return .reject(.leaseLost) }
-            switch (s.status, s.phase) {
-            case (.active, .claimed):
+            if s.status == .active && s.phase == .claimed {
                 switch verdict {
                 case .allowed: return .transition(.startDialing)
                 case .refused(let rule): return .transition(.skip(reason: rule))
                 }
-            case (.active, .dialing):
-                return .replay  // the agent asked again (e.g. after a reconnect): same answer
-            case (.skipped, _):
-                return .replay  // refused before, or cancelled: the agent learns it now
-            default:
-                return .reject(.invalidState)
             }
+            return self.afterTheFact(.dialing)
 
         case .completeReported(let token):
             guard s.leaseToken == token else { return .reject(.leaseLost) }
-            switch (s.status, s.phase) {
-            case (.active, .dialing): return .transition(.complete)
-            case (.active, .claimed): return .reject(.invalidState)  // no call was placed
-            case (.failed, _) where s.outcomeUnknown: return .transition(.complete)  // late result lands
-            case (.completed, _), (.failed, _), (.skipped, _), (.queued, _): return .replay
-            default: return .reject(.invalidState)
-            }
+            if s.status == .active && s.phase == .dialing { return .transition(.complete) }
+            // The real outcome of a call whose lease expired while dialing still lands.
+            if s.status == .failed && s.outcomeUnknown { return .transition(.complete) }
+            return self.afterTheFact(.complete)  // includes complete before dialing: no call was placed
 
         case .failReported(let token, let retryable):
             guard s.leaseToken == token else { return .reject(.leaseLost) }
-            switch (s.status, s.phase) {
-            case (.active, _):
+            if s.status == .active {
                 if retryable && s.attemptsMade < s.maxAttempts { return .transition(.retryLater) }
                 return .transition(.fail(reason: .reported))
-            case (.failed, _) where s.outcomeUnknown:
-                // The real outcome of the unknown call arrived. It is never redialed by itself.
-                return .transition(.fail(reason: .reported))
-            case (.completed, _), (.failed, _), (.skipped, _), (.queued, _): return .replay
             }
+            // The real outcome of the unknown call arrived. It is never redialed by itself.
+            if s.status == .failed && s.outcomeUnknown { return .transition(.fail(reason: .reported)) }
+            return self.afterTheFact(.fail)
 
         case .skipReported(let token):
             guard s.leaseToken == token else { return .reject(.leaseLost) }
-            switch (s.status, s.phase) {
-            case (.active, .claimed): return .transition(.skip(reason: "agent"))
-            case (.active, .dialing): return .reject(.invalidState)  // a call is under way: report it
-            case (.skipped, _): return .replay
-            default: return .reject(.invalidState)
-            }
+            if s.status == .active && s.phase == .claimed { return .transition(.skip(reason: "agent")) }
+            return self.afterTheFact(.skip)  // includes skip while dialing: a call is under way, report it
 
         case .leaseExpired:
             switch (s.status, s.phase) {
@@ -175,7 +172,7 @@ public struct JobStateMachine: Sendable, Equatable {
             switch (s.status, s.phase) {
             case (.active, .claimed):
                 return s.attemptsMade < s.maxAttempts
-                    ? .transition(.requeueNow) : .transition(.fail(reason: .leaseExpired))
+                    ? .transition(.requeueNow) : .transition(.fail(reason: .connectionLost))
             // DIALING keeps its lease: the call may still be running and its result may still arrive.
             default: return .reject(.invalidState)
             }
@@ -194,9 +191,44 @@ public struct JobStateMachine: Sendable, Equatable {
         }
     }
 
+    /// The answer to a request with the current token that finds the job no longer where that
+    /// request could act: a resend of the request that got it there is replayed; a lease that
+    /// ended without a report (lost, expired, or retried by an admin) is lost; anything else —
+    /// a different report decided the job, an admin cancelled it, or the request is out of
+    /// order — is an invalid state.
+    private func afterTheFact(_ kind: ReportKind) -> Decision {
+        let s = self.snapshot
+        if s.lastReport == kind { return .replay }
+        let leaseEndedUnreported =
+            s.lastReport == nil && (s.status == .queued || (s.status == .failed && !s.outcomeUnknown))
+        return leaseEndedUnreported ? .reject(.leaseLost) : .reject(.invalidState)
+    }
+
+    /// Decides `event` and, when it is a transition, applies it (recording which report caused
+    /// it). Returns the decision. `newToken` is the token of a fresh lease (used by `.claim`).
+    @discardableResult
+    public mutating func handle(_ event: Event, newToken: String? = nil, retryBudget: Int = 1) -> Decision {
+        let decision = self.decide(event)
+        guard case .transition(let t) = decision else { return decision }
+        let report: ReportKind?
+        switch event {
+        case .dialingRequested: report = .dialing
+        case .completeReported: report = .complete
+        case .failReported: report = .fail
+        case .skipReported: report = .skip
+        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested: report = nil
+        }
+        self.apply(t, newToken: newToken, retryBudget: retryBudget, report: report)
+        return decision
+    }
+
     /// Applies a transition to the snapshot (what the store's row looks like afterwards).
-    /// `newToken` is the token of a fresh lease (only used by `.claim`).
-    public mutating func apply(_ transition: Transition, newToken: String? = nil, retryBudget: Int = 1) {
+    /// `newToken` is the token of a fresh lease (only used by `.claim`); `report` is the agent
+    /// request that caused the transition, if any. Prefer ``handle(_:newToken:retryBudget:)``.
+    public mutating func apply(
+        _ transition: Transition, newToken: String? = nil, retryBudget: Int = 1, report: ReportKind? = nil
+    ) {
+        self.snapshot.lastReport = report
         switch transition {
         case .claim:
             self.snapshot.status = .active

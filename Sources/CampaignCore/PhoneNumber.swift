@@ -12,7 +12,7 @@ public enum PhoneNumber {
             switch ch {
             case "+" where index == 0: sawPlus = true
             case " ", "-", ".", "(", ")", "\u{00A0}": continue
-            case "0"..."9": digits.append(ch)
+            case "0"..."9" where ch.isASCII: digits.append(ch)  // not "5️⃣" or "1" + a combining mark
             default: return nil
             }
         }
@@ -28,7 +28,7 @@ public enum PhoneNumber {
     public static func isValidE164(_ value: String) -> Bool {
         guard value.first == "+" else { return false }
         let digits = value.dropFirst()
-        return (8...15).contains(digits.count) && digits.first != "0" && digits.allSatisfy { ("0"..."9").contains($0) }
+        return (8...15).contains(digits.count) && digits.first != "0" && digits.allSatisfy { $0.isASCII && ("0"..."9").contains($0) }
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Exponential backoff with full jitter, bounded (DESIGN §4).
 ///
 /// The delay before retry *n* (n = attempts already made, ≥ 1) is drawn uniformly from
@@ -16,22 +22,27 @@ public struct RetryPolicy: Sendable, Equatable, Codable {
         self.capMs = capMs
     }
 
-    /// The upper bound of the delay after `attemptsMade` attempts.
+    /// The upper bound of the delay after `attemptsMade` attempts. Saturates at the cap for any
+    /// attempt count and any factor (no overflow, no loop).
     public func ceilingMs(afterAttempt attemptsMade: Int) -> Int {
-        let exponent = Double(max(0, attemptsMade - 1))
-        var ceiling = Double(self.baseMs)
-        // Multiply step by step so huge attempt counts saturate at the cap instead of overflowing.
-        var i = 0.0
-        while i < exponent && ceiling < Double(self.capMs) {
-            ceiling *= self.factor
-            i += 1
-        }
-        return Int(min(ceiling, Double(self.capMs)))
+        let cap = Double(max(0, self.capMs))
+        let base = Double(max(0, self.baseMs))
+        let exponent = Double(attemptsMade > 1 ? attemptsMade - 1 : 0)
+        let growth = self.factor > 1 ? pow(self.factor, exponent) : 1
+        let ceiling = min(base * growth, cap)  // inf * 0 cannot occur: growth is finite or +inf, base ≥ 0
+        return Self.clampToInt(ceiling.isNaN ? cap : ceiling)
     }
 
     /// The delay after `attemptsMade` attempts; `unit` is a random number in [0, 1).
     public func delayMs(afterAttempt attemptsMade: Int, unit: Double) -> Int {
-        let u = min(max(unit, 0), 1)
-        return Int((Double(self.ceilingMs(afterAttempt: attemptsMade)) * u).rounded(.down))
+        let u = unit.isNaN ? 0 : min(max(unit, 0), 1)
+        return Self.clampToInt((Double(self.ceilingMs(afterAttempt: attemptsMade)) * u).rounded(.down))
+    }
+
+    /// Converts without trapping: values beyond Int's range saturate.
+    private static func clampToInt(_ d: Double) -> Int {
+        if d >= 9.2e18 { return Int.max }
+        if d <= 0 { return 0 }
+        return Int(d)
     }
 }

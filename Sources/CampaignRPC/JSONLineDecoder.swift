@@ -39,8 +39,17 @@ public struct JSONLineDecoder: ByteToMessageDecoder, Sendable {
             context.fireChannelRead(Self.wrapInboundOut(frame))
             return .continue
         }
+        // An oversized last line cut off by EOF is still reported.
+        if let dropped = self.discarding {
+            let n = dropped + buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            self.discarding = nil
+            self.scanned = 0
+            context.fireChannelRead(Self.wrapInboundOut(.tooLong(byteCount: n)))
+            return .needMoreData
+        }
         // A last line without `\n` at EOF is still a message.
-        if buffer.readableBytes > 0, self.discarding == nil, let rest = buffer.readSlice(length: buffer.readableBytes) {
+        if buffer.readableBytes > 0, let rest = buffer.readSlice(length: buffer.readableBytes) {
             self.scanned = 0
             context.fireChannelRead(Self.wrapInboundOut(.line(Self.trimmingCR(rest))))
         }
@@ -59,7 +68,9 @@ public struct JSONLineDecoder: ByteToMessageDecoder, Sendable {
                 self.discarding = nil
                 return .tooLong(byteCount: dropped + length)
             }
-            if length > self.maximumLineLength {
+            // The `\r` of a CRLF ending does not count against the limit.
+            let hasCR = length > 0 && view[nl - 1] == UInt8(ascii: "\r")
+            if length - (hasCR ? 1 : 0) > self.maximumLineLength {
                 buffer.moveReaderIndex(forwardBy: length + 1)
                 return .tooLong(byteCount: length)
             }
@@ -68,7 +79,8 @@ public struct JSONLineDecoder: ByteToMessageDecoder, Sendable {
             return .line(Self.trimmingCR(line))
         }
         // No newline yet.
-        if self.discarding != nil || view.count > self.maximumLineLength {
+        // One byte of slack for a `\r` that may precede the coming `\n`.
+        if self.discarding != nil || view.count > self.maximumLineLength + 1 {
             self.discarding = (self.discarding ?? 0) + view.count
             buffer.moveReaderIndex(forwardBy: view.count)
             self.scanned = 0

@@ -183,9 +183,10 @@ public final class PostgresJobStore: Sendable {
                     default:
                         break
                     }
-                    job.machine.apply(t)
+                    job.machine.handle(event)
                     write.status = job.machine.snapshot.status
                     write.phase = job.machine.snapshot.phase
+                    write.lastReport = job.machine.snapshot.lastReport
                     if let previous = writes[job.id] { write.mergeKeeping(previous) }
                     writes[job.id] = write
                     jobs[job.id] = job
@@ -256,7 +257,7 @@ public final class PostgresJobStore: Sendable {
             guard case .transition(let t) = job.machine.decide(event) else { continue }
             var write = TransitionWrite(id: job.id)
             if case .fail(let reason) = t { write.result = ["reason": .string(reason.rawValue)] }
-            job.machine.apply(t)
+            job.machine.handle(event)
             write.status = job.machine.snapshot.status
             write.phase = job.machine.snapshot.phase
             writes.append(write)
@@ -375,7 +376,8 @@ struct LockedJob {
                 status: JobStatus(rawValue: try r.string("status")) ?? .failed,
                 phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
                 attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
-                outcomeUnknown: r.bool("outcome_unknown"))
+                outcomeUnknown: r.bool("outcome_unknown"),
+                lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
             let id = try r.int64("id")
             out[id] = LockedJob(
                 id: id, queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
@@ -395,6 +397,7 @@ struct TransitionWrite {
     var result: [String: JSONValue]?
     var idempotencyKey: String?
     var maxAttempts: Int?
+    var lastReport: JobStateMachine.ReportKind?
 
     /// Two transitions of one job in one batch: the later wins, keeping what it leaves unset.
     mutating func mergeKeeping(_ earlier: TransitionWrite) {
@@ -412,6 +415,7 @@ struct TransitionWrite {
             PGArray.encode(writes.map { w in w.result.map { JSONText.encode(.object($0)) } }),
             PGArray.encode(writes.map { $0.idempotencyKey }),
             PGArray.encode(writes.map { $0.maxAttempts }),
+            PGArray.encode(writes.map { $0.lastReport?.rawValue }),
         ])
     }
 }

@@ -91,7 +91,7 @@ public enum SQL {
         SET status = 'ACTIVE', phase = 'CLAIMED', attempts_made = j.attempts_made + 1,
             lease_owner = $1, lease_token = gen_random_uuid(),
             lease_expires_at = now() + make_interval(secs => $3::int),
-            idempotency_key = NULL, started_at = now(), updated_at = now()
+            idempotency_key = NULL, last_report = NULL, started_at = now(), updated_at = now()
         FROM picked, campaign.customers c
         WHERE j.id = picked.id AND c.id = j.customer_id
         RETURNING j.id, j.queue_job_id, j.lease_token, j.attempts_made, j.max_attempts,
@@ -104,6 +104,7 @@ public enum SQL {
     static let lockedJobColumns = """
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
         j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
+        j.last_report,
         c.status AS customer_status, c.phone
         """
 
@@ -164,13 +165,15 @@ public enum SQL {
             result = coalesce(u.result, j.result),
             idempotency_key = coalesce(u.idem, j.idempotency_key),
             max_attempts = coalesce(u.max_attempts, j.max_attempts),
+            last_report = u.last_report,
             lease_owner = CASE WHEN u.status = 'ACTIVE' THEN j.lease_owner END,
             lease_expires_at = CASE WHEN u.status = 'ACTIVE' THEN j.lease_expires_at END,
             completed_at = CASE WHEN u.status = 'COMPLETED' THEN now() ELSE j.completed_at END,
             failed_at = CASE WHEN u.status = 'FAILED' THEN now() ELSE j.failed_at END,
             updated_at = now()
-        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::int[])
-            AS u(id, status, phase, delay_ms, result, idem, max_attempts)
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::int[],
+                    $8::text[])
+            AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report)
         WHERE j.id = u.id
         """)
 

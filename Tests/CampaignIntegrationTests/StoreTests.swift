@@ -214,7 +214,11 @@ struct StoreTests {
         #expect(released == [jobs[0].jobId])
         #expect(try db.scalar("SELECT status || '/' || attempts_made FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[0].jobId)]) == "QUEUED/1")
         #expect(try db.scalar("SELECT status || '/' || phase FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[1].jobId)]) == "ACTIVE/DIALING")
-        // The lost lease's token no longer works after the job was leased again.
+        // The lost lease's token no longer works, neither before nor after the job is leased again.
+        let resent = try await store.apply(
+            [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .fail(retryable: false, error: "x", outcome: nil), agent: "a")],
+            retry: self.retry)
+        #expect(resent[0] == .rejected(.leaseLost, status: .queued))
         let again = try #require(try await store.lease(owner: "b#2", max: 1, leaseSeconds: 30).first)
         #expect(again.jobId == jobs[0].jobId && again.attempt == 2)
         let late = try await store.apply([JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)

@@ -41,6 +41,8 @@ enum Migration0001Initial {
                 lease_expires_at timestamptz,
                 phase            campaign.job_phase,
                 idempotency_key  text,
+                -- The agent request that brought the job into its state under lease_token (resends replay it).
+                last_report      text CHECK (last_report IN ('dialing', 'complete', 'fail', 'skip')),
                 enqueued_at      timestamptz NOT NULL DEFAULT now(),
                 started_at       timestamptz,
                 completed_at     timestamptz,
