@@ -102,6 +102,17 @@ struct EndToEndTests {
         // The broken row is reported with its row number; the rest is imported; the exit status says so.
         #expect(imported.stdout.contains("200 new"), "\(imported.stdout) \(imported.stderr)")
         #expect(imported.stderr.contains("row 202"), "\(imported.stderr)")
+        // JSON Lines too; a bad line is reported by number and the others still land.
+        let jsonl = scene.dir.appendingPathComponent("more.jsonl").path
+        try """
+            {"externalRef":"j-1","phone":"+33 1 23 45 67 89","timezone":"Europe/Paris","attributes":{"tier":2}}
+            {"externalRef":"j-2","phone":12345}
+            {"externalRef":"j-3","phone":"+81312345678","timezone":"Asia/Tokyo","status":"DO_NOT_CALL"}
+            """.write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let importedJSONL = try await scene.ctl(["customers", "import", jsonl])
+        #expect(importedJSONL.stdout.contains("2 new") && importedJSONL.stderr.contains("row 2"), "\(importedJSONL)")
+        #expect(try scene.db.scalar("SELECT phone || ' ' || status FROM campaign.customers WHERE external_ref = 'j-1'") == "+33123456789 ACTIVE")
+
         let enqueued = try await scene.ctl(["jobs", "enqueue", "--file", files.refs, "--reason", "e2e"])
         #expect(enqueued.status == 0 && enqueued.stdout.contains("enqueued 200"), "\(enqueued.stdout) \(enqueued.stderr)")
 

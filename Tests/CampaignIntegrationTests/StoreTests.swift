@@ -287,6 +287,29 @@ struct StoreTests {
         #expect(try db.scalar("SELECT updated_by FROM campaign.automation_settings WHERE key = 'retryBaseMs'") == "uid:1000")
     }
 
+    @Test func poolReconnectsAfterTheServerDroppedItsConnections() async throws {
+        let (db, store) = try await TestDatabase.migrated("reconnect", poolSize: 2)
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1)
+        #expect(try await store.counts().queue.QUEUED == 1)
+        // The server goes away for this database's sessions (as on a restart or failover).
+        _ = try db.connect().query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [db.name])
+        // The first use of a dropped connection may fail, as unavailable (retryable), never as a bug…
+        var failures = 0
+        for _ in 0..<4 {
+            do {
+                #expect(try await store.counts().queue.QUEUED == 1)
+            } catch let e as StoreError {
+                #expect(e.isUnavailable, "\(e.debugDescription)")
+                failures += 1
+            }
+        }
+        // …and at most once per pooled connection; then it works again.
+        #expect((1...2).contains(failures), "the dropped connection was never noticed: \(failures)")
+        #expect(try await store.counts().queue.QUEUED == 1)
+    }
+
     @Test func unreachableDatabaseIsAClearRetryableError() async throws {
         let logger = Logger(label: "test")
         let pool = DatabasePool(configuration: .init(url: "postgresql://nobody@/nowhere?host=/nonexistent&connect_timeout=1", size: 1), logger: logger)
