@@ -17,11 +17,18 @@ import Glibc
 /// then closes.
 public final class RPCServer: Service, Sendable {
     public struct Configuration: Sendable {
-        public enum Listen: Sendable, Equatable {
+        public enum Listen: Sendable, Equatable, CustomStringConvertible {
             /// Bind this path (removing a stale socket file) and chmod it to `mode`.
             case path(String, mode: mode_t = 0o660)
             /// Adopt an already bound and listening socket (systemd socket activation).
             case adopted(fileDescriptor: Int32)
+
+            public var description: String {
+                switch self {
+                case .path(let path, let mode): return "\(path) (mode \(String(mode, radix: 8)))"
+                case .adopted(let fd): return "fd \(fd) from systemd"
+                }
+            }
         }
         public var listen: Listen
         /// Longest request line in bytes (default 1 MiB).

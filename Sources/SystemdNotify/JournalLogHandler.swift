@@ -15,6 +15,15 @@ public struct JournalLogHandler: LogHandler {
         self.label = label
     }
 
+    /// Makes this handler the process's log handler, at `level`. Call once, from `main`.
+    public static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var h = JournalLogHandler(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { self.metadata[key] }
         set { self.metadata[key] = newValue }

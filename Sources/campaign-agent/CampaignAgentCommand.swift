@@ -55,12 +55,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = JournalLogHandler(label: label)
-            h.logLevel = level
-            return h
-        }
+        JournalLogHandler.bootstrap(level: Logger.Level(rawValue: self.logLevel) ?? .info)
         var logger = Logger(label: "campaign-agent")
         logger[metadataKey: "agent.id"] = "\(self.id)"
         let notifier = SystemdNotifier()

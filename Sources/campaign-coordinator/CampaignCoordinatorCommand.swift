@@ -37,12 +37,7 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = JournalLogHandler(label: label)
-            h.logLevel = level
-            return h
-        }
+        JournalLogHandler.bootstrap(level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "campaign-coordinator")
         let notifier = SystemdNotifier()
 
