@@ -113,6 +113,11 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             return found
         }
         r.register(TallyJobs.self) { _, _ in try await self.db { try await self.store.tally() } }
+        r.register(RetryJobs.self) { p, ctx in
+            guard (1...100).contains(p.attempts ?? 1) else { throw RPCError(.validationFailed, "attempts must be 1…100") }
+            return try await self.adminChange(.retryRequested, ids: p.ids, retryBudget: p.attempts ?? 1, ctx)
+        }
+        r.register(CancelJobs.self) { p, ctx in try await self.adminChange(.cancelRequested, ids: p.ids, retryBudget: 1, ctx) }
         r.register(UpsertCustomers.self) { p, _ in try await self.upsertCustomers(p) }
         r.register(GetAutomation.self) { _, _ in try await self.settings(fresh: true) }
         r.register(SetAutomation.self) { p, ctx in try await self.setAutomation(p, ctx) }
@@ -140,7 +145,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             let released = try await self.store.releaseClaimed(owner: session.leaseOwner)
             context.logger.info(
                 "agent disconnected", metadata: ["agent.id": "\(session.agentId)", "released": "\(released.count)"])
-            if !released.isEmpty { self.signal.notifyAll() }
+            if !released.isEmpty { self.wakeLeasers() }
         } catch {
             // The leases expire on their own; the sweep returns them to the queue.
             context.logger.warning(
@@ -238,11 +243,38 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 .invalidState, "not allowed while the job is \(status.rawValue)",
                 details: ["status": .string(status.rawValue)])
         case .report(let r):
-            if r.status == .queued && !r.replayed { self.signal.notifyAll() }
+            if r.status == .queued && !r.replayed { self.wakeLeasers() }
             return outcome
         case .dialing:
             return outcome
         }
+    }
+
+    func adminChange(
+        _ event: JobStateMachine.Event, ids: [Int64], retryBudget: Int, _ ctx: RPCContext
+    ) async throws -> AdminChangeResult {
+        guard (1...1000).contains(ids.count) else { throw RPCError(.validationFailed, "give 1…1000 job ids") }
+        let outcomes = try await self.db { try await self.store.admin(event, ids: ids, retryBudget: retryBudget) }
+        var changed: [Int64] = []
+        var rejected: [JobRefusal] = []
+        for id in ids {
+            switch outcomes[id] {
+            case .changed?: changed.append(id)
+            case .rejected(let status)?: rejected.append(JobRefusal(id: id, status: status, code: RPCErrorCode.invalidState.name))
+            case .notFound?, nil: rejected.append(JobRefusal(id: id, status: nil, code: RPCErrorCode.notFound.name))
+            }
+        }
+        let verb = event == .retryRequested ? "retried" : "cancelled"
+        ctx.logger.notice(
+            "jobs \(verb) by an admin",
+            metadata: ["jobs": "\(changed.count)", "by": "\(ctx.peer.map { "uid:\($0.uid)" } ?? "unknown")"])
+        if event == .retryRequested && !changed.isEmpty { self.wakeLeasers() }
+        return AdminChangeResult(changed: changed, rejected: rejected)
+    }
+
+    /// New work may be due: wake this coordinator's long polls (and, once wired, the others').
+    func wakeLeasers() {
+        self.signal.notifyAll()
     }
 
     func enqueue(_ p: EnqueueJobs.Params) async throws -> EnqueueJobs.Result {
@@ -290,7 +322,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             jobIds[original.index] = jobId
             if row.created { enqueued += 1 } else { existing += 1 }
         }
-        if enqueued > 0 { self.signal.notifyAll() }
+        if enqueued > 0 { self.wakeLeasers() }
         return EnqueueJobs.Result(
             enqueued: enqueued, existing: existing, rejected: rejected.sorted { $0.index < $1.index }, jobIds: jobIds)
     }

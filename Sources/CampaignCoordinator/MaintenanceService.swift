@@ -47,7 +47,7 @@ public final class MaintenanceService: Service, Sendable {
             let expired = try await self.coordinator.store.expireLeases()
             if !expired.isEmpty {
                 self.logger.notice("leases expired", metadata: ["jobs": "\(expired.count)"])
-                self.coordinator.signal.notifyAll()
+                self.coordinator.wakeLeasers()
             }
             self.coordinator.databaseUp.withLockedValue { $0 = true }
         } catch {

@@ -247,6 +247,64 @@ public enum TallyJobs: RPCMethod {
     }
 }
 
+/// The answer of an admin change (`jobs.retry`, `jobs.cancel`) to a list of jobs.
+public struct AdminChangeResult: Codable, Sendable, Equatable {
+    /// Jobs changed, in request order.
+    public var changed: [Int64]
+    /// Jobs left as they were, with why.
+    public var rejected: [JobRefusal]
+    public init(changed: [Int64], rejected: [JobRefusal]) {
+        self.changed = changed
+        self.rejected = rejected
+    }
+}
+
+/// A job an admin change did not apply to.
+public struct JobRefusal: Codable, Sendable, Equatable {
+    public var id: Int64
+    /// The job's status, when it exists.
+    public var status: JobStatus?
+    /// `NOT_FOUND` or `INVALID_STATE`.
+    public var code: String
+    public init(id: Int64, status: JobStatus?, code: String) {
+        self.id = id
+        self.status = status
+        self.code = code
+    }
+}
+
+/// `jobs.retry`: FAILED or SKIPPED jobs go back to QUEUED, due now.
+///
+/// The attempts budget is *extended*, not reset: `maxAttempts` becomes `attemptsMade + attempts`,
+/// so `attemptsMade` keeps counting every attempt ever started (it never decreases).
+public enum RetryJobs: RPCMethod {
+    public static let name = "jobs.retry"
+    public struct Params: Codable, Sendable, Equatable {
+        /// 1…1000 job ids.
+        public var ids: [Int64]
+        /// Further attempts allowed (1…100, default 1).
+        public var attempts: Int?
+        public init(ids: [Int64], attempts: Int? = nil) {
+            self.ids = ids
+            self.attempts = attempts
+        }
+    }
+    public typealias Result = AdminChangeResult
+}
+
+/// `jobs.cancel`: QUEUED or ACTIVE jobs become SKIPPED `cancelled`. An agent on such a job
+/// learns it at its next report (INVALID_STATE with `data.status` SKIPPED); a call already
+/// placed is still logged.
+public enum CancelJobs: RPCMethod {
+    public static let name = "jobs.cancel"
+    public struct Params: Codable, Sendable, Equatable {
+        /// 1…1000 job ids.
+        public var ids: [Int64]
+        public init(ids: [Int64]) { self.ids = ids }
+    }
+    public typealias Result = AdminChangeResult
+}
+
 /// `customers.upsert`: bulk, idempotent on `externalRef`.
 public enum UpsertCustomers: RPCMethod {
     public static let name = "customers.upsert"
@@ -310,7 +368,8 @@ public enum SetAutomation: RPCMethod {
 public enum ProtocolMethods {
     public static let all: [String] = [
         Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
-        SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, UpsertCustomers.name,
+        SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, RetryJobs.name, CancelJobs.name,
+        UpsertCustomers.name,
         GetAutomation.name, SetAutomation.name,
     ]
 }

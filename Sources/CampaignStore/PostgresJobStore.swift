@@ -248,6 +248,55 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
+    // MARK: Admin
+
+    /// What an admin change did to one job.
+    public enum AdminOutcome: Sendable, Equatable {
+        case changed
+        case rejected(JobStatus)
+        case notFound
+    }
+
+    /// Applies an admin event (`retryRequested` or `cancelRequested`) to the given jobs, as the
+    /// state machine decides. A retry makes the job due now with `retryBudget` more attempts.
+    public func admin(
+        _ event: JobStateMachine.Event, ids: [Int64], retryBudget: Int = 1
+    ) async throws -> [Int64: AdminOutcome] {
+        guard !ids.isEmpty else { return [:] }
+        return try await self.pool.transaction { conn in
+            let jobs = try LockedJob.lock(conn, ids: Array(Set(ids)).sorted())
+            var outcomes: [Int64: AdminOutcome] = [:]
+            var writes: [TransitionWrite] = []
+            for id in ids {
+                guard var job = jobs[id] else {
+                    outcomes[id] = .notFound
+                    continue
+                }
+                let decision = job.machine.handle(event, retryBudget: retryBudget)
+                guard case .transition(let t) = decision else {
+                    outcomes[id] = .rejected(job.machine.snapshot.status)
+                    continue
+                }
+                var write = TransitionWrite(id: id)
+                write.status = job.machine.snapshot.status
+                write.phase = job.machine.snapshot.phase
+                switch t {
+                case .reset:
+                    write.delayMs = 0
+                    write.maxAttempts = job.machine.snapshot.maxAttempts
+                case .skip(let reason):
+                    write.result = ["reason": .string(reason)]
+                default:
+                    break
+                }
+                writes.append(write)
+                outcomes[id] = .changed
+            }
+            if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
+            return outcomes
+        }
+    }
+
     /// Applies one event without a token (expiry, connection loss) to locked jobs.
     private static func applyEvent(
         _ event: JobStateMachine.Event, to jobs: [Int64: LockedJob], _ conn: PQConnection

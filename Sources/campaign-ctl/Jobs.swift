@@ -8,7 +8,7 @@ extension JobStatus: ExpressibleByArgument {}
 
 struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Enqueue.self, Tally.self])
+        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Enqueue.self, Tally.self, Retry.self, Cancel.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
@@ -137,6 +137,43 @@ struct Jobs: AsyncParsableCommand {
             print(Output.table(detail))
             print("\ncalls placed (call logs): \(t.callLogs)")
         }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put FAILED or SKIPPED jobs back in the queue, due now, with more attempts.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job ids.") var ids: [Int64]
+        @Option(help: "Further attempts allowed (the budget is extended: maxAttempts = attemptsMade + N).")
+        var attempts: Int = 1
+
+        func run() async throws {
+            let p = RetryJobs.Params(ids: self.ids, attempts: self.attempts)
+            let r = try await self.global.withClient { try await $0.call(RetryJobs.self, p) }
+            try Jobs.report(r, verb: "retried", global: self.global)
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel QUEUED or ACTIVE jobs (they become SKIPPED \"cancelled\").")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job ids.") var ids: [Int64]
+
+        func run() async throws {
+            let p = CancelJobs.Params(ids: self.ids)
+            let r = try await self.global.withClient { try await $0.call(CancelJobs.self, p) }
+            try Jobs.report(r, verb: "cancelled", global: self.global)
+        }
+    }
+
+    static func report(_ r: AdminChangeResult, verb: String, global: GlobalOptions) throws {
+        if global.json { return global.printJSON(r) }
+        for x in r.rejected {
+            FileHandle.standardError.write(Data("job \(x.id): \(x.code)\(x.status.map { " (\($0.rawValue))" } ?? "")\n".utf8))
+        }
+        print("\(verb) \(r.changed.count), refused \(r.rejected.count)")
+        if !r.rejected.isEmpty { throw ExitCode(1) }
     }
 
     static func summary(_ result: JSONValue?) -> String {

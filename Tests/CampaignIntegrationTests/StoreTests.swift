@@ -287,6 +287,48 @@ struct StoreTests {
         #expect(try db.scalar("SELECT updated_by FROM campaign.automation_settings WHERE key = 'retryBaseMs'") == "uid:1000")
     }
 
+    @Test func adminCancelReachesTheAgentAtItsNextReportAndKeepsTheCallLog() async throws {
+        let (db, store) = try await TestDatabase.migrated("cancel")
+        defer { db.drop() }
+        let ids = try await TestFactory.jobs(store, count: 3)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        _ = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        // Cancel the dialing one, a queued one, and (refused) one that does not exist.
+        let out = try await store.admin(.cancelRequested, ids: [job.jobId, ids[1], 424_242])
+        #expect(out[job.jobId] == .changed && out[ids[1]] == .changed && out[424_242] == .notFound)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'SKIPPED' AND result ->> 'reason' = 'cancelled' AND lease_owner IS NULL") == "2")
+        // The call was under way: the agent's report is refused as INVALID_STATE (status SKIPPED), its call log kept.
+        let call = CallRecord(provider: "t", providerCallId: nil, idempotencyKey: "\(job.queueJobId)#1", startedAt: nil, endedAt: nil, outcome: .answered, durationMs: 1, detail: nil)
+        let report = try await store.apply(
+            [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .complete(outcome: .answered), call: call, agent: "a")], retry: self.retry)
+        #expect(report[0] == .rejected(.invalidState, status: .skipped))
+        #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs") == "1")
+        // A finished job cannot be cancelled.
+        #expect(try await store.admin(.cancelRequested, ids: [job.jobId])[job.jobId] == .rejected(.skipped))
+    }
+
+    @Test func adminRetryExtendsTheBudgetAndFencesTheOldLease() async throws {
+        let (db, store) = try await TestDatabase.migrated("adminretry")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 1, maxAttempts: 1)
+        let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
+        _ = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        _ = try await store.apply(
+            [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .fail(retryable: true, error: "busy", outcome: .busy), agent: "a")],
+            retry: self.retry)
+        #expect(try db.scalar("SELECT status FROM campaign.campaign_jobs") == "FAILED")  // no attempts left
+        #expect(try await store.admin(.retryRequested, ids: [job.jobId], retryBudget: 2)[job.jobId] == .changed)
+        #expect(try db.scalar("SELECT status || ' ' || attempts_made || '/' || max_attempts || ' ' || (run_at <= now()) FROM campaign.campaign_jobs") == "QUEUED 1/3 true")
+        // The old lease's late report is fenced off.
+        let late = try await store.apply(
+            [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .complete(outcome: .answered), agent: "a")], retry: self.retry)
+        #expect(late[0] == .rejected(.leaseLost, status: .queued))
+        let again = try #require(try await store.lease(owner: "b", max: 1, leaseSeconds: 30).first)
+        #expect(again.attempt == 2 && again.leaseToken != job.leaseToken)
+        // Only FAILED and SKIPPED jobs can be retried.
+        #expect(try await store.admin(.retryRequested, ids: [job.jobId])[job.jobId] == .rejected(.active))
+    }
+
     @Test func poolReconnectsAfterTheServerDroppedItsConnections() async throws {
         let (db, store) = try await TestDatabase.migrated("reconnect", poolSize: 2)
         defer { db.drop() }
