@@ -57,6 +57,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     private let cachedSettings = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
     /// Last known database state, for `health` and STATUS=.
     public let databaseUp = NIOLockedValueBox(true)
+    /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
+    public let isLeader = NIOLockedValueBox(false)
 
     public init(configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger) {
         self.configuration = configuration
@@ -163,7 +165,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             let counts = try await self.store.counts()
             self.databaseUp.withLockedValue { $0 = true }
             return Health.Result(
-                version: self.configuration.version, uptimeSeconds: uptime, database: "up", leader: true,
+                version: self.configuration.version, uptimeSeconds: uptime, database: "up",
+                leader: self.isLeader.withLockedValue { $0 },
                 agents: agents, queue: counts.queue, completedToday: counts.completedToday)
         } catch {
             // Health answers even when the database is down: that is what an operator wants to see.
@@ -272,7 +275,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         return AdminChangeResult(changed: changed, rejected: rejected)
     }
 
-    /// New work may be due: wake this coordinator's long polls (and, once wired, the others').
+    /// New work may be due: wake this coordinator's long polls. (The store's writes that make
+    /// jobs due also NOTIFY the other coordinators, in the same transaction.)
     func wakeLeasers() {
         self.signal.notifyAll()
     }

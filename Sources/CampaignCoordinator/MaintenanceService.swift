@@ -7,8 +7,9 @@ import SystemdNotify
 /// The coordinator's periodic work: renew the leases of connected agents (one statement for
 /// all of them), expire lapsed leases as the state machine decides, and keep `STATUS=` current.
 ///
-/// The expiry sweep is safe on every coordinator at once (`SKIP LOCKED` plus compare-and-set);
-/// electing one leader for it is the leasing issue's work.
+/// Renewal runs on every coordinator (each renews its own agents' leases); the expiry sweep runs
+/// on the maintenance leader only (it would be safe anywhere — `SKIP LOCKED` plus the state
+/// machine's compare-and-set — but one sweeper is less work for the database).
 public final class MaintenanceService: Service, Sendable {
     private let coordinator: Coordinator
     private let logger: Logger
@@ -39,11 +40,12 @@ public final class MaintenanceService: Service, Sendable {
         }
     }
 
-    /// One round of renewal and expiry.
+    /// One round: renew the leases of this coordinator's agents; on the leader, expire lapsed leases.
     public func tick(leaseSeconds: Int) async {
         let owners = self.coordinator.connectedAgents.map(\.leaseOwner)
         do {
             try await self.coordinator.store.renewLeases(owners: owners, leaseSeconds: leaseSeconds)
+            guard self.coordinator.isLeader.withLockedValue({ $0 }) else { return }
             let expired = try await self.coordinator.store.expireLeases()
             if !expired.isEmpty {
                 self.logger.notice("leases expired", metadata: ["jobs": "\(expired.count)"])
@@ -61,6 +63,7 @@ public final class MaintenanceService: Service, Sendable {
         guard let h, h.database == "up" else {
             return "agents \(self.coordinator.connectedAgents.count) · database UNREACHABLE"
         }
-        return "agents \(h.agents) · queued \(h.queue.QUEUED) · active \(h.queue.ACTIVE) · done today \(h.completedToday) · database up"
+        let role = h.leader ? " · leader" : ""
+        return "agents \(h.agents) · queued \(h.queue.QUEUED) · active \(h.queue.ACTIVE) · done today \(h.completedToday) · database up\(role)"
     }
 }

@@ -100,6 +100,37 @@ public final class PQConnection: @unchecked Sendable {
         return try self.consume(res, what: statement.name)
     }
 
+    /// Waits up to `timeoutMs` for notifications (after `LISTEN`) and returns their payloads.
+    /// Returns early, possibly empty, when anything arrives on the connection.
+    public func waitForNotifications(timeoutMs: Int32) throws -> [String] {
+        guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        var payloads = self.drainNotifications()
+        if !payloads.isEmpty { return payloads }
+        var fds = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&fds, 1, timeoutMs)
+        if ready < 0 && errno != EINTR {
+            throw StoreError(.connectionFailed, "poll on the database connection failed")
+        }
+        if ready > 0 {
+            guard PQconsumeInput(conn) == 1 else {
+                throw StoreError(
+                    .connectionFailed, "database connection lost", serverMessage: String(cString: PQerrorMessage(conn)))
+            }
+            payloads = self.drainNotifications()
+        }
+        return payloads
+    }
+
+    private func drainNotifications() -> [String] {
+        guard let conn = self.conn else { return [] }
+        var out: [String] = []
+        while let n = PQnotifies(conn) {
+            out.append(String(cString: n.pointee.extra))
+            PQfreemem(n)
+        }
+        return out
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try self.exec("BEGIN")

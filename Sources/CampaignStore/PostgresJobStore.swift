@@ -13,10 +13,22 @@ public final class PostgresJobStore: Sendable {
     private let logger: Logger
     private let randomUnit: @Sendable () -> Double
 
-    public init(pool: DatabasePool, logger: Logger, randomUnit: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    /// Names this process in notifications, so it can ignore its own.
+    public let instanceID: String
+
+    public init(
+        pool: DatabasePool, logger: Logger, instanceID: String = "",
+        randomUnit: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.pool = pool
         self.logger = logger
+        self.instanceID = instanceID
         self.randomUnit = randomUnit
+    }
+
+    /// Tells other coordinators' long polls that jobs may be due (sent at commit).
+    private func notifyJobsAvailable(_ conn: PQConnection) throws {
+        try conn.execute(SQL.jobsNotify, [self.instanceID])
     }
 
     // MARK: Schema
@@ -78,7 +90,7 @@ public final class PostgresJobStore: Sendable {
     /// Creates one job per item (idempotent on `queueJobId`, which must be set by the caller).
     public func enqueue(_ items: [EnqueueItem], defaultMaxAttempts: Int) async throws -> [EnqueueRow] {
         guard !items.isEmpty else { return [] }
-        return try await self.pool.withConnection { conn in
+        return try await self.pool.transaction { conn in
             let rows = try conn.execute(SQL.jobsEnqueue, [
                 PGArray.encode(Array(0..<items.count)),
                 PGArray.encode(items.map { $0.customerId }),
@@ -90,11 +102,13 @@ public final class PostgresJobStore: Sendable {
                 PGArray.encode(items.map { $0.runAt }),
                 String(defaultMaxAttempts),
             ])
-            return try rows.all.map { r in
+            let out = try rows.all.map { r in
                 EnqueueRow(
                     index: try r.int("idx"), customerFound: r["cid"] != nil,
                     jobId: r["job_id"].flatMap { Int64($0) }, created: r.bool("created"))
             }
+            if out.contains(where: \.created) { try self.notifyJobsAvailable(conn) }
+            return out
         }
     }
 
@@ -235,7 +249,7 @@ public final class PostgresJobStore: Sendable {
     public func expireLeases(limit: Int = 1000) async throws -> [Int64] {
         try await self.pool.transaction { conn in
             let jobs = try LockedJob.lock(conn, SQL.jobsLockExpired, [String(limit)])
-            return try Self.applyEvent(.leaseExpired, to: jobs, conn)
+            return try self.applyEvent(.leaseExpired, to: jobs, conn)
         }
     }
 
@@ -244,7 +258,7 @@ public final class PostgresJobStore: Sendable {
     public func releaseClaimed(owner: String) async throws -> [Int64] {
         try await self.pool.transaction { conn in
             let jobs = try LockedJob.lock(conn, SQL.jobsLockClaimedByOwner, [owner])
-            return try Self.applyEvent(.connectionLost, to: jobs, conn)
+            return try self.applyEvent(.connectionLost, to: jobs, conn)
         }
     }
 
@@ -293,12 +307,13 @@ public final class PostgresJobStore: Sendable {
                 outcomes[id] = .changed
             }
             if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
+            if writes.contains(where: { $0.status == .queued }) { try self.notifyJobsAvailable(conn) }
             return outcomes
         }
     }
 
     /// Applies one event without a token (expiry, connection loss) to locked jobs.
-    private static func applyEvent(
+    private func applyEvent(
         _ event: JobStateMachine.Event, to jobs: [Int64: LockedJob], _ conn: PQConnection
     ) throws -> [Int64] {
         var writes: [TransitionWrite] = []
@@ -312,6 +327,7 @@ public final class PostgresJobStore: Sendable {
             writes.append(write)
         }
         if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
+        if writes.contains(where: { $0.status == .queued }) { try self.notifyJobsAvailable(conn) }
         return writes.map(\.id).sorted()
     }
 

@@ -289,6 +289,24 @@ public enum SQL {
         WHERE o.value IS DISTINCT FROM i.value
         """)
 
+    // MARK: Coordination between coordinators
+
+    /// The channel on which coordinators tell each other that jobs may be due.
+    static let jobsChannel = "campaign_jobs"
+
+    /// Subscribes the control connection to the jobs channel (a constant: no user input).
+    static let jobsListen = "LISTEN campaign_jobs"
+
+    /// Tells every coordinator's long polls that jobs may be due; `$1` names the sender, which
+    /// ignores its own message. Transactional: sent only if the surrounding transaction commits.
+    static let jobsNotify = SQLStatement("jobs_notify", "SELECT pg_notify('campaign_jobs', $1)")
+
+    /// The maintenance leader holds this session-level advisory lock on its control connection;
+    /// it is released when that session ends (crash, kill, network loss).
+    static let leaderLockKey = "7301946511"
+    static let leaderTryLock = SQLStatement(
+        "leader_try_lock", "SELECT pg_try_advisory_lock(\(leaderLockKey)) AS locked")
+
     /// Cheap liveness probe of the database.
     static let ping = SQLStatement("ping", "SELECT 1")
 }

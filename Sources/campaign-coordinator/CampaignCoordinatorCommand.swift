@@ -47,8 +47,10 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("no database: give --database-url, CAMPAIGN_DATABASE_URL or the database-url credential")
         }
 
+        let host = ProcessInfo.processInfo.hostName
+        let coordinatorID = "\(host):\(ProcessInfo.processInfo.processIdentifier)"
         let pool = DatabasePool(configuration: .init(url: url, size: self.poolSize), logger: logger)
-        let store = PostgresJobStore(pool: pool, logger: logger)
+        let store = PostgresJobStore(pool: pool, logger: logger, instanceID: coordinatorID)
         if self.migrate {
             // Wait for the database rather than exit: systemd would only restart us into the same wait.
             var delay = Duration.milliseconds(250)
@@ -66,11 +68,11 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             }
         }
 
-        let host = ProcessInfo.processInfo.hostName
         let coordinator = Coordinator(
-            configuration: .init(
-                coordinatorID: "\(host):\(ProcessInfo.processInfo.processIdentifier)", version: CampaignVersion.current),
+            configuration: .init(coordinatorID: coordinatorID, version: CampaignVersion.current),
             store: store, logger: logger)
+        let control = ControlService(
+            control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger), coordinator: coordinator)
         let listen: RPCServer.Configuration.Listen =
             notifier.listenFileDescriptor().map { .adopted(fileDescriptor: $0) } ?? .path(self.socket)
         let server = RPCServer(
@@ -89,6 +91,7 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             configuration: .init(
                 services: [
                     .init(service: watchdog),
+                    .init(service: control),
                     .init(service: maintenance),
                     .init(service: server),
                     .init(service: readiness),
