@@ -104,8 +104,9 @@ let package = Package(
         .executableTarget(
             name: "campaign-agent",
             dependencies: [
-                "CampaignAgentKit", "CampaignRPC", "SystemdNotify",
+                "CampaignAgentKit", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

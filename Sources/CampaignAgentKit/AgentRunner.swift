@@ -55,6 +55,8 @@ public final class AgentRunner: Service, Sendable {
     private let logger: Logger
     private let notifier: SystemdNotifier
     public let stats = NIOLockedValueBox(Stats())
+    /// The leases this agent holds (from lease to delivered report), for `agent.hello` after a reconnect.
+    private let held = NIOLockedValueBox<[Int64: String]>([:])
     private let slots: Slots
     private let lastStatus = NIOLockedValueBox("")
     private let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
@@ -100,9 +102,11 @@ public final class AgentRunner: Service, Sendable {
                         continue
                     }
                     self.slots.release(free - jobs.count)
+                    self.held.withLockedValue { h in for job in jobs { h[job.jobId] = job.leaseToken } }
                     for job in jobs {
                         group.addTask {
                             await self.work(job)
+                            self.held.withLockedValue { _ = $0.removeValue(forKey: job.jobId) }
                             self.slots.release(1)
                         }
                     }
@@ -114,6 +118,11 @@ public final class AgentRunner: Service, Sendable {
             self.slots.close()
         }
         self.refreshStatus()
+    }
+
+    /// The leases held right now, for `agent.hello`.
+    public func heldLeases() -> [HeldLease] {
+        self.held.withLockedValue { $0.map { HeldLease(jobId: $0.key, leaseToken: $0.value) } }.sorted { $0.jobId < $1.jobId }
     }
 
     /// Handles one leased job from the pre-dial check to the delivered report.

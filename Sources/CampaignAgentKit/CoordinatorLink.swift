@@ -10,12 +10,13 @@ import ServiceLifecycle
 public final class CoordinatorLink: Service, Sendable {
     public struct Configuration: Sendable {
         public var socketPath: String
-        public var hello: AgentHello.Params
+        /// The `agent.hello` to send on each new connection (it names the leases held right then).
+        public var hello: @Sendable () -> AgentHello.Params
         public var initialBackoff: Duration
         public var maximumBackoff: Duration
         public init(
-            socketPath: String, hello: AgentHello.Params, initialBackoff: Duration = .milliseconds(100),
-            maximumBackoff: Duration = .seconds(5)
+            socketPath: String, hello: @escaping @Sendable () -> AgentHello.Params,
+            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5)
         ) {
             self.socketPath = socketPath
             self.hello = hello
@@ -64,8 +65,14 @@ public final class CoordinatorLink: Service, Sendable {
             while !Task.isShuttingDownGracefully {
                 do {
                     try await RPCClient.withConnection(socketPath: self.configuration.socketPath) { client in
-                        _ = try await client.call(AgentHello.self, self.configuration.hello)
-                        self.logger.info("connected to coordinator")
+                        let hello = self.configuration.hello()
+                        let answer = try await client.call(AgentHello.self, hello)
+                        self.logger.info(
+                            "connected to coordinator",
+                            metadata: [
+                                "leases.held": "\(hello.leases?.count ?? 0)",
+                                "leases.adopted": "\(answer.adoptedLeases.count)",
+                            ])
                         self.setClient(client)
                         await withGracefulShutdownHandler {
                             await client.waitClosed()

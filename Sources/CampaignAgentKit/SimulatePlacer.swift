@@ -1,6 +1,10 @@
 import CampaignCore
 import CampaignProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Draws outcomes and durations from a seeded distribution, for demos, tests and benchmarks.
 ///
 /// The draw depends only on the seed and the idempotency key, so a run is reproducible
@@ -12,17 +16,21 @@ public struct SimulatePlacer: Placer {
         public var weights: [(CallOutcome, Double)]
         /// Call duration range in milliseconds (answered and voicemail calls; others take a tenth).
         public var durationMs: ClosedRange<Int>
+        /// When set, every placed call appends `<idempotency key>\n` to this file before it
+        /// "rings" — the simulated provider's own record, which tests use to count dials.
+        public var dialLogPath: String?
 
         public init(
             seed: UInt64 = 1,
             weights: [(CallOutcome, Double)] = [
                 (.answered, 55), (.voicemail, 15), (.noAnswer, 15), (.busy, 7), (.rejected, 3), (.failed, 5),
             ],
-            durationMs: ClosedRange<Int> = 200...1200
+            durationMs: ClosedRange<Int> = 200...1200, dialLogPath: String? = nil
         ) {
             self.seed = seed
             self.weights = weights
             self.durationMs = durationMs
+            self.dialLogPath = dialLogPath
         }
 
         public static func == (a: Self, b: Self) -> Bool {
@@ -61,10 +69,20 @@ public struct SimulatePlacer: Placer {
     }
 
     public func place(_ request: CallRequest) async -> PlacedCall {
+        if let path = self.configuration.dialLogPath { Self.append(request.idempotencyKey + "\n", to: path) }
         let (outcome, ms) = self.draw(idempotencyKey: request.idempotencyKey)
         try? await Task.sleep(for: .milliseconds(ms))
         return PlacedCall(
             outcome: outcome, providerCallId: "sim-" + request.idempotencyKey, durationMs: ms,
             detail: ["simulated": true])
+    }
+
+    /// One `write(2)` with O_APPEND: lines from several agent processes never interleave.
+    static func append(_ line: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

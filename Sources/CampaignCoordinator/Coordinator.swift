@@ -186,10 +186,20 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let session = AgentSession(
             agentId: p.agentId, capacity: p.capacity, version: p.version, connectionID: ctx.connectionID,
             peer: ctx.peer, leaseOwner: owner)
+        guard (p.leases?.count ?? 0) <= 1000 else { throw RPCError(.validationFailed, "at most 1000 held leases") }
         self.sessions.withLockedValue { $0[ctx.connectionID] = session }
-        ctx.logger.info("agent connected", metadata: ["agent.id": "\(p.agentId)", "capacity": "\(p.capacity)"])
         let settings = try await self.settings()
-        return AgentHello.Result(coordinatorVersion: self.configuration.version, leaseSeconds: settings.leaseSeconds)
+        let adopted = try await self.db {
+            try await self.store.adoptLeases(p.leases ?? [], owner: owner, leaseSeconds: settings.leaseSeconds)
+        }
+        ctx.logger.info(
+            "agent connected",
+            metadata: [
+                "agent.id": "\(p.agentId)", "capacity": "\(p.capacity)",
+                "leases.held": "\(p.leases?.count ?? 0)", "leases.adopted": "\(adopted.count)",
+            ])
+        return AgentHello.Result(
+            coordinatorVersion: self.configuration.version, leaseSeconds: settings.leaseSeconds, adoptedLeases: adopted)
     }
 
     static func isValidAgentID(_ id: String) -> Bool {

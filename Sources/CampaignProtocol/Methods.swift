@@ -38,19 +38,37 @@ public enum AgentHello: RPCMethod {
         public var agentId: String
         public var capacity: Int
         public var version: String
-        public init(agentId: String, capacity: Int, version: String) {
+        /// Leases the agent still holds from before this connection (after its link or the
+        /// coordinator restarted). Those whose tokens are still current move to this connection
+        /// and are renewed by this coordinator from now on.
+        public var leases: [HeldLease]?
+        public init(agentId: String, capacity: Int, version: String, leases: [HeldLease]? = nil) {
             self.agentId = agentId
             self.capacity = capacity
             self.version = version
+            self.leases = leases
         }
     }
     public struct Result: Codable, Sendable, Equatable {
         public var coordinatorVersion: String
         public var leaseSeconds: Int
-        public init(coordinatorVersion: String, leaseSeconds: Int) {
+        /// The held leases taken over (ids); the others are gone (their reports get LEASE_LOST).
+        public var adoptedLeases: [Int64]
+        public init(coordinatorVersion: String, leaseSeconds: Int, adoptedLeases: [Int64] = []) {
             self.coordinatorVersion = coordinatorVersion
             self.leaseSeconds = leaseSeconds
+            self.adoptedLeases = adoptedLeases
         }
+    }
+}
+
+/// A lease an agent holds: the job and the lease's fencing token.
+public struct HeldLease: Codable, Sendable, Hashable {
+    public var jobId: Int64
+    public var leaseToken: String
+    public init(jobId: Int64, leaseToken: String) {
+        self.jobId = jobId
+        self.leaseToken = leaseToken
     }
 }
 

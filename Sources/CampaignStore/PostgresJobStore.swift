@@ -243,6 +243,18 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
+    /// Moves the held leases whose tokens are still current to `owner`; returns their ids.
+    public func adoptLeases(_ leases: [HeldLease], owner: String, leaseSeconds: Int) async throws -> [Int64] {
+        // A token that is not a UUID cannot be current: leave it out rather than fail the cast.
+        let valid = leases.filter { UUID(uuidString: $0.leaseToken) != nil }
+        guard !valid.isEmpty else { return [] }
+        return try await self.pool.withConnection { conn in
+            try conn.execute(SQL.jobsAdoptLeases, [
+                PGArray.encode(valid.map(\.jobId)), PGArray.encode(valid.map(\.leaseToken)), owner, String(leaseSeconds),
+            ]).all.map { try $0.int64("id") }.sorted()
+        }
+    }
+
     /// Expires up to `limit` lapsed leases as the state machine decides (CLAIMED → QUEUED, or
     /// FAILED `lease_expired` without attempts left; DIALING → FAILED `outcome_unknown`).
     /// Returns the job ids changed.

@@ -142,6 +142,18 @@ public enum SQL {
         FOR UPDATE OF j
         """)
 
+    /// Moves still-current ACTIVE leases (matched by id and token) to a new owner (an agent's
+    /// new connection) and extends them; returns the ids taken over.
+    static let jobsAdoptLeases = SQLStatement(
+        "jobs_adopt_leases",
+        """
+        UPDATE campaign.campaign_jobs j
+        SET lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::int)
+        FROM unnest($1::bigint[], $2::uuid[]) AS u(id, token)
+        WHERE j.id = u.id AND j.lease_token = u.token AND j.status = 'ACTIVE'
+        RETURNING j.id
+        """)
+
     /// Extends every lease held by the given owners (the coordinator's connected agents) by
     /// `$2` seconds from now: one statement per interval, no per-job heartbeats.
     static let jobsRenewLeases = SQLStatement(

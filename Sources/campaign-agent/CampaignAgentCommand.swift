@@ -3,6 +3,7 @@ import CampaignAgentKit
 import CampaignProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 import SystemdNotify
 
@@ -32,6 +33,11 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     @Option(help: "Simulated call duration range in ms, MIN-MAX (env CAMPAIGN_SIM_DURATION_MS).")
     var simDurationMs: String = env["CAMPAIGN_SIM_DURATION_MS"] ?? "200-1200"
 
+    @Option(help: ArgumentHelp(
+        "Simulate placer: append each placed call's idempotency key to this file (tests count dials with it).",
+        visibility: .hidden))
+    var simDialLog: String?
+
     @Option(help: "Hard limit of one call in seconds.")
     var callTimeout: Int = 900
 
@@ -60,15 +66,22 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         logger[metadataKey: "agent.id"] = "\(self.id)"
         let notifier = SystemdNotifier()
 
+        // The link's hello names the runner's held leases; the runner uses the link: tie the knot.
+        let runnerBox = NIOLockedValueBox<AgentRunner?>(nil)
+        let (id, capacity) = (self.id, self.capacity)
         let link = CoordinatorLink(
-            configuration: .init(
-                socketPath: self.socket,
-                hello: .init(agentId: self.id, capacity: self.capacity, version: CampaignVersion.current)),
+            configuration: .init(socketPath: self.socket) {
+                AgentHello.Params(
+                    agentId: id, capacity: capacity, version: CampaignVersion.current,
+                    leases: runnerBox.withLockedValue { $0?.heldLeases() ?? [] })
+            },
             logger: logger)
-        let placer = SimulatePlacer(configuration: .init(seed: self.seed, durationMs: self.durationRange()!))
+        let placer = SimulatePlacer(
+            configuration: .init(seed: self.seed, durationMs: self.durationRange()!, dialLogPath: self.simDialLog))
         let runner = AgentRunner(
             configuration: .init(agentId: self.id, capacity: self.capacity, callHardLimit: .seconds(self.callTimeout)),
             link: link, placer: placer, logger: logger, notifier: notifier)
+        runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
         let watchdog = WatchdogService(notifier: notifier, logger: logger) { await EventLoopProbe.responds() }
         notifier.ready(status: "starting")

@@ -119,6 +119,29 @@ struct CoordinatorTests {
         }
     }
 
+    @Test func aReconnectingAgentKeepsItsDialingLeasesByNamingThem() async throws {
+        try await CoordinatorHarness.run("adopt") { h in
+            try await TestFactory.jobs(h.store, count: 2)
+            let jobs = try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 2, version: "t"))
+                let jobs = try await agent.call(LeaseJobs.self, .init(max: 2)).jobs
+                _ = try await agent.call(DialingJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken))
+                return jobs
+            }
+            // The CLAIMED one went back to the queue at the disconnect; the DIALING one stays with the old connection.
+            #expect(try await h.eventually("SELECT count(*) = 1 FROM campaign.campaign_jobs WHERE status = 'QUEUED'"))
+            try await h.client { agent in
+                let hello = try await agent.call(
+                    AgentHello.self,
+                    .init(agentId: "a1", capacity: 2, version: "t", leases: jobs.map { HeldLease(jobId: $0.jobId, leaseToken: $0.leaseToken) } + [HeldLease(jobId: 1, leaseToken: "not-a-uuid")]))
+                #expect(hello.adoptedLeases == [jobs[0].jobId])
+                #expect(try h.db.scalar("SELECT lease_owner LIKE 'a1@test#%' AND lease_owner <> $1 FROM campaign.campaign_jobs WHERE id = $2", ["a1@test#1", String(jobs[0].jobId)]) == "t")
+                let done = try await agent.call(CompleteJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: nil))
+                #expect(done.status == .completed)
+            }
+        }
+    }
+
     @Test func wholeAgentCycleOverTheSocket() async throws {
         try await CoordinatorHarness.run("cycle") { h in
             try await TestFactory.jobs(h.store, count: 2)
