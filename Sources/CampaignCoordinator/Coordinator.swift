@@ -54,17 +54,28 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     private let logger: Logger
     private let startedAt = ContinuousClock.now
     private let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
-    private let cachedSettings = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
+    private let settingsCache: SettingsCache
     /// Last known database state, for `health` and STATUS=.
     public let databaseUp = NIOLockedValueBox(true)
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
+    /// Coalesces agent requests into one transaction per batch.
+    private let batcher: RequestBatcher
 
     public init(configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
+        self.settingsCache = settings
+        self.batcher = RequestBatcher { requests in
+            // The retry policy of the moment, read (cached) when the batch is written.
+            try await store.apply(requests, retry: try await settings.get().retryPolicy)
+        }
     }
+
+    /// How many requests each group commit carried, most recent last (for tests and benchmarks).
+    public var batchSizes: [Int] { self.batcher.batchSizes.withLockedValue { $0 } }
 
     /// Builds the dispatch table.
     public func makeRouter() -> RPCRouter {
@@ -244,8 +255,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let session = try self.session(ctx)
         var request = request
         request.agent = session.agentId
-        let settings = try await self.settings()
-        let outcome = try await self.db { try await self.store.apply([request], retry: settings.retryPolicy) }[0]
+        let outcome = try await self.db { try await self.batcher.submit(request) }
         switch outcome {
         case .notFound:
             throw RPCError(.notFound, "no job \(request.jobId)")
@@ -376,21 +386,14 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         }
         let by = ctx.peer.map { "uid:\($0.uid)" } ?? "unknown"
         try await self.db { try await self.store.writeSettings(next, by: by) }
-        self.cachedSettings.withLockedValue { $0 = (next, ContinuousClock.now) }
+        self.settingsCache.set(next)
         ctx.logger.info("automation settings changed", metadata: ["by": "\(by)"])
         return next
     }
 
     /// The settings, re-read from the database at most every `settingsRefresh`.
     public func settings(fresh: Bool = false) async throws -> AutomationSettings {
-        if !fresh, let (s, at) = self.cachedSettings.withLockedValue({ $0 }),
-            ContinuousClock.now - at < self.configuration.settingsRefresh
-        {
-            return s
-        }
-        let s = try await self.db { try await self.store.settings() }
-        self.cachedSettings.withLockedValue { $0 = (s, ContinuousClock.now) }
-        return s
+        try await self.db { try await self.settingsCache.get(fresh: fresh) }
     }
 
     /// Runs a store call, turning database failures into wire errors (and logging the details).

@@ -142,6 +142,35 @@ struct CoordinatorTests {
         }
     }
 
+    @Test func concurrentReportsAreGroupCommitted() async throws {
+        try await CoordinatorHarness.run("groupcommit") { h in
+            try await TestFactory.jobs(h.store, count: 60)
+            try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 60, version: "t"))
+                let jobs = try await agent.call(LeaseJobs.self, .init(max: 60)).jobs
+                #expect(jobs.count == 60)
+                // Sixty dialing checks at once, on one connection, answered individually.
+                let answers = try await withThrowingTaskGroup(of: (Int64, DialingJob.Result).self) { group in
+                    for job in jobs {
+                        group.addTask {
+                            (job.jobId, try await agent.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken)))
+                        }
+                    }
+                    var all: [Int64: DialingJob.Result] = [:]
+                    for try await (id, r) in group { all[id] = r }
+                    return all
+                }
+                let expected = Dictionary(uniqueKeysWithValues: jobs.map { ($0.jobId, "\($0.queueJobId)#1") })
+                #expect(answers.mapValues { $0.idempotencyKey } == expected.mapValues { Optional($0) })
+            }
+            let sizes = h.coordinator.batchSizes
+            #expect(sizes.reduce(0, +) == 60)
+            // While one batch is written the others queue up: fewer transactions than requests.
+            #expect(sizes.count < 60, "batches: \(sizes)")
+            #expect(try h.db.scalar("SELECT count(*) = 60 FROM campaign.campaign_jobs WHERE phase = 'DIALING'") == "t")
+        }
+    }
+
     @Test func wholeAgentCycleOverTheSocket() async throws {
         try await CoordinatorHarness.run("cycle") { h in
             try await TestFactory.jobs(h.store, count: 2)

@@ -1,0 +1,66 @@
+import CampaignCore
+import CampaignStore
+import NIOConcurrencyHelpers
+
+/// Group commit for agent requests (`jobs.dialing`, `jobs.complete`, `jobs.fail`, `jobs.skip`).
+///
+/// Requests that arrive while a batch is being written wait and go together in the next one:
+/// one transaction and one array-taking statement per step serve them all, and each caller gets
+/// its own answer when that transaction commits. There is no timer: an idle coordinator writes a
+/// lone request at once, a busy one naturally batches more (DESIGN §9).
+final class RequestBatcher: Sendable {
+    private typealias Waiter = CheckedContinuation<Result<JobRequestOutcome, any Error>, Never>
+
+    private struct State {
+        var pending: [(JobRequest, Waiter)] = []
+        var flushing = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let maximumBatch: Int
+    private let write: @Sendable ([JobRequest]) async throws -> [JobRequestOutcome]
+
+    /// Sizes of the batches written, for tests and metrics.
+    let batchSizes = NIOLockedValueBox<[Int]>([])
+
+    init(maximumBatch: Int = 500, write: @escaping @Sendable ([JobRequest]) async throws -> [JobRequestOutcome]) {
+        self.maximumBatch = maximumBatch
+        self.write = write
+    }
+
+    func submit(_ request: JobRequest) async throws -> JobRequestOutcome {
+        let result = await withCheckedContinuation { (cont: Waiter) in
+            let lead = self.state.withLockedValue { s -> Bool in
+                s.pending.append((request, cont))
+                if s.flushing { return false }
+                s.flushing = true
+                return true
+            }
+            // The first caller of an idle batcher writes; later ones ride along. The writing task
+            // is unstructured because it outlives the caller that started it (it serves everyone
+            // who queued meanwhile); it ends as soon as nothing is pending.
+            if lead { Task { await self.flush() } }
+        }
+        return try result.get()
+    }
+
+    private func flush() async {
+        while true {
+            let batch: [(JobRequest, Waiter)] = self.state.withLockedValue { s in
+                let n = min(s.pending.count, self.maximumBatch)
+                let b = Array(s.pending.prefix(n))
+                s.pending.removeFirst(n)
+                if b.isEmpty { s.flushing = false }
+                return b
+            }
+            if batch.isEmpty { return }
+            self.batchSizes.withLockedValue { $0.append(batch.count) }
+            do {
+                let outcomes = try await self.write(batch.map(\.0))
+                for (i, (_, waiter)) in batch.enumerated() { waiter.resume(returning: .success(outcomes[i])) }
+            } catch {
+                for (_, waiter) in batch { waiter.resume(returning: .failure(error)) }
+            }
+        }
+    }
+}

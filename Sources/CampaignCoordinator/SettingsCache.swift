@@ -1,0 +1,29 @@
+import CampaignProtocol
+import CampaignStore
+import NIOConcurrencyHelpers
+
+/// The automation settings, re-read from the database at most every `refresh` (another
+/// coordinator may change them).
+final class SettingsCache: Sendable {
+    private let store: PostgresJobStore
+    private let refresh: Duration
+    private let cached = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
+
+    init(store: PostgresJobStore, refresh: Duration) {
+        self.store = store
+        self.refresh = refresh
+    }
+
+    func get(fresh: Bool = false) async throws -> AutomationSettings {
+        if !fresh, let (s, at) = self.cached.withLockedValue({ $0 }), ContinuousClock.now - at < self.refresh {
+            return s
+        }
+        let s = try await self.store.settings()
+        self.set(s)
+        return s
+    }
+
+    func set(_ s: AutomationSettings) {
+        self.cached.withLockedValue { $0 = (s, ContinuousClock.now) }
+    }
+}
