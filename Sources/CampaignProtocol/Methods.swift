@@ -59,6 +59,14 @@ public enum AgentHello: RPCMethod {
             self.leaseSeconds = leaseSeconds
             self.adoptedLeases = adoptedLeases
         }
+        enum CodingKeys: String, CodingKey { case coordinatorVersion, leaseSeconds, adoptedLeases }
+        /// `adoptedLeases` may be absent (a coordinator that adopted nothing may omit it).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.coordinatorVersion = try c.decode(String.self, forKey: .coordinatorVersion)
+            self.leaseSeconds = try c.decode(Int.self, forKey: .leaseSeconds)
+            self.adoptedLeases = try c.decodeIfPresent([Int64].self, forKey: .adoptedLeases) ?? []
+        }
     }
 }
 

@@ -198,7 +198,7 @@ struct EnvelopeTests {
 
     @Test func successResponse() throws {
         let s = RPCSuccess(id: 7, result: AgentHello.Result(coordinatorVersion: "0.1.0", leaseSeconds: 60))
-        #expect(try encode(s) == #"{"id":7,"jsonrpc":"2.0","result":{"coordinatorVersion":"0.1.0","leaseSeconds":60}}"#)
+        #expect(try encode(s) == #"{"id":7,"jsonrpc":"2.0","result":{"adoptedLeases":[],"coordinatorVersion":"0.1.0","leaseSeconds":60}}"#)
     }
 
     @Test("a client reads results, errors and ids")
