@@ -137,8 +137,17 @@ public final class AgentRunner: Service, Sendable {
         let dialing: DialingJob.Result
         do {
             dialing = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
+        } catch let error as RPCError where error.symbol == RPCErrorCode.leaseLost.name || error.symbol == RPCErrorCode.invalidState.name {
+            logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
+            return
         } catch {
+            // No answer, no call. Give the job back (a retryable failure before dialing) rather
+            // than sit on its lease; if even that fails, the lease runs out on its own.
             logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
+            let giveBack = FailJob.Params(
+                jobId: job.jobId, leaseToken: job.leaseToken, retryable: true,
+                error: "pre-dial check failed: \(error)".prefix(500).description, outcome: nil, call: nil)
+            await self.deliver(.fail(giveBack), logger: logger, patience: .seconds(10))
             return
         }
         guard dialing.allowed, let key = dialing.idempotencyKey else {
@@ -197,15 +206,24 @@ public final class AgentRunner: Service, Sendable {
     }
 
     /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
-    /// (LEASE_LOST, INVALID_STATE) drops it; connection trouble and retryable errors retry.
-    func deliver(_ report: Report, logger: Logger) async {
+    /// (LEASE_LOST, INVALID_STATE, NOT_FOUND) drops it; connection trouble and retryable errors
+    /// retry; an internal error is retried a few times (it may be a passing fault), then dropped.
+    /// `patience` bounds the whole effort (nil: until delivered or shutdown).
+    func deliver(_ report: Report, logger: Logger, patience: Duration? = nil) async {
         var backoff = Duration.milliseconds(100)
+        var internalErrors = 0
+        let giveUpAt = patience.map { ContinuousClock.now + $0 }
         while true {
             if let started = self.shutdownStarted.withLockedValue({ $0 }),
                 ContinuousClock.now - started > self.configuration.shutdownReportGrace
             {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
                 logger.error("report not delivered before shutdown; the lease will expire as outcome_unknown")
+                return
+            }
+            if let giveUpAt, ContinuousClock.now > giveUpAt {
+                self.stats.withLockedValue { $0.reportsDropped += 1 }
+                logger.error("report not delivered in time; the lease will run out on its own")
                 return
             }
             guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
@@ -218,6 +236,11 @@ public final class AgentRunner: Service, Sendable {
                 self.stats.withLockedValue { $0.reportsDelivered += 1 }
                 logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
                 return
+            } catch let error as RPCError where error.symbol == RPCErrorCode.internalError.name && internalErrors < 5 {
+                internalErrors += 1
+                logger.warning("report hit an internal error, retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
             } catch let error as RPCError where !error.retryable {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
                 logger.warning("report refused", metadata: ["error": "\(error)"])

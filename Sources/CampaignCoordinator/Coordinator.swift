@@ -403,6 +403,11 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             self.databaseUp.withLockedValue { $0 = true }
             return value
         } catch let error as StoreError {
+            if error.isTransient {
+                // Still deadlocked or conflicting after the pool's retries: the client may retry.
+                self.logger.warning("database contention", metadata: ["error": "\(error)"])
+                throw RPCError(.databaseUnavailable, "database busy, retry later")
+            }
             if error.isUnavailable {
                 self.databaseUp.withLockedValue { $0 = false }
                 self.logger.warning("database unavailable", metadata: ["error": "\(error)"])

@@ -70,8 +70,24 @@ public final class DatabasePool: Sendable {
     }
 
     /// Runs `body` in a transaction on a pooled connection.
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PQConnection) throws -> T) async throws -> T {
-        try await self.withConnection { conn in try conn.transaction { try body(conn) } }
+    ///
+    /// A transaction that fails on a deadlock or serialization failure was rolled back whole, so
+    /// it is run again (up to `attempts` times in all): `body` must have no effects outside the
+    /// database.
+    public func transaction<T: Sendable>(
+        attempts: Int = 4, _ body: @escaping @Sendable (PQConnection) throws -> T
+    ) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await self.withConnection { conn in try conn.transaction { try body(conn) } }
+            } catch let error as StoreError where error.isTransient && attempt < attempts {
+                self.logger.notice(
+                    "transaction retried", metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            }
+        }
     }
 
     /// Closes every connection and stops the threads. Waiting borrowers get ``StoreError/Code/poolClosed``.

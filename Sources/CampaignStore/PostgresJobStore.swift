@@ -236,10 +236,13 @@ public final class PostgresJobStore: Sendable {
 
     /// Extends the leases of the given owners; returns how many jobs were renewed.
     @discardableResult
-    public func renewLeases(owners: [String], leaseSeconds: Int) async throws -> Int {
+    /// - Parameter maximumAgeSeconds: leases started longer ago than this are left to expire.
+    public func renewLeases(owners: [String], leaseSeconds: Int, maximumAgeSeconds: Int = 7200) async throws -> Int {
         guard !owners.isEmpty else { return 0 }
         return try await self.pool.withConnection { conn in
-            try conn.execute(SQL.jobsRenewLeases, [PGArray.encode(owners), String(leaseSeconds)]).affected
+            try conn.execute(
+                SQL.jobsRenewLeases, [PGArray.encode(owners), String(leaseSeconds), String(maximumAgeSeconds)]
+            ).affected
         }
     }
 

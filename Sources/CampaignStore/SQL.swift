@@ -149,19 +149,38 @@ public enum SQL {
         """
         UPDATE campaign.campaign_jobs j
         SET lease_owner = $3, lease_expires_at = now() + make_interval(secs => $4::int)
-        FROM unnest($1::bigint[], $2::uuid[]) AS u(id, token)
-        WHERE j.id = u.id AND j.lease_token = u.token AND j.status = 'ACTIVE'
+        FROM (
+            -- Lock in id order, as every multi-row writer does, so writers never deadlock.
+            SELECT x.id FROM campaign.campaign_jobs x JOIN unnest($1::bigint[], $2::uuid[]) AS u(id, token)
+                ON x.id = u.id AND x.lease_token = u.token
+            WHERE x.status = 'ACTIVE'
+            ORDER BY x.id
+            FOR UPDATE OF x
+        ) r
+        WHERE j.id = r.id
         RETURNING j.id
         """)
 
     /// Extends every lease held by the given owners (the coordinator's connected agents) by
     /// `$2` seconds from now: one statement per interval, no per-job heartbeats.
+    ///
+    /// Rows another transaction holds are skipped (it is changing them anyway; the next round
+    /// renews them), so renewal never waits and never deadlocks. A lease older than `$3`
+    /// seconds is not renewed: a job an agent lost track of cannot stay ACTIVE forever just
+    /// because the agent stays connected.
     static let jobsRenewLeases = SQLStatement(
         "jobs_renew_leases",
         """
-        UPDATE campaign.campaign_jobs
+        UPDATE campaign.campaign_jobs j
         SET lease_expires_at = now() + make_interval(secs => $2::int)
-        WHERE status = 'ACTIVE' AND lease_owner = ANY($1::text[])
+        FROM (
+            SELECT id FROM campaign.campaign_jobs
+            WHERE status = 'ACTIVE' AND lease_owner = ANY($1::text[])
+              AND started_at > now() - make_interval(secs => $3::int)
+            ORDER BY id
+            FOR UPDATE SKIP LOCKED
+        ) r
+        WHERE j.id = r.id
         """)
 
     /// Applies the state machine's transitions to many jobs at once. Lease fields are kept while
@@ -192,7 +211,11 @@ public enum SQL {
     /// Marks the customers of jobs that started dialing as called now (the cooldown counts from here).
     static let customersMarkCalled = SQLStatement(
         "customers_mark_called",
-        "UPDATE campaign.customers SET last_called_at = now() WHERE id = ANY($1::bigint[])")
+        """
+        UPDATE campaign.customers c SET last_called_at = now()
+        FROM (SELECT id FROM campaign.customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE) r
+        WHERE c.id = r.id
+        """)
 
     /// Keeps the call log of every placed call, whatever became of its job; a resent report
     /// (same idempotency key) adds nothing.

@@ -9,85 +9,6 @@ import Glibc
 /// The real binaries as processes, talking over the real socket, with the rows checked in PostgreSQL.
 @Suite("End to end", .serialized)
 struct EndToEndTests {
-    /// A temp directory with the coordinator's socket and the processes' logs.
-    final class Scene: @unchecked Sendable {
-        let db: TestDatabase
-        let dir: URL
-        var processes: [ManagedProcess] = []
-        var socket: String { self.dir.appendingPathComponent("c.sock").path }
-        var env: [String: String] { ["CAMPAIGN_SOCKET": self.socket] }
-
-        init(_ label: String) async throws {
-            self.db = try await TestDatabase.create(label)
-            self.dir = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-e2e-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: self.dir, withIntermediateDirectories: true)
-        }
-
-        @discardableResult
-        func coordinator() throws -> ManagedProcess {
-            let p = try ManagedProcess(
-                "campaign-coordinator", ["--socket", self.socket, "--database-url", self.db.url], logDir: self.dir)
-            self.processes.append(p)
-            return p
-        }
-
-        @discardableResult
-        func agent(_ id: String, capacity: Int = 5) throws -> ManagedProcess {
-            let p = try ManagedProcess(
-                "campaign-agent", ["--id", id, "--capacity", String(capacity), "--sim-duration-ms", "5-40", "--seed", "7"],
-                environment: self.env, logDir: self.dir, name: "\(id)-\(self.processes.count)")
-            self.processes.append(p)
-            return p
-        }
-
-        func ctl(_ args: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-            try await runToCompletion("campaign-ctl", args, environment: self.env)
-        }
-
-        func waitForSocket() async throws {
-            for _ in 0..<500 {
-                if try await self.ctl(["health"]).status == 0 { return }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            Issue.record("coordinator never answered health:\n\(self.logs())")
-        }
-
-        func eventually(_ sql: String, within: Duration) async throws -> Bool {
-            let deadline = ContinuousClock.now + within
-            while ContinuousClock.now < deadline {
-                if try self.db.scalar(sql) == "t" { return true }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return false
-        }
-
-        func writeCustomers(_ n: Int) throws -> (csv: String, refs: String) {
-            var csv = "external_ref,name,phone,timezone,segment\n"
-            var refs = ""
-            for i in 0..<n {
-                csv += "e2e-\(i),Customer \(i),+1 (415) 555-\(String(format: "%04d", i)),America/Los_Angeles,gold\n"
-                refs += "e2e-\(i)\n"
-            }
-            csv += "broken,No Phone,,America/Los_Angeles,\n"
-            let csvPath = self.dir.appendingPathComponent("customers.csv").path
-            let refsPath = self.dir.appendingPathComponent("refs.txt").path
-            try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
-            try refs.write(toFile: refsPath, atomically: true, encoding: .utf8)
-            return (csvPath, refsPath)
-        }
-
-        /// Stops everything; returns the exit statuses of graceful stops (nil = had to be killed).
-        func tearDown() async -> [String: Int32?] {
-            var statuses: [String: Int32?] = [:]
-            for p in self.processes.reversed() { statuses[p.name] = await p.stop() }
-            try? FileManager.default.removeItem(at: self.dir)
-            self.db.drop()
-            return statuses
-        }
-
-        func logs() -> String { self.processes.map { "== \($0.name)\n\($0.log())" }.joined(separator: "\n") }
-    }
-
     @Test func campaignRunsEndToEndAndEveryRowAddsUp() async throws {
         let scene = try await Scene("e2e")
         scene.try_coordinator()
@@ -192,9 +113,3 @@ struct EndToEndTests {
     }
 }
 
-extension EndToEndTests.Scene {
-    /// Starts a coordinator, recording a test issue instead of throwing.
-    func try_coordinator() {
-        do { try self.coordinator() } catch { Issue.record("cannot start the coordinator: \(error)") }
-    }
-}
