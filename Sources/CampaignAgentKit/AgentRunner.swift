@@ -15,7 +15,6 @@ import SystemdNotify
 /// the calls it is on, reports them, then returns.
 public final class AgentRunner: Service, Sendable {
     public struct Configuration: Sendable {
-        public var agentId: String
         /// Calls at once.
         public var capacity: Int
         /// How long one `jobs.lease` long poll may wait.
@@ -28,10 +27,9 @@ public final class AgentRunner: Service, Sendable {
         public var shutdownReportGrace: Duration
 
         public init(
-            agentId: String, capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
+            capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
             outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20)
         ) {
-            self.agentId = agentId
             self.capacity = capacity
             self.leaseWait = leaseWait
             self.callHardLimit = callHardLimit

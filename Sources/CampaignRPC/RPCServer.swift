@@ -49,8 +49,6 @@ public final class RPCServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
     private let listening: NIOLockedValueBox<[CheckedContinuation<Void, any Error>]?> = .init([])
-    /// Incremented on every accept; a liveness signal for the watchdog.
-    public let acceptedConnections = NIOLockedValueBox<Int>(0)
 
     public init(
         configuration: Configuration, router: RPCRouter, logger: Logger,
@@ -122,7 +120,6 @@ public final class RPCServer: Service, Sendable {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
-                        self.acceptedConnections.withLockedValue { $0 += 1 }
                         group.addTask { await self.serve(connection) }
                     }
                 }

@@ -79,7 +79,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         let placer = SimulatePlacer(
             configuration: .init(seed: self.seed, durationMs: self.durationRange()!, dialLogPath: self.simDialLog))
         let runner = AgentRunner(
-            configuration: .init(agentId: self.id, capacity: self.capacity, callHardLimit: .seconds(self.callTimeout)),
+            configuration: .init(capacity: self.capacity, callHardLimit: .seconds(self.callTimeout)),
             link: link, placer: placer, logger: logger, notifier: notifier)
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
