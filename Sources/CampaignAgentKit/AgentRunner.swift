@@ -127,27 +127,7 @@ public final class AgentRunner: Service, Sendable {
     func work(_ job: LeasedJob) async {
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(job.jobId)"
-        guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
-            // Without the pre-dial check there is no call; the coordinator requeues the claim.
-            logger.warning("no coordinator for the pre-dial check; not calling")
-            return
-        }
-        let dialing: DialingJob.Result
-        do {
-            dialing = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
-        } catch let error as RPCError where error.symbol == RPCErrorCode.leaseLost.name || error.symbol == RPCErrorCode.invalidState.name {
-            logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
-            return
-        } catch {
-            // No answer, no call. Give the job back (a retryable failure before dialing) rather
-            // than sit on its lease; if even that fails, the lease runs out on its own.
-            logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
-            let giveBack = FailJob.Params(
-                jobId: job.jobId, leaseToken: job.leaseToken, retryable: true,
-                error: "pre-dial check failed: \(error)".prefix(500).description, outcome: nil, call: nil)
-            await self.deliver(.fail(giveBack), logger: logger, patience: .seconds(10))
-            return
-        }
+        guard let dialing = await self.askToDial(job, logger: logger) else { return }
         guard dialing.allowed, let key = dialing.idempotencyKey else {
             self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
             logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
@@ -181,6 +161,48 @@ public final class AgentRunner: Service, Sendable {
                     error: "call ended \(placed.outcome.rawValue)", outcome: placed.outcome, call: record))
         }
         await self.deliver(report, logger: logger)
+    }
+
+    /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
+    /// nothing to dial (the job is no longer ours, or it was given back).
+    func askToDial(_ job: LeasedJob, logger: Logger) async -> DialingJob.Result? {
+        while true {
+            guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
+                // Without the pre-dial check there is no call; the coordinator requeues the claim.
+                logger.warning("no coordinator for the pre-dial check; not calling")
+                return nil
+            }
+            let dialing: DialingJob.Result
+            do {
+                dialing = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
+            } catch let error as RPCError
+                where error.symbol == RPCErrorCode.leaseLost.name || error.symbol == RPCErrorCode.invalidState.name
+            {
+                logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
+                return nil
+            } catch {
+                // No answer, no call. Give the job back (a retryable failure before dialing) rather
+                // than sit on its lease; if even that fails, the lease runs out on its own.
+                logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
+                await self.giveBack(job, because: "pre-dial check failed: \(error)", logger: logger)
+                return nil
+            }
+            guard let wait = dialing.retryAfterMs, !dialing.allowed else { return dialing }
+            // A provider limit: wait (with jitter, so agents do not ask in lockstep) and ask again.
+            if Task.isShuttingDownGracefully {
+                await self.giveBack(job, because: "agent stopping", logger: logger)
+                return nil
+            }
+            try? await Task.sleep(for: .milliseconds(wait + Int.random(in: 0...max(1, wait / 2))))
+        }
+    }
+
+    /// Returns a job we will not dial to the queue (a retryable failure before any call).
+    func giveBack(_ job: LeasedJob, because reason: String, logger: Logger) async {
+        let p = FailJob.Params(
+            jobId: job.jobId, leaseToken: job.leaseToken, retryable: true, error: String(reason.prefix(500)),
+            outcome: nil, call: nil)
+        await self.deliver(.fail(p), logger: logger, patience: .seconds(10))
     }
 
     private func placeWithLimit(_ request: CallRequest) async -> PlacedCall {

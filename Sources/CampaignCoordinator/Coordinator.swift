@@ -59,6 +59,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     public let databaseUp = NIOLockedValueBox(true)
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
+    private let timezones = NIOLockedValueBox<Set<String>?>(nil)
     /// Coalesces agent requests into one transaction per batch.
     private let batcher: RequestBatcher
 
@@ -69,8 +70,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
         self.settingsCache = settings
         self.batcher = RequestBatcher { requests in
-            // The retry policy of the moment, read (cached) when the batch is written.
-            try await store.apply(requests, retry: try await settings.get().retryPolicy)
+            // The settings of the moment, read (cached) when the batch is written.
+            let s = try await settings.get()
+            return try await store.apply(requests, retry: s.retryPolicy, rules: s.dialRules)
         }
     }
 
@@ -134,6 +136,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         r.register(UpsertCustomers.self) { p, _ in try await self.upsertCustomers(p) }
         r.register(GetAutomation.self) { _, _ in try await self.settings(fresh: true) }
         r.register(SetAutomation.self) { p, ctx in try await self.setAutomation(p, ctx) }
+        r.register(RunAutomation.self) { p, ctx in try await self.runAutomation(dryRun: p.dryRun ?? false, by: ctx) }
         return r
     }
 
@@ -377,8 +380,14 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     func setAutomation(_ p: SetAutomation.Params, _ ctx: RPCContext) async throws -> AutomationSettings {
         let current = try await self.settings(fresh: true)
-        let next = p.applied(to: current)
-        let problems = next.problems()
+        let next: AutomationSettings
+        do {
+            next = try current.applying(p.values)
+        } catch let e as SettingsError {
+            throw RPCError(.validationFailed, "invalid settings: \(e.message)", details: ["problems": [.string(e.message)]])
+        }
+        let zones = try await self.knownTimezones()
+        let problems = next.problems(knownTimezone: { zones.contains($0) })
         guard problems.isEmpty else {
             throw RPCError(
                 .validationFailed, "invalid settings: " + problems.joined(separator: "; "),
@@ -389,6 +398,36 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         self.settingsCache.set(next)
         ctx.logger.info("automation settings changed", metadata: ["by": "\(by)"])
         return next
+    }
+
+    /// `automation.run`: refused while automation is disabled, unless it is a dry run.
+    public func runAutomation(dryRun: Bool, by ctx: RPCContext?) async throws -> RunAutomation.Result {
+        let s = try await self.settings(fresh: true)
+        guard s.enabled || dryRun else {
+            throw RPCError(.automationDisabled, "automation is disabled: enable it first (or use a dry run)")
+        }
+        let c = try await self.db { try await self.store.automationRun(s, dryRun: dryRun) }
+        var leftOut = c.byReason
+        leftOut[EligibilityPolicy.Reason.dailyCap.rawValue] = c.eligible - c.picked
+        let result = RunAutomation.Result(
+            considered: c.byReason.values.reduce(c.eligible, +), enqueued: c.enqueued, eligible: c.picked,
+            leftOut: leftOut, date: c.date, capRemaining: c.capRemaining, dryRun: dryRun)
+        (ctx?.logger ?? self.logger).info(
+            "automation run", metadata: [
+                "dry.run": "\(dryRun)", "considered": "\(result.considered)", "enqueued": "\(result.enqueued)",
+                "date": "\(result.date)",
+            ])
+        if c.enqueued > 0 { self.wakeLeasers() }
+        return result
+    }
+
+    /// IANA names both Foundation and this PostgreSQL know (read once: a tz change needs a restart).
+    func knownTimezones() async throws -> Set<String> {
+        if let z = self.timezones.withLockedValue({ $0 }) { return z }
+        let pg = try await self.db { try await self.store.timezoneNames() }
+        let known = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"]).intersection(pg)
+        self.timezones.withLockedValue { $0 = known }
+        return known
     }
 
     /// The settings, re-read from the database at most every `settingsRefresh`.

@@ -16,6 +16,7 @@ public final class MaintenanceService: Service, Sendable {
     private let notifier: SystemdNotifier
     /// Last tick of the loop, for the watchdog's liveness check.
     public let lastTick = NIOLockedValueBox(ContinuousClock.now)
+    private let lastAutoRun = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     public init(coordinator: Coordinator, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.coordinator = coordinator
@@ -46,6 +47,7 @@ public final class MaintenanceService: Service, Sendable {
         do {
             try await self.coordinator.store.renewLeases(owners: owners, leaseSeconds: leaseSeconds)
             guard self.coordinator.isLeader.withLockedValue({ $0 }) else { return }
+            await self.autoRunIfDue()
             let expired = try await self.coordinator.store.expireLeases()
             if !expired.isEmpty {
                 self.logger.notice("leases expired", metadata: ["jobs": "\(expired.count)"])
@@ -55,6 +57,24 @@ public final class MaintenanceService: Service, Sendable {
         } catch {
             self.coordinator.databaseUp.withLockedValue { $0 = false }
             self.logger.warning("maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// On the leader, with automation enabled: `automation.run` every `autoRunIntervalSeconds`
+    /// (the first one at once). Disabling takes effect at the next tick.
+    func autoRunIfDue() async {
+        guard let s = try? await self.coordinator.settings(), s.enabled else { return }
+        let due = self.lastAutoRun.withLockedValue { last in
+            guard let last, ContinuousClock.now - last < .seconds(s.autoRunIntervalSeconds) else { return true }
+            return false
+        }
+        guard due else { return }
+        self.lastAutoRun.withLockedValue { $0 = ContinuousClock.now }
+        do {
+            _ = try await self.coordinator.runAutomation(dryRun: false, by: nil)
+            _ = try await self.coordinator.store.pruneDialEvents()
+        } catch {
+            self.logger.warning("automatic run failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -1,3 +1,4 @@
+import CampaignCore
 import CampaignProtocol
 import CampaignStore
 import NIOConcurrencyHelpers
@@ -25,5 +26,17 @@ final class SettingsCache: Sendable {
 
     func set(_ s: AutomationSettings) {
         self.cached.withLockedValue { $0 = (s, ContinuousClock.now) }
+    }
+}
+
+extension AutomationSettings {
+    /// The pre-dial rules and provider limits these settings describe.
+    var dialRules: DialRules {
+        DialRules(
+            policy: EligibilityPolicy(
+                workingHours: self.workingHours ?? WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5)),
+                cooldownSeconds: self.cooldownMinutes * 60),
+            dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
+            callsPerSecond: self.callsPerSecond)
     }
 }

@@ -113,14 +113,18 @@ public enum DialingJob: RPCMethod {
         public var allowed: Bool
         /// `<queueJobId>#<attempt>`: pass it to the provider. Present when allowed.
         public var idempotencyKey: String?
-        /// The rule that refused the call, when not allowed.
+        /// The rule that refused the call, when not allowed (the job is then SKIPPED).
         public var rule: String?
         public var status: JobStatus
-        public init(allowed: Bool, idempotencyKey: String?, rule: String?, status: JobStatus) {
+        /// Set when a provider limit (concurrent calls, calls per second) says "not yet": the job
+        /// stays ACTIVE/CLAIMED with its lease; ask again after this many milliseconds.
+        public var retryAfterMs: Int?
+        public init(allowed: Bool, idempotencyKey: String?, rule: String?, status: JobStatus, retryAfterMs: Int? = nil) {
             self.allowed = allowed
             self.idempotencyKey = idempotencyKey
             self.rule = rule
             self.status = status
+            self.retryAfterMs = retryAfterMs
         }
     }
 }
@@ -357,37 +361,61 @@ public enum GetAutomation: RPCMethod {
     public typealias Result = AutomationSettings
 }
 
-/// `automation.set`: changes some settings; all are validated, nothing is half-applied.
+/// `automation.set`: changes some settings (a partial object: `{"dailyCap": 500}`); every field
+/// is validated and nothing is half-applied; each change is logged with the caller's uid.
 public enum SetAutomation: RPCMethod {
     public static let name = "automation.set"
     public struct Params: Codable, Sendable, Equatable {
-        public var retryBaseMs: Int?
-        public var retryFactor: Double?
-        public var retryCapMs: Int?
-        public var maxAttempts: Int?
-        public var leaseSeconds: Int?
-        public init(
-            retryBaseMs: Int? = nil, retryFactor: Double? = nil, retryCapMs: Int? = nil, maxAttempts: Int? = nil,
-            leaseSeconds: Int? = nil
-        ) {
-            self.retryBaseMs = retryBaseMs
-            self.retryFactor = retryFactor
-            self.retryCapMs = retryCapMs
-            self.maxAttempts = maxAttempts
-            self.leaseSeconds = leaseSeconds
+        public var values: [String: JSONValue]
+        public init(_ values: [String: JSONValue]) { self.values = values }
+        public init(from decoder: any Decoder) throws {
+            self.values = try decoder.singleValueContainer().decode([String: JSONValue].self)
         }
-
-        public func applied(to s: AutomationSettings) -> AutomationSettings {
-            var s = s
-            if let v = self.retryBaseMs { s.retryBaseMs = v }
-            if let v = self.retryFactor { s.retryFactor = v }
-            if let v = self.retryCapMs { s.retryCapMs = v }
-            if let v = self.maxAttempts { s.maxAttempts = v }
-            if let v = self.leaseSeconds { s.leaseSeconds = v }
-            return s
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(self.values)
         }
     }
     public typealias Result = AutomationSettings
+}
+
+/// `automation.run`: enqueue every eligible customer, up to today's cap, in one statement.
+/// Idempotent per customer and campaign-local date (`queueJobId` = `<externalRef>:<YYYY-MM-DD>`).
+public enum RunAutomation: RPCMethod {
+    public static let name = "automation.run"
+    public struct Params: Codable, Sendable, Equatable {
+        /// Count only; enqueue nothing.
+        public var dryRun: Bool?
+        public init(dryRun: Bool? = nil) { self.dryRun = dryRun }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        /// Customers looked at (all of them).
+        public var considered: Int
+        /// Jobs created (0 on a dry run).
+        public var enqueued: Int
+        /// Eligible and under the cap: what a real run would enqueue.
+        public var eligible: Int
+        /// Customers left out, by the first rule they fail (`not_active`, `invalid_phone`,
+        /// `outside_working_hours`, `cooldown`, `open_job`, `already_enqueued_today`, `daily_cap`).
+        public var leftOut: [String: Int]
+        /// The campaign-local date of the run.
+        public var date: String
+        /// Calls the cap still allowed when the run started.
+        public var capRemaining: Int
+        public var dryRun: Bool
+        public init(
+            considered: Int, enqueued: Int, eligible: Int, leftOut: [String: Int], date: String, capRemaining: Int,
+            dryRun: Bool
+        ) {
+            self.considered = considered
+            self.enqueued = enqueued
+            self.eligible = eligible
+            self.leftOut = leftOut
+            self.date = date
+            self.capRemaining = capRemaining
+            self.dryRun = dryRun
+        }
+    }
 }
 
 /// Every method name the coordinator serves.
@@ -396,6 +424,6 @@ public enum ProtocolMethods {
         Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
         SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, RetryJobs.name, CancelJobs.name,
         UpsertCustomers.name,
-        GetAutomation.name, SetAutomation.name,
+        GetAutomation.name, SetAutomation.name, RunAutomation.name,
     ]
 }

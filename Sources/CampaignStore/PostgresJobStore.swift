@@ -140,10 +140,19 @@ public final class PostgresJobStore: Sendable {
     /// Rows are locked (`FOR UPDATE`), each request is decided by the ``JobStateMachine`` against
     /// the row as earlier requests of the batch left it, and all transitions are written with
     /// one statement. Call logs of placed calls are kept whatever the decision.
-    public func apply(_ requests: [JobRequest], retry: RetryPolicy) async throws -> [JobRequestOutcome] {
+    public func apply(
+        _ requests: [JobRequest], retry: RetryPolicy, rules: DialRules = .unrestricted
+    ) async throws -> [JobRequestOutcome] {
         guard !requests.isEmpty else { return [] }
         let randomUnit = self.randomUnit
         return try await self.pool.transaction { conn in
+            // Dialing checks count calls: serialise them across coordinators (taken before any row
+            // lock, always in the same order, so it cannot deadlock with them).
+            var limits: DialLimiter?
+            if requests.contains(where: { $0.kind == .dialing }) {
+                try conn.execute(SQL.dialLimitsLock)
+                limits = try DialLimiter(conn, rules: rules)
+            }
             let ids = Array(Set(requests.map { $0.jobId })).sorted()
             var jobs = try LockedJob.lock(conn, ids: ids)
             var writes: [Int64: TransitionWrite] = [:]
@@ -163,8 +172,14 @@ public final class PostgresJobStore: Sendable {
                 let event: JobStateMachine.Event
                 switch request.kind {
                 case .dialing:
-                    let verdict = DialPolicy.verdict(customerStatus: job.customerStatus, phone: job.phone)
+                    let verdict = limits!.verdict(for: job, rules: rules)
                     event = .dialingRequested(token: request.leaseToken, verdict: verdict)
+                    // Allowed by the rules but over a provider limit: the agent waits and asks again.
+                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
+                        outcomes.append(.dialing(DialingJob.Result(
+                            allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))
+                        continue
+                    }
                 case .complete: event = .completeReported(token: request.leaseToken)
                 case .fail(let retryable, _, _): event = .failReported(token: request.leaseToken, retryable: retryable)
                 case .skip: event = .skipReported(token: request.leaseToken)
@@ -210,7 +225,11 @@ public final class PostgresJobStore: Sendable {
 
             if !writes.isEmpty { try TransitionWrite.apply(conn, Array(writes.values)) }
             if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
-            if !dialed.isEmpty { try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)]) }
+            if !dialed.isEmpty {
+                try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)])
+                let started = writes.values.filter { $0.phase == .dialing }.map(\.id)
+                try conn.execute(SQL.dialEventsInsert, [PGArray.encode(started)])
+            }
 
             // Answer from the rows as they are now.
             let views = try ReportView.load(conn, ids: ids)
@@ -222,7 +241,8 @@ public final class PostgresJobStore: Sendable {
                     let allowed = view.status == .active && job.machine.snapshot.phase == .dialing
                     return .dialing(DialingJob.Result(
                         allowed: allowed, idempotencyKey: allowed ? job.idempotencyKey : nil,
-                        rule: allowed ? nil : view.result?["reason"]?.stringValue, status: view.status))
+                        rule: allowed ? nil : view.result?["reason"]?.stringValue, status: view.status,
+                        retryAfterMs: nil))
                 }
                 return .report(ReportResult(
                     jobId: request.jobId, status: view.status, attemptsMade: view.attemptsMade,
@@ -346,6 +366,50 @@ public final class PostgresJobStore: Sendable {
         return writes.map(\.id).sorted()
     }
 
+    // MARK: Automation
+
+    /// The counts of one `automation.run`.
+    public struct AutomationRunCounts: Sendable, Equatable {
+        public var byReason: [String: Int]
+        public var eligible: Int
+        public var picked: Int
+        public var enqueued: Int
+        public var capRemaining: Int
+        public var date: String
+    }
+
+    /// Runs the set-based automatic enqueue (see `SQL.automationRun`) under the cap lock.
+    public func automationRun(_ s: AutomationSettings, dryRun: Bool) async throws -> AutomationRunCounts {
+        try await self.pool.transaction { conn in
+            try conn.execute(SQL.dialLimitsLock)
+            let rows = try conn.execute(SQL.automationRun, [
+                s.timezone, s.workingHoursStart, s.workingHoursEnd, PGArray.encode(s.workingDays),
+                String(s.cooldownMinutes), String(s.dailyCap), String(s.maxAttempts), dryRun ? "true" : "false",
+            ])
+            var out = AutomationRunCounts(byReason: [:], eligible: 0, picked: 0, enqueued: 0, capRemaining: 0, date: "")
+            for r in rows.all {
+                let k = try r.string("k")
+                let n = try r.int("n")
+                switch k {
+                case "eligible": out.eligible = n
+                case "picked": out.picked = n
+                case "enqueued": out.enqueued = n
+                case "cap_remaining": out.capRemaining = n
+                case _ where k.hasPrefix("date:"): out.date = String(k.dropFirst(5))
+                default: out.byReason[k] = n
+                }
+            }
+            if out.enqueued > 0 { try self.notifyJobsAvailable(conn) }
+            return out
+        }
+    }
+
+    /// Forgets call starts older than `days` days.
+    @discardableResult
+    public func pruneDialEvents(olderThanDays days: Int = 3) async throws -> Int {
+        try await self.pool.withConnection { conn in try conn.execute(SQL.dialEventsPrune, [String(days)]).affected }
+    }
+
     // MARK: Reads
 
     public func listJobs(_ p: ListJobs.Params) async throws -> ListJobs.Result {
@@ -410,6 +474,12 @@ public final class PostgresJobStore: Sendable {
 
     // MARK: Settings
 
+    public func timezoneNames() async throws -> Set<String> {
+        try await self.pool.withConnection { conn in
+            Set(try conn.execute(SQL.timezoneNames).all.map { try $0.string("name") })
+        }
+    }
+
     /// The stored settings over the defaults.
     public func settings() async throws -> AutomationSettings {
         try await self.pool.withConnection { conn in
@@ -434,6 +504,47 @@ public final class PostgresJobStore: Sendable {
 
 // MARK: - Row helpers (private to the store)
 
+/// The counters of one batch's dialing checks, taken under the limits lock and kept up to date
+/// as the batch admits calls.
+struct DialLimiter {
+    var callsToday: Int
+    var dialing: Int
+    var inWindow: Int
+    let now: Date
+    let rules: DialRules
+
+    init(_ conn: PQConnection, rules: DialRules) throws {
+        let r = try conn.execute(SQL.dialCounters, [rules.timezone, String(rules.rateWindow.seconds)]).row(0)
+        self.callsToday = try r.int("today")
+        self.dialing = try r.int("dialing")
+        self.inWindow = try r.int("window")
+        self.now = Date(timeIntervalSince1970: Double(try r.string("now_epoch")) ?? Date().timeIntervalSince1970)
+        self.rules = rules
+    }
+
+    /// The business rules for this job's customer, now (the cap included).
+    func verdict(for job: LockedJob, rules: DialRules) -> JobStateMachine.DialVerdict {
+        guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
+        let customer = EligibilityPolicy.Customer(
+            status: job.customerStatus, phone: job.phone, timeZone: tz,
+            lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
+        return rules.policy.dialVerdict(
+            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.callsToday + 0,
+            dailyCap: rules.dailyCap, now: self.now)
+    }
+
+    /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).
+    mutating func admit() -> Int? {
+        if self.dialing >= self.rules.maxConcurrentCalls { return 1000 }
+        let window = self.rules.rateWindow
+        if self.inWindow >= window.calls { return max(50, Int(window.seconds * 1000) / window.calls) }
+        self.dialing += 1
+        self.inWindow += 1
+        self.callsToday += 1
+        return nil
+    }
+}
+
 /// A job row locked for a batch, with its state machine.
 struct LockedJob {
     var id: Int64
@@ -441,6 +552,8 @@ struct LockedJob {
     var customerId: Int64
     var customerStatus: CustomerStatus
     var phone: String
+    var timezone: String
+    var lastCalledEpoch: Double?
     var machine: JobStateMachine
 
     var idempotencyKey: String { "\(self.queueJobId)#\(self.machine.snapshot.attemptsMade)" }
@@ -462,7 +575,8 @@ struct LockedJob {
             out[id] = LockedJob(
                 id: id, queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
                 customerStatus: CustomerStatus(rawValue: try r.string("customer_status")) ?? .invalidNumber,
-                phone: try r.string("phone"), machine: JobStateMachine(snapshot))
+                phone: try r.string("phone"), timezone: try r.string("timezone"),
+                lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot))
         }
         return out
     }
@@ -588,23 +702,16 @@ enum JSONText {
 /// Settings ↔ key/value rows (one row per field, so each change is logged on its own).
 enum AutomationSettingsCoding {
     static func pairs(_ s: AutomationSettings) -> [(key: String, json: String)] {
-        [
-            ("retryBaseMs", String(s.retryBaseMs)), ("retryFactor", String(s.retryFactor)),
-            ("retryCapMs", String(s.retryCapMs)), ("maxAttempts", String(s.maxAttempts)),
-            ("leaseSeconds", String(s.leaseSeconds)),
-        ]
+        s.asObject().sorted { $0.key < $1.key }.map { ($0.key, JSONText.encode($0.value)) }
     }
 
+    /// Stored values over the defaults; a stored value that no longer decodes is ignored (logged
+    /// by the caller) rather than making every read fail.
     static func merge(_ o: [String: JSONValue], over d: AutomationSettings) -> AutomationSettings {
         var s = d
-        func int(_ k: String) -> Int? { o[k]?.intValue.map { Int($0) } }
-        if let v = int("retryBaseMs") { s.retryBaseMs = v }
-        if case .double(let v)? = o["retryFactor"] { s.retryFactor = v } else if let v = int("retryFactor") {
-            s.retryFactor = Double(v)
+        for (k, v) in o where AutomationSettings.keys.contains(k) {
+            if let next = try? s.applying([k: v]) { s = next }
         }
-        if let v = int("retryCapMs") { s.retryCapMs = v }
-        if let v = int("maxAttempts") { s.maxAttempts = v }
-        if let v = int("leaseSeconds") { s.leaseSeconds = v }
         return s
     }
 }

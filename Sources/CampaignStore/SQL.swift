@@ -105,7 +105,8 @@ public enum SQL {
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
         j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
         j.last_report,
-        c.status AS customer_status, c.phone
+        c.status AS customer_status, c.phone, c.timezone,
+        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch
         """
 
     /// Locks the jobs named in a batch of reports (in id order, so batches never deadlock).
@@ -241,6 +242,92 @@ public enum SQL {
         FROM campaign.campaign_jobs WHERE id = ANY($1::bigint[])
         """)
 
+    // MARK: Eligibility and provider limits
+
+    /// Serialises the decisions that count calls (dialing checks and automatic enqueues) across
+    /// all coordinators, so caps and provider limits hold exactly.
+    static let dialLimitsLockKey = "7301946512"
+    static let dialLimitsLock = SQLStatement("dial_limits_lock", "SELECT pg_advisory_xact_lock(\(dialLimitsLockKey))")
+
+    /// What the pre-dial check counts, at one instant: calls started today (in the campaign
+    /// timezone `$1`), calls in progress, call starts within the last `$2` seconds, and the clock.
+    static let dialCounters = SQLStatement(
+        "dial_counters",
+        """
+        SELECT
+            (SELECT count(*) FROM campaign.dial_events
+              WHERE at >= (date_trunc('day', clock_timestamp() AT TIME ZONE $1) AT TIME ZONE $1)) AS today,
+            (SELECT count(*) FROM campaign.campaign_jobs WHERE phase = 'DIALING') AS dialing,
+            (SELECT count(*) FROM campaign.dial_events
+              WHERE at > clock_timestamp() - make_interval(secs => $2::float8)) AS window,
+            extract(epoch FROM clock_timestamp())::float8 AS now_epoch
+        """)
+
+    /// Records call starts (for the cap and the rate limit).
+    static let dialEventsInsert = SQLStatement(
+        "dial_events_insert",
+        "INSERT INTO campaign.dial_events (job_id) SELECT unnest($1::bigint[])")
+
+    /// Forgets call starts older than `$1` days (the counters only look at today).
+    static let dialEventsPrune = SQLStatement(
+        "dial_events_prune", "DELETE FROM campaign.dial_events WHERE at < now() - make_interval(days => $1::int)")
+
+    /// `automation.run` in one statement: classifies every customer by the first eligibility rule
+    /// it fails (the same rules, in the same order, as `EligibilityPolicy`), enqueues the eligible
+    /// ones in id order up to the cap left today (unless `$8` dry run), and answers with counts.
+    ///
+    /// `$1` campaign timezone, `$2`/`$3` working hours (`HH:MM`, end exclusive, `24:00` allowed),
+    /// `$4` ISO weekdays, `$5` cooldown minutes, `$6` daily cap, `$7` max attempts, `$8` dry run.
+    /// The cap left = cap − calls started today − jobs not yet dialing (they will call). Run under
+    /// `dialLimitsLock`, so two coordinators' runs cannot both spend the same cap.
+    static let automationRun = SQLStatement(
+        "automation_run",
+        """
+        WITH day AS (
+            SELECT (now() AT TIME ZONE $1)::date AS d,
+                   (date_trunc('day', now() AT TIME ZONE $1) AT TIME ZONE $1) AS start
+        ), used AS (
+            SELECT (SELECT count(*) FROM campaign.dial_events, day WHERE at >= day.start)
+                 + (SELECT count(*) FROM campaign.campaign_jobs
+                     WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
+        ), open_jobs AS (
+            SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')
+        ), todays AS (
+            SELECT j.customer_id FROM campaign.campaign_jobs j, day WHERE j.auto_date = day.d
+        ), classified AS (
+            SELECT c.id, c.external_ref,
+                CASE
+                    WHEN c.status <> 'ACTIVE' THEN 'not_active'
+                    WHEN c.phone !~ '^\\+[1-9][0-9]{7,14}$' THEN 'invalid_phone'
+                    WHEN NOT (extract(isodow FROM now() AT TIME ZONE c.timezone)::int = ANY($4::int[])
+                              AND (now() AT TIME ZONE c.timezone)::time >= $2::time
+                              AND (now() AT TIME ZONE c.timezone)::time < $3::time) THEN 'outside_working_hours'
+                    WHEN c.last_called_at > now() - make_interval(mins => $5::int) THEN 'cooldown'
+                    WHEN o.customer_id IS NOT NULL THEN 'open_job'
+                    WHEN t.customer_id IS NOT NULL THEN 'already_enqueued_today'
+                END AS reason
+            FROM campaign.customers c
+            LEFT JOIN open_jobs o ON o.customer_id = c.id
+            LEFT JOIN todays t ON t.customer_id = c.id
+        ), ranked AS (
+            SELECT id, external_ref, row_number() OVER (ORDER BY id) AS rn FROM classified WHERE reason IS NULL
+        ), picked AS (
+            SELECT r.id, r.external_ref FROM ranked r, used WHERE r.rn <= greatest(0, $6::int - used.n)
+        ), inserted AS (
+            INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date)
+            SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $7::int, day.d
+            FROM picked p, day
+            WHERE NOT $8::bool
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+        )
+        SELECT coalesce(reason, 'eligible') AS k, count(*)::bigint AS n FROM classified GROUP BY 1
+        UNION ALL SELECT 'picked', count(*) FROM picked
+        UNION ALL SELECT 'enqueued', count(*) FROM inserted
+        UNION ALL SELECT 'cap_remaining', greatest(0, $6::int - n) FROM used
+        UNION ALL SELECT 'date:' || d::text, 0 FROM day
+        """)
+
     // MARK: Jobs: reads
 
     static let jobColumns = """
@@ -299,6 +386,9 @@ public enum SQL {
         """)
 
     static let callLogsCount = SQLStatement("call_logs_count", "SELECT count(*) AS n FROM campaign.call_logs")
+
+    /// The timezone names this server knows (customers' and the campaign's must be among them).
+    static let timezoneNames = SQLStatement("timezone_names", "SELECT name FROM pg_timezone_names")
 
     // MARK: Automation settings
 

@@ -68,3 +68,33 @@ public struct ValidCustomer: Sendable, Equatable {
         self.attributesJSON = attributesJSON
     }
 }
+
+/// The rules of the pre-dial check and the provider limits, from the automation settings.
+public struct DialRules: Sendable, Equatable {
+    public var policy: EligibilityPolicy
+    public var dailyCap: Int
+    /// The campaign timezone (the cap's day).
+    public var timezone: String
+    public var maxConcurrentCalls: Int
+    public var callsPerSecond: Double
+
+    public init(policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, callsPerSecond: Double) {
+        self.policy = policy
+        self.dailyCap = dailyCap
+        self.timezone = timezone
+        self.maxConcurrentCalls = maxConcurrentCalls
+        self.callsPerSecond = callsPerSecond
+    }
+
+    /// Rules that allow every call (for tests of other things).
+    public static let unrestricted = DialRules(
+        policy: EligibilityPolicy(
+            workingHours: WorkingHours(startSecond: 0, endSecond: 86_400, isoWeekdays: Set(1...7)), cooldownSeconds: 0),
+        dailyCap: 10_000_000, timezone: "UTC", maxConcurrentCalls: 100_000, callsPerSecond: 10_000)
+
+    /// The rate window: `callsPerSecond` below 1 means one call per `1/callsPerSecond` seconds.
+    public var rateWindow: (seconds: Double, calls: Int) {
+        let seconds = max(1, 1 / self.callsPerSecond)
+        return (seconds, max(1, Int((self.callsPerSecond * seconds).rounded(.down))))
+    }
+}

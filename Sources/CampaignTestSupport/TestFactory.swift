@@ -30,3 +30,26 @@ public enum TestFactory {
         return try await store.enqueue(items, defaultMaxAttempts: maxAttempts).compactMap(\.jobId)
     }
 }
+
+extension AutomationSettings {
+    /// Settings under which every call is allowed at any hour: for tests about other things.
+    public static var wideOpen: AutomationSettings {
+        var s = AutomationSettings()
+        s.workingHoursStart = "00:00"
+        s.workingHoursEnd = "24:00"
+        s.workingDays = [1, 2, 3, 4, 5, 6, 7]
+        s.dailyCap = 10_000_000
+        s.cooldownMinutes = 0
+        s.maxConcurrentCalls = 100_000
+        s.callsPerSecond = 10_000
+        return s
+    }
+
+    /// The same as `campaign-ctl automation set` arguments.
+    public static var wideOpenCtlArguments: [String] {
+        [
+            "workingHoursStart=00:00", "workingHoursEnd=24:00", "workingDays=1,2,3,4,5,6,7", "dailyCap=10000000",
+            "cooldownMinutes=0", "maxConcurrentCalls=100000", "callsPerSecond=10000",
+        ]
+    }
+}

@@ -5,7 +5,8 @@ import Foundation
 
 struct Automation: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show and change automation settings.", subcommands: [Show.self, Set.self])
+        abstract: "Show and change automation settings, and run the automatic enqueue.",
+        subcommands: [Show.self, Set.self, Enable.self, Disable.self, Run.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the automation settings.")
@@ -20,43 +21,82 @@ struct Automation: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change settings: KEY=VALUE … (retryBaseMs, retryFactor, retryCapMs, maxAttempts, leaseSeconds).")
+            abstract: "Change settings: KEY=VALUE …",
+            discussion: "Keys: \(AutomationSettings.keys.joined(separator: ", ")). Values are JSON "
+                + "(numbers, true/false, [1,2,3]); anything else is a string; workingDays also takes 1,2,3,4,5.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "KEY=VALUE pairs.") var pairs: [String]
 
         func run() async throws {
-            var p = SetAutomation.Params()
+            var values: [String: JSONValue] = [:]
             for pair in self.pairs {
                 let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard kv.count == 2 else { throw ValidationError("expected KEY=VALUE, got \(pair)") }
-                func int() throws -> Int {
-                    guard let v = Int(kv[1]) else { throw ValidationError("\(kv[0]) must be an integer") }
-                    return v
-                }
-                switch kv[0] {
-                case "retryBaseMs": p.retryBaseMs = try int()
-                case "retryFactor":
-                    guard let v = Double(kv[1]) else { throw ValidationError("retryFactor must be a number") }
-                    p.retryFactor = v
-                case "retryCapMs": p.retryCapMs = try int()
-                case "maxAttempts": p.maxAttempts = try int()
-                case "leaseSeconds": p.leaseSeconds = try int()
-                default: throw ValidationError("unknown setting \(kv[0])")
-                }
+                values[kv[0]] = Automation.value(kv[1])
             }
-            let params = p
-            let s = try await self.global.withClient { try await $0.call(SetAutomation.self, params) }
-            if self.global.json { return self.global.printJSON(s) }
-            Automation.print(s)
+            try await Automation.apply(values, global: self.global)
         }
     }
 
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn the automatic enqueue on.")
+        @OptionGroup var global: GlobalOptions
+        func run() async throws { try await Automation.apply(["enabled": true], global: self.global) }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn the automatic enqueue off (jobs already leased finish).")
+        @OptionGroup var global: GlobalOptions
+        func run() async throws { try await Automation.apply(["enabled": false], global: self.global) }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enqueue every eligible customer now, up to today's cap.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Count only: enqueue nothing.") var dryRun = false
+
+        func run() async throws {
+            let p = RunAutomation.Params(dryRun: self.dryRun)
+            let r = try await self.global.withClient { try await $0.call(RunAutomation.self, p) }
+            if self.global.json { return self.global.printJSON(r) }
+            Swift.print("\(r.dryRun ? "dry run" : "run") for \(r.date): considered \(r.considered), eligible \(r.eligible), enqueued \(r.enqueued), cap remaining \(r.capRemaining)")
+            var rows = [["LEFT OUT", "COUNT"]]
+            for (k, v) in r.leftOut.sorted(by: { $0.key < $1.key }) where v > 0 { rows.append([k, String(v)]) }
+            if rows.count > 1 { Swift.print(Output.table(rows)) }
+        }
+    }
+
+    static func apply(_ values: [String: JSONValue], global: GlobalOptions) async throws {
+        let s = try await global.withClient { try await $0.call(SetAutomation.self, .init(values)) }
+        if global.json { return global.printJSON(s) }
+        Automation.print(s)
+    }
+
+    /// A command-line value as JSON: numbers, booleans and arrays as such, `1,2,3` as an array,
+    /// anything else as a string.
+    static func value(_ text: String) -> JSONValue {
+        if let v = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { return v }
+        let parts = text.split(separator: ",").map { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        if parts.count > 1, parts.allSatisfy({ $0 != nil }) { return .array(parts.map { .int($0!) }) }
+        return .string(text)
+    }
+
     static func print(_ s: AutomationSettings) {
-        Swift.print(Output.table([
-            ["SETTING", "VALUE"],
-            ["retryBaseMs", String(s.retryBaseMs)], ["retryFactor", String(s.retryFactor)],
-            ["retryCapMs", String(s.retryCapMs)], ["maxAttempts", String(s.maxAttempts)],
-            ["leaseSeconds", String(s.leaseSeconds)],
-        ]))
+        var rows = [["SETTING", "VALUE"]]
+        for (k, v) in s.asObject().sorted(by: { $0.key < $1.key }) {
+            let text: String
+            switch v {
+            case .string(let x): text = x
+            case .bool(let b): text = String(b)
+            case .int(let i): text = String(i)
+            case .double(let d): text = String(d)
+            case .array(let a): text = a.compactMap { $0.intValue.map(String.init) }.joined(separator: ",")
+            default: text = "?"
+            }
+            rows.append([k, text])
+        }
+        Swift.print(Output.table(rows))
     }
 }

@@ -127,35 +127,3 @@ struct OutcomePolicyTests {
 extension OutcomePolicy.Action {
     static var allRawValues: [String] { [Self.complete, .retry, .fail].map(\.rawValue) }
 }
-
-@Suite("DialPolicy: the rules re-checked at jobs.dialing")
-struct DialPolicyTests {
-    @Test func activeCustomerWithValidNumberIsAllowed() {
-        #expect(DialPolicy.verdict(customerStatus: .active, phone: "+442079460958") == .allowed)
-    }
-
-    @Test(
-        "a customer who is not ACTIVE is refused with a rule named after the status",
-        arguments: [
-            (CustomerStatus.optedOut, "customer_opted_out"), (.doNotCall, "customer_do_not_call"),
-            (.converted, "customer_converted"), (.invalidNumber, "customer_invalid_number"),
-        ])
-    func inactiveCustomers(_ status: CustomerStatus, _ rule: String) {
-        #expect(DialPolicy.verdict(customerStatus: status, phone: "+442079460958") == .refused(rule: rule))
-        // The status rule wins over the phone rule.
-        #expect(DialPolicy.verdict(customerStatus: status, phone: "garbage") == .refused(rule: rule))
-    }
-
-    @Test("an invalid or non-canonical number is refused", arguments: ["", "020 7946 0958", "+44 20 7946 0958", "+0123456789"])
-    func invalidPhone(_ phone: String) {
-        #expect(DialPolicy.verdict(customerStatus: .active, phone: phone) == .refused(rule: "invalid_phone"))
-    }
-
-    @Test("every customer status has a verdict, and only ACTIVE is allowed")
-    func everyStatus() {
-        for status in CustomerStatus.allCases {
-            let v = DialPolicy.verdict(customerStatus: status, phone: "+12125550100")
-            #expect((v == .allowed) == (status == .active), "\(status)")
-        }
-    }
-}

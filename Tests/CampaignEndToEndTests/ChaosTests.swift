@@ -1,3 +1,4 @@
+import CampaignProtocol
 import CampaignTestSupport
 import Foundation
 import Testing
@@ -23,7 +24,8 @@ struct ChaosTests {
         try await scene.waitForSocket("c1")
         // Settings first: another coordinator would use its cached copy for up to 5 s.
         let set = try await scene.ctl(
-            ["automation", "set", "leaseSeconds=5", "retryBaseMs=20", "retryCapMs=200", "maxAttempts=3"], coordinator: "c1")
+            ["automation", "set", "leaseSeconds=5", "retryBaseMs=20", "retryCapMs=200", "maxAttempts=3"]
+                + AutomationSettings.wideOpenCtlArguments, coordinator: "c1")
         #expect(set.status == 0, "\(set.stderr)")
         scene.try_coordinator("c2")
         try await scene.waitForSocket("c2")
@@ -129,7 +131,7 @@ struct ChaosTests {
         let scene = try await Scene("dialkill")
         try scene.coordinator()
         try await scene.waitForSocket()
-        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5"])
+        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5"] + AutomationSettings.wideOpenCtlArguments)
         let files = try scene.writeCustomers(1)
         _ = try await scene.ctl(["customers", "import", files.csv])
         _ = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])

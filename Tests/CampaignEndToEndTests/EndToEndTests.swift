@@ -1,3 +1,4 @@
+import CampaignProtocol
 import CampaignTestSupport
 import Foundation
 import Testing
@@ -16,7 +17,7 @@ struct EndToEndTests {
         try scene.agent("agent-a")
         try scene.agent("agent-b")
 
-        let set = try await scene.ctl(["automation", "set", "retryBaseMs=50", "retryCapMs=200", "maxAttempts=3"])
+        let set = try await scene.ctl(["automation", "set", "retryBaseMs=50", "retryCapMs=200", "maxAttempts=3"] + AutomationSettings.wideOpenCtlArguments)
         #expect(set.status == 0, "\(set.stderr)")
         let files = try scene.writeCustomers(200)
         let imported = try await scene.ctl(["customers", "import", files.csv])
@@ -83,7 +84,7 @@ struct EndToEndTests {
         #expect(a.isRunning)
         let coordinator = try scene.coordinator()
         try await scene.waitForSocket()
-        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5", "retryBaseMs=50", "retryCapMs=100"])
+        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5", "retryBaseMs=50", "retryCapMs=100"] + AutomationSettings.wideOpenCtlArguments)
         let files = try scene.writeCustomers(100)
         _ = try await scene.ctl(["customers", "import", files.csv])
         _ = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])

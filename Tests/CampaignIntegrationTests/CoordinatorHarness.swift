@@ -15,11 +15,12 @@ struct CoordinatorHarness: Sendable {
 
     static func run<R: Sendable>(
         _ label: String, maximumLineLength: Int = 1 << 20, maximumInFlight: Int = 128,
-        fallbackPoll: Duration = .seconds(2),
+        fallbackPoll: Duration = .seconds(2), settings: AutomationSettings = .wideOpen,
         _ body: @Sendable (CoordinatorHarness) async throws -> R
     ) async throws -> R {
         let (db, store) = try await TestDatabase.migrated(label)
         defer { db.drop() }
+        try await store.writeSettings(settings, by: "test")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -221,17 +221,24 @@ struct CoordinatorTests {
     @Test func automationSetValidatesAndRecordsWho() async throws {
         try await CoordinatorHarness.run("automation") { h in
             try await h.client { c in
-                do {
-                    _ = try await c.call(SetAutomation.self, .init(retryBaseMs: 10_000, retryCapMs: 5))
-                    Issue.record("cap below base must be refused")
-                } catch let e as RPCError {
-                    #expect(e.symbol == "VALIDATION_FAILED")
+                let before = try await c.call(GetAutomation.self, NoParams())
+                for bad: [String: JSONValue] in [
+                    ["retryBaseMs": 10_000, "retryCapMs": 5], ["timezone": "Mars/Olympus"], ["workingHoursEnd": "25:00"],
+                    ["workingDays": [0, 8]], ["dailyCap": "many"], ["noSuchSetting": 1],
+                    ["workingHoursStart": "18:00", "workingHoursEnd": "09:00"],
+                ] {
+                    do {
+                        _ = try await c.call(SetAutomation.self, .init(bad))
+                        Issue.record("\(bad) must be refused")
+                    } catch let e as RPCError {
+                        #expect(e.symbol == "VALIDATION_FAILED", "\(bad): \(e)")
+                    }
                 }
-                #expect(try await c.call(GetAutomation.self, NoParams()) == AutomationSettings())  // nothing half-applied
-                let s = try await c.call(SetAutomation.self, .init(maxAttempts: 5))
-                #expect(s.maxAttempts == 5)
+                #expect(try await c.call(GetAutomation.self, NoParams()) == before)  // nothing half-applied
+                let s = try await c.call(SetAutomation.self, .init(["maxAttempts": 5, "timezone": "Europe/Paris"]))
+                #expect(s.maxAttempts == 5 && s.timezone == "Europe/Paris")
             }
-            #expect(try h.db.scalar("SELECT updated_by FROM campaign.automation_settings_log WHERE key = 'maxAttempts'") == "uid:\(getuid())")
+            #expect(try h.db.scalar("SELECT updated_by FROM campaign.automation_settings_log WHERE key = 'maxAttempts' ORDER BY id DESC LIMIT 1") == "uid:\(getuid())")
         }
     }
 }

@@ -358,11 +358,15 @@ struct MethodCodingTests {
         #expect(try roundTrip(s) == s)
         #expect(s.problems().isEmpty)
         #expect(s.retryPolicy == RetryPolicy(baseMs: 60_000, factor: 2, capMs: 3_600_000))
-        let changed = SetAutomation.Params(retryFactor: 0.5, maxAttempts: 0).applied(to: s)
+        let changed = try s.applying(["retryFactor": .double(0.5), "maxAttempts": 0])
         #expect(changed.retryFactor == 0.5 && changed.maxAttempts == 0 && changed.retryBaseMs == s.retryBaseMs)
         #expect(changed.problems().count == 2)
         #expect(AutomationSettings(retryBaseMs: 10, retryCapMs: 5).problems() == ["retryCapMs must be ≥ retryBaseMs"])
-        #expect(try decode(SetAutomation.Params.self, "{}") == SetAutomation.Params())
+        #expect(throws: SettingsError.self) { try s.applying(["nope": 1]) }
+        #expect(throws: SettingsError.self) { try s.applying(["dailyCap": "many"]) }
+        // A partial object on the wire; stored settings missing newer fields take their defaults.
+        #expect(try decode(SetAutomation.Params.self, #"{"dailyCap":5}"#) == SetAutomation.Params(["dailyCap": 5]))
+        #expect(try decode(AutomationSettings.self, #"{"maxAttempts":7}"#).dailyCap == s.dailyCap)
     }
 
     @Test("every method name is unique and in a DESIGN §6 family")

@@ -8,5 +8,6 @@ public struct Migration: Sendable {
     /// Every migration, oldest first. Never edit one that has shipped: add a new one.
     public static let all: [Migration] = [
         Migration0001Initial.migration,
+        Migration0002Eligibility.migration,
     ]
 }

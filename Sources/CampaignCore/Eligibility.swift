@@ -1,0 +1,133 @@
+import Foundation
+
+/// Local working hours: a time window and the weekdays it applies to, read in a customer's own
+/// timezone. Pure value.
+public struct WorkingHours: Sendable, Equatable {
+    /// Seconds after local midnight; start inclusive, end exclusive (86400 = end of day).
+    public var startSecond: Int
+    public var endSecond: Int
+    /// ISO weekdays: 1 = Monday … 7 = Sunday.
+    public var isoWeekdays: Set<Int>
+
+    public init(startSecond: Int, endSecond: Int, isoWeekdays: Set<Int>) {
+        self.startSecond = startSecond
+        self.endSecond = endSecond
+        self.isoWeekdays = isoWeekdays
+    }
+
+    /// `HH:MM` → seconds after midnight (`24:00` allowed as the end of the day).
+    public static func parse(_ text: String) -> Int? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+            (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0
+        else { return nil }
+        return h * 3600 + m * 60
+    }
+
+    /// True when `instant` falls inside the window in `timeZone` (DST-correct: the local wall
+    /// clock is what counts).
+    public func contains(_ instant: Date, in timeZone: TimeZone) -> Bool {
+        let local = LocalTime(instant, timeZone)
+        return self.isoWeekdays.contains(local.isoWeekday) && local.secondOfDay >= self.startSecond
+            && local.secondOfDay < self.endSecond
+    }
+}
+
+/// The wall-clock reading of an instant in a timezone.
+public struct LocalTime: Sendable, Equatable {
+    public var isoWeekday: Int
+    /// Whole seconds after local midnight (fractions dropped).
+    public var secondOfDay: Int
+    /// The local calendar date, `YYYY-MM-DD`.
+    public var date: String
+
+    public init(_ instant: Date, _ timeZone: TimeZone) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
+        // Foundation: 1 = Sunday … 7 = Saturday; ISO: 1 = Monday … 7 = Sunday.
+        self.isoWeekday = ((c.weekday! + 5) % 7) + 1
+        self.secondOfDay = c.hour! * 3600 + c.minute! * 60 + c.second!
+        self.date = String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+}
+
+/// Who may be called now (DESIGN §5): the reference policy. The bulk SQL of `automation.run`
+/// encodes the same rules, in the same order; randomized tests hold the two to the same answers.
+public struct EligibilityPolicy: Sendable, Equatable {
+    /// Why a customer is left out. The first rule that fails is the reason; the order is part
+    /// of the contract (it decides which reason a customer is counted under).
+    public enum Reason: String, Sendable, Equatable, CaseIterable, Codable {
+        /// The customer's status is not ACTIVE (opted out, do not call, converted, invalid number).
+        case notActive = "not_active"
+        case invalidPhone = "invalid_phone"
+        /// Now is outside working hours in the customer's own timezone.
+        case outsideWorkingHours = "outside_working_hours"
+        /// The customer was called less than the cooldown ago.
+        case cooldown = "cooldown"
+        /// The customer already has a QUEUED or ACTIVE job.
+        case openJob = "open_job"
+        /// The customer already has today's automatic job (idempotency per local date).
+        case alreadyEnqueuedToday = "already_enqueued_today"
+        /// Today's cap of calls is reached.
+        case dailyCap = "daily_cap"
+    }
+
+    /// What the policy needs to know of one customer.
+    public struct Customer: Sendable, Equatable {
+        public var status: CustomerStatus
+        public var phone: String
+        public var timeZone: TimeZone
+        public var lastCalledAt: Date?
+        public var hasOpenJob: Bool
+        public var hasTodaysJob: Bool
+
+        public init(
+            status: CustomerStatus, phone: String, timeZone: TimeZone, lastCalledAt: Date?, hasOpenJob: Bool = false,
+            hasTodaysJob: Bool = false
+        ) {
+            self.status = status
+            self.phone = phone
+            self.timeZone = timeZone
+            self.lastCalledAt = lastCalledAt
+            self.hasOpenJob = hasOpenJob
+            self.hasTodaysJob = hasTodaysJob
+        }
+    }
+
+    public var workingHours: WorkingHours
+    public var cooldownSeconds: Int
+
+    public init(workingHours: WorkingHours, cooldownSeconds: Int) {
+        self.workingHours = workingHours
+        self.cooldownSeconds = cooldownSeconds
+    }
+
+    /// The customer's rules, in contract order, without the daily cap (a campaign-wide count).
+    /// Returns nil when the customer may be called now.
+    public func reason(_ c: Customer, now: Date) -> Reason? {
+        if c.status != .active { return .notActive }
+        if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
+        if !self.workingHours.contains(now, in: c.timeZone) { return .outsideWorkingHours }
+        if let last = c.lastCalledAt, now.timeIntervalSince(last) < Double(self.cooldownSeconds) { return .cooldown }
+        if c.hasOpenJob { return .openJob }
+        if c.hasTodaysJob { return .alreadyEnqueuedToday }
+        return nil
+    }
+
+    /// The pre-dial check of one job's customer at `now` (DESIGN §5: "the same rules are checked
+    /// once more at jobs.dialing"). The open-job and today's-job rules do not apply (the job is the
+    /// open one); the cooldown applies to a job's first attempt only — a retry follows its own
+    /// backoff; the cap counts the calls already placed today.
+    public func dialVerdict(
+        _ c: Customer, attempt: Int, callsToday: Int, dailyCap: Int, now: Date
+    ) -> JobStateMachine.DialVerdict {
+        var c = c
+        c.hasOpenJob = false
+        c.hasTodaysJob = false
+        if attempt > 1 { c.lastCalledAt = nil }
+        if let r = self.reason(c, now: now) { return .refused(rule: r.rawValue) }
+        if callsToday >= dailyCap { return .refused(rule: Reason.dailyCap.rawValue) }
+        return .allowed
+    }
+}
