@@ -378,14 +378,20 @@ public final class PostgresJobStore: Sendable {
         public var date: String
     }
 
+    static func automationParams(_ s: AutomationSettings, dryRun: Bool, at: Date?) -> [String?] {
+        [
+            s.timezone, s.workingHoursStart, s.workingHoursEnd, PGArray.encode(s.workingDays),
+            String(s.cooldownMinutes), String(s.dailyCap), String(s.maxAttempts), dryRun ? "true" : "false",
+            at.map { String(format: "%.6f", $0.timeIntervalSince1970) },
+        ]
+    }
+
     /// Runs the set-based automatic enqueue (see `SQL.automationRun`) under the cap lock.
-    public func automationRun(_ s: AutomationSettings, dryRun: Bool) async throws -> AutomationRunCounts {
+    /// - Parameter at: the instant to judge at (tests); nil is the database's now.
+    public func automationRun(_ s: AutomationSettings, dryRun: Bool, at: Date? = nil) async throws -> AutomationRunCounts {
         try await self.pool.transaction { conn in
             try conn.execute(SQL.dialLimitsLock)
-            let rows = try conn.execute(SQL.automationRun, [
-                s.timezone, s.workingHoursStart, s.workingHoursEnd, PGArray.encode(s.workingDays),
-                String(s.cooldownMinutes), String(s.dailyCap), String(s.maxAttempts), dryRun ? "true" : "false",
-            ])
+            let rows = try conn.execute(SQL.automationRun, Self.automationParams(s, dryRun: dryRun, at: at))
             var out = AutomationRunCounts(byReason: [:], eligible: 0, picked: 0, enqueued: 0, capRemaining: 0, date: "")
             for r in rows.all {
                 let k = try r.string("k")
@@ -400,6 +406,17 @@ public final class PostgresJobStore: Sendable {
                 }
             }
             if out.enqueued > 0 { try self.notifyJobsAvailable(conn) }
+            return out
+        }
+    }
+
+    /// Every customer's eligibility reason (nil: eligible) as `automationRun` judges it, by id.
+    public func classifyCustomers(_ s: AutomationSettings, at: Date? = nil) async throws -> [Int64: String?] {
+        try await self.pool.withConnection { conn in
+            var out: [Int64: String?] = [:]
+            for r in try conn.execute(SQL.customersClassify, Self.automationParams(s, dryRun: true, at: at)).all {
+                out[try r.int64("id")] = r["reason"]
+            }
             return out
         }
     }

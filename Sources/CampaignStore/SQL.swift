@@ -273,42 +273,29 @@ public enum SQL {
         "dial_events_prune", "DELETE FROM campaign.dial_events WHERE at < now() - make_interval(days => $1::int)")
 
     /// `automation.run` in one statement: classifies every customer by the first eligibility rule
-    /// it fails (the same rules, in the same order, as `EligibilityPolicy`), enqueues the eligible
-    /// ones in id order up to the cap left today (unless `$8` dry run), and answers with counts.
+    /// it fails (`campaign.eligibility_reason`, the same rules in the same order as
+    /// `EligibilityPolicy`), enqueues the eligible ones in id order up to the cap left today
+    /// (unless `$8` dry run), and answers with counts.
     ///
     /// `$1` campaign timezone, `$2`/`$3` working hours (`HH:MM`, end exclusive, `24:00` allowed),
-    /// `$4` ISO weekdays, `$5` cooldown minutes, `$6` daily cap, `$7` max attempts, `$8` dry run.
-    /// The cap left = cap − calls started today − jobs not yet dialing (they will call). Run under
-    /// `dialLimitsLock`, so two coordinators' runs cannot both spend the same cap.
+    /// `$4` ISO weekdays, `$5` cooldown minutes, `$6` daily cap, `$7` max attempts, `$8` dry run,
+    /// `$9` the instant to judge at (NULL: now). The cap left = cap − calls started today − jobs not
+    /// yet dialing (they will call). Run under `dialLimitsLock`, so two coordinators' runs cannot
+    /// both spend the same cap.
     static let automationRun = SQLStatement(
         "automation_run",
         """
-        WITH day AS (
-            SELECT (now() AT TIME ZONE $1)::date AS d,
-                   (date_trunc('day', now() AT TIME ZONE $1) AT TIME ZONE $1) AS start
+        WITH at AS (
+            SELECT coalesce(to_timestamp($9::float8), now()) AS t
+        ), day AS (
+            SELECT (at.t AT TIME ZONE $1)::date AS d, (date_trunc('day', at.t AT TIME ZONE $1) AT TIME ZONE $1) AS start
+            FROM at
         ), used AS (
-            SELECT (SELECT count(*) FROM campaign.dial_events, day WHERE at >= day.start)
+            SELECT (SELECT count(*) FROM campaign.dial_events, day WHERE dial_events.at >= day.start)
                  + (SELECT count(*) FROM campaign.campaign_jobs
                      WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
-        ), open_jobs AS (
-            SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')
-        ), todays AS (
-            SELECT j.customer_id FROM campaign.campaign_jobs j, day WHERE j.auto_date = day.d
         ), classified AS (
-            SELECT c.id, c.external_ref,
-                CASE
-                    WHEN c.status <> 'ACTIVE' THEN 'not_active'
-                    WHEN c.phone !~ '^\\+[1-9][0-9]{7,14}$' THEN 'invalid_phone'
-                    WHEN NOT (extract(isodow FROM now() AT TIME ZONE c.timezone)::int = ANY($4::int[])
-                              AND (now() AT TIME ZONE c.timezone)::time >= $2::time
-                              AND (now() AT TIME ZONE c.timezone)::time < $3::time) THEN 'outside_working_hours'
-                    WHEN c.last_called_at > now() - make_interval(mins => $5::int) THEN 'cooldown'
-                    WHEN o.customer_id IS NOT NULL THEN 'open_job'
-                    WHEN t.customer_id IS NOT NULL THEN 'already_enqueued_today'
-                END AS reason
-            FROM campaign.customers c
-            LEFT JOIN open_jobs o ON o.customer_id = c.id
-            LEFT JOIN todays t ON t.customer_id = c.id
+            \(classifyCustomers)
         ), ranked AS (
             SELECT id, external_ref, row_number() OVER (ORDER BY id) AS rn FROM classified WHERE reason IS NULL
         ), picked AS (
@@ -326,6 +313,32 @@ public enum SQL {
         UNION ALL SELECT 'enqueued', count(*) FROM inserted
         UNION ALL SELECT 'cap_remaining', greatest(0, $6::int - n) FROM used
         UNION ALL SELECT 'date:' || d::text, 0 FROM day
+        """)
+
+    /// Every customer with its eligibility reason (NULL: eligible), at `at.t`, in the campaign
+    /// day `day.d` — the body shared by `automationRun` and `customersClassify`.
+    static let classifyCustomers = """
+        SELECT c.id, c.external_ref,
+               campaign.eligibility_reason(
+                   c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
+                   t.customer_id IS NOT NULL, at.t, $2::time, $3::time, $4::int[], $5::int) AS reason
+        FROM campaign.customers c
+        CROSS JOIN at
+        LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o
+            ON o.customer_id = c.id
+        LEFT JOIN (SELECT j.customer_id FROM campaign.campaign_jobs j, day WHERE j.auto_date = day.d) t
+            ON t.customer_id = c.id
+        """
+
+    /// The reason of every customer, as `automationRun` judges them (same parameters; `$6`–`$8`
+    /// unused): for tests that hold the SQL to the Swift policy, and for diagnostics.
+    static let customersClassify = SQLStatement(
+        "customers_classify",
+        """
+        WITH at AS (SELECT coalesce(to_timestamp($9::float8), now()) AS t),
+             day AS (SELECT (at.t AT TIME ZONE $1)::date AS d FROM at),
+             unused AS (SELECT $6::int, $7::int, $8::bool)
+        SELECT id, reason FROM (\(classifyCustomers)) x ORDER BY id
         """)
 
     // MARK: Jobs: reads
