@@ -134,6 +134,18 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         }
         r.register(CancelJobs.self) { p, ctx in try await self.adminChange(.cancelRequested, ids: p.ids, retryBudget: 1, ctx) }
         r.register(UpsertCustomers.self) { p, _ in try await self.upsertCustomers(p) }
+        r.register(GetCustomer.self) { p, _ in
+            guard (p.id == nil) != (p.externalRef == nil) else {
+                throw RPCError(.invalidParams, "invalid params: give exactly one of id and externalRef")
+            }
+            guard let c = try await self.db({ try await self.store.getCustomer(id: p.id, externalRef: p.externalRef) })
+            else { throw RPCError(.notFound, "no such customer") }
+            return c
+        }
+        r.register(ListCustomers.self) { p, _ in
+            if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
+            return try await self.db { try await self.store.listCustomers(p) }
+        }
         r.register(GetAutomation.self) { _, _ in try await self.settings(fresh: true) }
         r.register(SetAutomation.self) { p, ctx in try await self.setAutomation(p, ctx) }
         r.register(RunAutomation.self) { p, ctx in try await self.runAutomation(dryRun: p.dryRun ?? false, by: ctx) }
@@ -361,8 +373,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         var rejected: [ItemError] = []
         var valid: [ValidCustomer] = []
         var seen = Set<String>()
+        let zones = try await self.knownTimezones()
         for (i, c) in p.customers.enumerated() {
-            switch CustomerValidation.validate(c) {
+            switch CustomerValidation.validate(c, knownTimezones: zones) {
             case .failure(let reason):
                 rejected.append(ItemError(index: i, ref: c.externalRef, reason: reason.message))
             case .success(let v):

@@ -9,14 +9,15 @@ enum CustomerValidation {
         var message: String
     }
 
-    static func validate(_ c: CustomerInput) -> Result<ValidCustomer, Problem> {
+    /// - Parameter knownTimezones: names both Foundation and PostgreSQL know (nil: Foundation's).
+    static func validate(_ c: CustomerInput, knownTimezones: Set<String>? = nil) -> Result<ValidCustomer, Problem> {
         let ref = c.externalRef.trimmingCharacters(in: .whitespaces)
         guard (1...200).contains(ref.utf8.count) else { return .failure(Problem(message: "externalRef must be 1…200 bytes")) }
         guard let phone = PhoneNumber.normalize(c.phone) else {
             return .failure(Problem(message: "phone is not a valid international (E.164) number"))
         }
         let tz = c.timezone.trimmingCharacters(in: .whitespaces)
-        guard tz.contains("/") || tz == "UTC", TimeZone(identifier: tz) != nil else {
+        guard tz.contains("/") || tz == "UTC", TimeZone(identifier: tz) != nil, knownTimezones?.contains(tz) ?? true else {
             return .failure(Problem(message: "unknown IANA timezone \"\(tz.prefix(64))\""))
         }
         var attributesJSON: String?

@@ -18,7 +18,9 @@ public struct WorkingHours: Sendable, Equatable {
     /// `HH:MM` → seconds after midnight (`24:00` allowed as the end of the day).
     public static func parse(_ text: String) -> Int? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+        // Exactly two ASCII digits each ("+9" and "-0" parse as Int, but are not HH).
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            let h = Int(parts[0]), let m = Int(parts[1]),
             (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0
         else { return nil }
         return h * 3600 + m * 60

@@ -354,6 +354,73 @@ public enum UpsertCustomers: RPCMethod {
     }
 }
 
+/// A customer as the wire shows it.
+public struct CustomerView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var externalRef: String
+    public var name: String
+    public var phone: String
+    public var timezone: String
+    public var status: CustomerStatus
+    public var lastCalledAt: String?
+    public var attributes: JSONValue?
+    public var createdAt: String
+    public var updatedAt: String
+    public init(
+        id: Int64, externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus,
+        lastCalledAt: String?, attributes: JSONValue?, createdAt: String, updatedAt: String
+    ) {
+        self.id = id
+        self.externalRef = externalRef
+        self.name = name
+        self.phone = phone
+        self.timezone = timezone
+        self.status = status
+        self.lastCalledAt = lastCalledAt
+        self.attributes = attributes
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// `customers.get`: one customer by `id` or `externalRef`.
+public enum GetCustomer: RPCMethod {
+    public static let name = "customers.get"
+    public struct Params: Codable, Sendable, Equatable {
+        public var id: Int64?
+        public var externalRef: String?
+        public init(id: Int64? = nil, externalRef: String? = nil) {
+            self.id = id
+            self.externalRef = externalRef
+        }
+    }
+    public typealias Result = CustomerView
+}
+
+/// `customers.list`: by id, with keyset paging, optionally one status.
+public enum ListCustomers: RPCMethod {
+    public static let name = "customers.list"
+    public struct Params: Codable, Sendable, Equatable {
+        public var status: CustomerStatus?
+        /// 1…1000, default 100.
+        public var limit: Int?
+        public var cursor: String?
+        public init(status: CustomerStatus? = nil, limit: Int? = nil, cursor: String? = nil) {
+            self.status = status
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var customers: [CustomerView]
+        public var nextCursor: String?
+        public init(customers: [CustomerView], nextCursor: String?) {
+            self.customers = customers
+            self.nextCursor = nextCursor
+        }
+    }
+}
+
 /// `automation.get`: the current settings.
 public enum GetAutomation: RPCMethod {
     public static let name = "automation.get"
@@ -423,7 +490,7 @@ public enum ProtocolMethods {
     public static let all: [String] = [
         Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
         SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, RetryJobs.name, CancelJobs.name,
-        UpsertCustomers.name,
+        UpsertCustomers.name, GetCustomer.name, ListCustomers.name,
         GetAutomation.name, SetAutomation.name, RunAutomation.name,
     ]
 }

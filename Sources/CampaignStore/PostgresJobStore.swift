@@ -85,6 +85,23 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
+    public func getCustomer(id: Int64?, externalRef: String?) async throws -> CustomerView? {
+        try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.customersGet, [id.map { String($0) }, externalRef])
+            return rows.count > 0 ? try CustomerView(row: rows.row(0)) : nil
+        }
+    }
+
+    public func listCustomers(_ p: ListCustomers.Params) async throws -> ListCustomers.Result {
+        let limit = min(max(p.limit ?? 100, 1), 1000)
+        return try await self.pool.withConnection { conn in
+            let rows = try conn.execute(SQL.customersList, [p.status?.rawValue, String(limit), p.cursor])
+            let customers = try rows.all.map(CustomerView.init(row:))
+            return ListCustomers.Result(
+                customers: customers, nextCursor: customers.count == limit ? customers.last.map { String($0.id) } : nil)
+        }
+    }
+
     // MARK: Enqueue
 
     /// Creates one job per item (idempotent on `queueJobId`, which must be set by the caller).
@@ -685,6 +702,17 @@ struct ReportView {
                 attemptsMade: try r.int("attempts_made"), runAt: r["run_at"], result: JSONText.decode(r["result"]))
         }
         return out
+    }
+}
+
+extension CustomerView {
+    init(row r: PQRow) throws {
+        self.init(
+            id: try r.int64("id"), externalRef: try r.string("external_ref"), name: r["name"] ?? "",
+            phone: try r.string("phone"), timezone: try r.string("timezone"),
+            status: CustomerStatus(rawValue: try r.string("status")) ?? .invalidNumber, lastCalledAt: r["last_called_at"],
+            attributes: JSONText.decode(r["attributes"]), createdAt: try r.string("created_at"),
+            updatedAt: try r.string("updated_at"))
     }
 }
 

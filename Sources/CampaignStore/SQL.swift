@@ -37,6 +37,28 @@ public enum SQL {
         RETURNING (xmax = 0) AS inserted
         """)
 
+    static let customerColumns = """
+        id, external_ref, name, phone, timezone, status::text AS status, campaign.ts(last_called_at) AS last_called_at,
+        attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at
+        """
+
+    static let customersGet = SQLStatement(
+        "customers_get",
+        """
+        SELECT \(customerColumns) FROM campaign.customers
+        WHERE ($1::bigint IS NOT NULL AND id = $1::bigint) OR ($2::text IS NOT NULL AND external_ref = $2::text)
+        """)
+
+    /// In id order, keyset paging (`$3`: after this id), optional status.
+    static let customersList = SQLStatement(
+        "customers_list",
+        """
+        SELECT \(customerColumns) FROM campaign.customers
+        WHERE ($1::campaign.customer_status IS NULL OR status = $1::campaign.customer_status)
+          AND ($3::bigint IS NULL OR id > $3::bigint)
+        ORDER BY id LIMIT $2::int
+        """)
+
     // MARK: Jobs: enqueue
 
     /// Creates jobs for the given customers (by id or external ref), idempotent on `queue_job_id`.

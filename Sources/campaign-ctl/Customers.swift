@@ -6,7 +6,57 @@ import CampaignRPC
 import Foundation
 
 struct Customers: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Import customers.", subcommands: [Import.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Import, list and show customers.", subcommands: [Import.self, List.self, Get.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List customers in id order.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only customers in this status (ACTIVE, OPTED_OUT, DO_NOT_CALL, CONVERTED, INVALID_NUMBER).")
+        var status: String?
+        @Option(help: "Customers per page (1…1000).") var limit: Int = 50
+        @Option(help: "Continue after this cursor.") var cursor: String?
+
+        func run() async throws {
+            var status: CustomerStatus?
+            if let s = self.status {
+                guard let parsed = CustomerStatus(rawValue: s.uppercased()) else { throw ValidationError("unknown status \(s)") }
+                status = parsed
+            }
+            let p = ListCustomers.Params(status: status, limit: self.limit, cursor: self.cursor)
+            let r = try await self.global.withClient { try await $0.call(ListCustomers.self, p) }
+            if self.global.json { return self.global.printJSON(r) }
+            var rows = [["ID", "REF", "NAME", "STATUS", "TIMEZONE", "LAST CALLED"]]
+            for c in r.customers {
+                rows.append([String(c.id), c.externalRef, c.name, c.status.rawValue, c.timezone, c.lastCalledAt ?? "-"])
+            }
+            print(Output.table(rows))
+            if let c = r.nextCursor { print("more: --cursor \(c)") }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one customer (by external ref, or id with --id).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "External ref (or id with --id).") var ref: String
+        @Flag(help: "Treat the argument as the numeric id.") var id = false
+
+        func run() async throws {
+            let p: GetCustomer.Params
+            if self.id {
+                guard let n = Int64(self.ref) else { throw ValidationError("id must be a number") }
+                p = .init(id: n)
+            } else {
+                p = .init(externalRef: self.ref)
+            }
+            let c = try await self.global.withClient { try await $0.call(GetCustomer.self, p) }
+            if self.global.json { return self.global.printJSON(c) }
+            // The phone number is shown to the operator who asked for this customer; it is never logged.
+            print("customer \(c.id)  \(c.externalRef)  \(c.name)")
+            print("phone \(c.phone)  timezone \(c.timezone)  status \(c.status.rawValue)  last called \(c.lastCalledAt ?? "-")")
+            print("attributes \(Jobs.summary(c.attributes))  created \(c.createdAt)  updated \(c.updatedAt)")
+        }
+    }
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,139 @@
+import CampaignCore
+import CampaignCoordinator
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import CampaignTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// automation.run and the pre-dial rules against a real PostgreSQL.
+@Suite("Automation")
+struct AutomationTests {
+    static func coordinator(_ db: TestDatabase, _ name: String) -> Coordinator {
+        let logger = Logger(label: name)
+        let store = db.makeStore(poolSize: 2)
+        return Coordinator(configuration: .init(coordinatorID: name, version: "t"), store: store, logger: logger)
+    }
+
+    static var allDay: AutomationSettings {
+        var s = AutomationSettings.wideOpen
+        s.enabled = true
+        return s
+    }
+
+    @Test func twoCoordinatorsRunningAtOnceNeverExceedTheCap() async throws {
+        let (db, store) = try await TestDatabase.migrated("capcap")
+        defer { db.drop() }
+        _ = try await store.upsertCustomers(TestFactory.customers(2000))
+        var s = Self.allDay
+        s.dailyCap = 537
+        try await store.writeSettings(s, by: "test")
+        let a = Self.coordinator(db, "a")
+        let b = Self.coordinator(db, "b")
+        async let ra = a.runAutomation(dryRun: false, by: nil)
+        async let rb = b.runAutomation(dryRun: false, by: nil)
+        let (x, y) = try await (ra, rb)
+        #expect(x.enqueued + y.enqueued == 537, "\(x.enqueued) + \(y.enqueued)")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE auto_date IS NOT NULL") == "537")
+        // The cap counts the jobs still to dial: a third run has nothing left to spend.
+        let z = try await a.runAutomation(dryRun: false, by: nil)
+        #expect(z.enqueued == 0 && z.capRemaining == 0)
+        // The idempotency key names the customer and the campaign-local date.
+        let key = try #require(try db.scalar("SELECT queue_job_id FROM campaign.campaign_jobs ORDER BY id LIMIT 1"))
+        #expect(key.hasPrefix("cust-0000:") && key.hasSuffix(x.date))
+    }
+
+    @Test func dryRunCountsAndEnqueuesNothingAndReasonsAddUp() async throws {
+        let (db, store) = try await TestDatabase.migrated("dryrun")
+        defer { db.drop() }
+        var customers = TestFactory.customers(100)
+        for i in 0..<10 { customers[i].status = .optedOut }
+        _ = try await store.upsertCustomers(customers)
+        _ = try db.connect().query("UPDATE campaign.customers SET last_called_at = now() WHERE id BETWEEN 11 AND 15")
+        _ = try await store.enqueue([EnqueueItem(customerRef: "cust-0020", queueJobId: "manual-1")], defaultMaxAttempts: 3)
+        var s = Self.allDay
+        s.cooldownMinutes = 60
+        s.dailyCap = 50
+        try await store.writeSettings(s, by: "test")
+        let c = Self.coordinator(db, "c")
+        let dry = try await c.runAutomation(dryRun: true, by: nil)
+        #expect(dry.enqueued == 0 && dry.dryRun)
+        #expect(dry.considered == 100)
+        #expect(dry.leftOut["not_active"] == 10 && dry.leftOut["cooldown"] == 5 && dry.leftOut["open_job"] == 1)
+        // 84 eligible, the manual job already spends one call of the cap: 49 fit, 35 wait for tomorrow.
+        #expect(dry.eligible == 49 && dry.leftOut["daily_cap"] == 35 && dry.capRemaining == 49)
+        #expect(dry.considered == dry.eligible + dry.leftOut.values.reduce(0, +))
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "1")
+        let real = try await c.runAutomation(dryRun: false, by: nil)
+        #expect(real.enqueued == 49)
+    }
+
+    @Test func disabledAutomationRefusesARealRunButNotADryRun() async throws {
+        let (db, store) = try await TestDatabase.migrated("disabled")
+        defer { db.drop() }
+        try await store.writeSettings(.wideOpen, by: "test")  // enabled = false
+        let c = Self.coordinator(db, "c")
+        await #expect(throws: RPCError.self) { try await c.runAutomation(dryRun: false, by: nil) }
+        do {
+            _ = try await c.runAutomation(dryRun: false, by: nil)
+        } catch let e as RPCError {
+            #expect(e.symbol == "AUTOMATION_DISABLED")
+        }
+        #expect(try await c.runAutomation(dryRun: true, by: nil).dryRun)
+    }
+
+    @Test func thePreDialCheckSkipsOutsideWorkingHoursAndOverTheCap() async throws {
+        let (db, store) = try await TestDatabase.migrated("predial")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 3)
+        let jobs = try await store.lease(owner: "a", max: 3, leaseSeconds: 30)
+        let retry = RetryPolicy()
+        // Working hours that never include now: a window on a weekday other than today's, everywhere.
+        var closed = DialRules.unrestricted
+        let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
+        closed.policy.workingHours = WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1])
+        let refused = try await store.apply(
+            [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: retry,
+            rules: closed)
+        #expect(refused[0] == .dialing(.init(allowed: false, idempotencyKey: nil, rule: "outside_working_hours", status: .skipped)))
+        // A cap of one call: the first is allowed, the second refused as daily_cap.
+        var capped = DialRules.unrestricted
+        capped.dailyCap = 1
+        let two = try await store.apply(
+            jobs[1...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
+            retry: retry, rules: capped)
+        guard case .dialing(let first) = two[0], case .dialing(let second) = two[1] else {
+            Issue.record("expected dialing answers: \(two)")
+            return
+        }
+        #expect(first.allowed && !second.allowed && second.rule == "daily_cap")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
+    }
+
+    @Test func providerLimitsSayWaitWithoutChangingTheJob() async throws {
+        let (db, store) = try await TestDatabase.migrated("limits")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 6)
+        let jobs = try await store.lease(owner: "a", max: 6, leaseSeconds: 30)
+        var rules = DialRules.unrestricted
+        rules.maxConcurrentCalls = 2
+        let out = try await store.apply(
+            jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
+            retry: RetryPolicy(), rules: rules)
+        let allowed = out.filter { if case .dialing(let d) = $0 { return d.allowed } else { return false } }
+        let waits = out.compactMap { o -> Int? in if case .dialing(let d) = o { return d.retryAfterMs } else { return nil } }
+        #expect(allowed.count == 2 && waits.count == 4)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE phase = 'CLAIMED'") == "4")
+        // Calls per second: with 1 call/s and the concurrency freed, one more is let through, then "wait".
+        rules.maxConcurrentCalls = 100
+        rules.callsPerSecond = 1
+        _ = try db.connect().query("UPDATE campaign.dial_events SET at = at - interval '5 seconds'")
+        let rest = try await store.apply(
+            jobs[2...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
+            retry: RetryPolicy(), rules: rules)
+        let admitted = rest.filter { if case .dialing(let d) = $0 { return d.allowed } else { return false } }
+        #expect(admitted.count == 1)
+    }
+}
