@@ -107,11 +107,19 @@ public struct EligibilityPolicy: Sendable, Equatable {
 
     /// The customer's rules, in contract order, without the daily cap (a campaign-wide count).
     /// Returns nil when the customer may be called now.
+    ///
+    /// Instants are judged at whole microseconds, floored — PostgreSQL's resolution — so the
+    /// Swift and SQL paths agree even a fraction of a microsecond before a boundary.
     public func reason(_ c: Customer, now: Date) -> Reason? {
+        let now = now.flooredToMicroseconds
         if c.status != .active { return .notActive }
         if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
         if !self.workingHours.contains(now, in: c.timeZone) { return .outsideWorkingHours }
-        if let last = c.lastCalledAt, now.timeIntervalSince(last) < Double(self.cooldownSeconds) { return .cooldown }
+        // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not floor,
+        // so the double that carries it does not lose its last microsecond.
+        if let last = c.lastCalledAt?.roundedToMicroseconds, now.timeIntervalSince(last) < Double(self.cooldownSeconds) {
+            return .cooldown
+        }
         if c.hasOpenJob { return .openJob }
         if c.hasTodaysJob { return .alreadyEnqueuedToday }
         return nil
@@ -131,5 +139,20 @@ public struct EligibilityPolicy: Sendable, Equatable {
         if let r = self.reason(c, now: now) { return .refused(rule: r.rawValue) }
         if callsToday >= dailyCap { return .refused(rule: Reason.dailyCap.rawValue) }
         return .allowed
+    }
+}
+
+extension Date {
+    /// This instant floored to whole microseconds (computed from the reference date, which is
+    /// what `Date` stores, so nothing is lost on the way).
+    public var flooredToMicroseconds: Date {
+        let us = (self.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)
+        return Date(timeIntervalSinceReferenceDate: us / 1_000_000)
+    }
+
+    /// This instant rounded to the nearest microsecond, as PostgreSQL stores a timestamp.
+    public var roundedToMicroseconds: Date {
+        let us = (self.timeIntervalSinceReferenceDate * 1_000_000).rounded()
+        return Date(timeIntervalSinceReferenceDate: us / 1_000_000)
     }
 }

@@ -399,7 +399,10 @@ public final class PostgresJobStore: Sendable {
         [
             s.timezone, s.workingHoursStart, s.workingHoursEnd, PGArray.encode(s.workingDays),
             String(s.cooldownMinutes), String(s.dailyCap), String(s.maxAttempts), dryRun ? "true" : "false",
-            at.map { String(format: "%.6f", $0.timeIntervalSince1970) },
+            // Whole microseconds, floored (PostgreSQL's resolution): rounding would move an instant
+            // just before a boundary (09:00, midnight, a cooldown's end) onto it. From the reference
+            // date, which Date stores, so no precision is lost on the way.
+            at.map { String(Int64(($0.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)) + 978_307_200_000_000) },
         ]
     }
 

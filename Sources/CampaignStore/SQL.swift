@@ -301,14 +301,14 @@ public enum SQL {
     ///
     /// `$1` campaign timezone, `$2`/`$3` working hours (`HH:MM`, end exclusive, `24:00` allowed),
     /// `$4` ISO weekdays, `$5` cooldown minutes, `$6` daily cap, `$7` max attempts, `$8` dry run,
-    /// `$9` the instant to judge at (NULL: now). The cap left = cap − calls started today − jobs not
+    /// `$9` the instant to judge at in microseconds since 1970 (NULL: now). The cap left = cap − calls started today − jobs not
     /// yet dialing (they will call). Run under `dialLimitsLock`, so two coordinators' runs cannot
     /// both spend the same cap.
     static let automationRun = SQLStatement(
         "automation_run",
         """
         WITH at AS (
-            SELECT coalesce(to_timestamp($9::float8), now()) AS t
+            SELECT coalesce('epoch'::timestamptz + $9::bigint * interval '1 microsecond', now()) AS t
         ), day AS (
             SELECT (at.t AT TIME ZONE $1)::date AS d, (date_trunc('day', at.t AT TIME ZONE $1) AT TIME ZONE $1) AS start
             FROM at
@@ -357,7 +357,7 @@ public enum SQL {
     static let customersClassify = SQLStatement(
         "customers_classify",
         """
-        WITH at AS (SELECT coalesce(to_timestamp($9::float8), now()) AS t),
+        WITH at AS (SELECT coalesce('epoch'::timestamptz + $9::bigint * interval '1 microsecond', now()) AS t),
              day AS (SELECT (at.t AT TIME ZONE $1)::date AS d FROM at),
              unused AS (SELECT $6::int, $7::int, $8::bool)
         SELECT id, reason FROM (\(classifyCustomers)) x ORDER BY id
