@@ -70,6 +70,38 @@ struct AutomationTests {
         #expect(real.enqueued == 49)
     }
 
+    @Test func theLeaderRunsAutomationWhenEnabledAndStopsWhenDisabled() async throws {
+        let (db, store) = try await TestDatabase.migrated("autorun")
+        defer { db.drop() }
+        _ = try await store.upsertCustomers(TestFactory.customers(30))
+        var s = Self.allDay
+        s.dailyCap = 10
+        try await store.writeSettings(s, by: "test")
+        let c = Self.coordinator(db, "c")
+        let maintenance = MaintenanceService(coordinator: c, logger: Logger(label: "m"))
+        // A follower does not run it.
+        await maintenance.tick(leaseSeconds: 60)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "0")
+        c.isLeader.withLockedValue { $0 = true }
+        await maintenance.tick(leaseSeconds: 60)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "10")
+        // Disabled: no new enqueues, even on a fresh leader whose first tick would otherwise run
+        // at once (as the first leader's did above), with cap to spare.
+        s.enabled = false
+        s.dailyCap = 20
+        try await c.store.writeSettings(s, by: "test")
+        _ = try await c.settings(fresh: true)
+        let fresh = MaintenanceService(coordinator: c, logger: Logger(label: "m2"))
+        await fresh.tick(leaseSeconds: 60)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "10")
+        // Enabled again, that same fresh leader runs at once.
+        s.enabled = true
+        try await c.store.writeSettings(s, by: "test")
+        _ = try await c.settings(fresh: true)
+        await fresh.tick(leaseSeconds: 60)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "20")
+    }
+
     @Test func disabledAutomationRefusesARealRunButNotADryRun() async throws {
         let (db, store) = try await TestDatabase.migrated("disabled")
         defer { db.drop() }
