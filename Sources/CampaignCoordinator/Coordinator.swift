@@ -228,6 +228,16 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             coordinatorVersion: self.configuration.version, leaseSeconds: settings.leaseSeconds, adoptedLeases: adopted)
     }
 
+    /// `<anything>:<YYYY-MM-DD>`: the form of automatic jobs' queue ids (automation.run).
+    static func isAutomaticQueueJobID(_ q: String) -> Bool {
+        let tail = q.utf8.suffix(11)
+        guard tail.count == 11, q.utf8.count > 11 else { return false }
+        let t = Array(tail)
+        let digits = [1, 2, 3, 4, 6, 7, 9, 10]
+        return t[0] == UInt8(ascii: ":") && t[5] == UInt8(ascii: "-") && t[8] == UInt8(ascii: "-")
+            && digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(t[$0]) }
+    }
+
     static func isValidAgentID(_ id: String) -> Bool {
         (1...64).contains(id.count)
             && id.unicodeScalars.allSatisfy {
@@ -340,6 +350,11 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 rejected.append(ItemError(index: i, ref: ref, reason: "queueJobId must be 1…200 bytes"))
                 continue
             }
+            if let q = item.queueJobId, Self.isAutomaticQueueJobID(q) {
+                rejected.append(ItemError(
+                    index: i, ref: ref, reason: "queueJobId of the form <ref>:<YYYY-MM-DD> is reserved for automatic jobs"))
+                continue
+            }
             if item.queueJobId == nil { item.queueJobId = "manual:" + UUID().uuidString.lowercased() }
             accepted.append((i, item))
         }
@@ -435,10 +450,13 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     }
 
     /// IANA names both Foundation and this PostgreSQL know (read once: a tz change needs a restart).
+    ///
+    /// Foundation is asked name by name (`TimeZone(identifier:)`), not through its list of known
+    /// identifiers: on Linux that list lacks current names it does resolve, such as Asia/Kolkata.
     func knownTimezones() async throws -> Set<String> {
         if let z = self.timezones.withLockedValue({ $0 }) { return z }
         let pg = try await self.db { try await self.store.timezoneNames() }
-        let known = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"]).intersection(pg)
+        let known = pg.filter { TimeZone(identifier: $0) != nil }
         self.timezones.withLockedValue { $0 = known }
         return known
     }

@@ -31,6 +31,8 @@ public final class RPCClient: Sendable {
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private let channel: any Channel
     private var eventLoop: any EventLoop { self.channel.eventLoop }
+    /// Longest request line sent (the server's default limit).
+    public let maximumRequestBytes = 1 << 20
 
     private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
         self.outbound = outbound
@@ -126,7 +128,21 @@ public final class RPCClient: Sendable {
             return s.nextID
         }
         guard let id else { throw RPCClientError(.connectionClosed, "connection closed") }
-        var data = try JSONCoding.encoder.encode(RPCRequest(id: .int(id), method: method, params: params))
+        var data: Data
+        do {
+            data = try JSONCoding.encoder.encode(RPCRequest(id: .int(id), method: method, params: params))
+        } catch {
+            self.fail(id: id, error: error)
+            throw error
+        }
+        // The server refuses lines over its limit without being able to say which request it was.
+        guard data.count <= self.maximumRequestBytes else {
+            let error = RPCError(
+                .limitExceeded, "request of \(data.count) bytes exceeds the \(self.maximumRequestBytes)-byte line limit",
+                details: ["bytes": .int(Int64(data.count))])
+            self.fail(id: id, error: error)
+            throw error
+        }
         data.append(UInt8(ascii: "\n"))
         return try await withTaskCancellationHandler {
             do {
@@ -148,7 +164,18 @@ public final class RPCClient: Sendable {
     private func deliver(_ line: [UInt8]) {
         guard let decoded = try? JSONCoding.decoder.decode(RPCResponseID.self, from: Data(line)),
             case .int(let id)? = decoded.id
-        else { return }  // an answer we cannot route (e.g. a parse error of ours): nobody waits for it
+        else {
+            // An error without an id (the server could not read a request of ours: too long, not
+            // JSON) cannot be routed. Fail every call in flight rather than let one wait forever.
+            let error = (try? JSONCoding.decoder.decode(RPCResponse<JSONValue>.self, from: Data(line)))?.error
+                ?? RPCError(.internalError, "unroutable answer from the server")
+            let pending = self.state.withLockedValue { s -> [EventLoopPromise<[UInt8]>] in
+                defer { s.pending.removeAll() }
+                return Array(s.pending.values)
+            }
+            for p in pending { p.fail(error) }
+            return
+        }
         let promise = self.state.withLockedValue { $0.pending.removeValue(forKey: id) }
         promise?.succeed(line)
     }

@@ -327,7 +327,9 @@ public enum SQL {
             SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $7::int, day.d
             FROM picked p, day
             WHERE NOT $8::bool
-            ON CONFLICT DO NOTHING
+            -- One arbiter index (cheaper than all three unique ones); a clash on queue_job_id
+            -- cannot happen: manual enqueues may not use the automatic `<ref>:<YYYY-MM-DD>` form.
+            ON CONFLICT (customer_id, auto_date) DO NOTHING
             RETURNING 1
         )
         SELECT coalesce(reason, 'eligible') AS k, count(*)::bigint AS n FROM classified GROUP BY 1

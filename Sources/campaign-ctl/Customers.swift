@@ -92,8 +92,18 @@ struct Customers: AsyncParsableCommand {
             let summary = try await self.global.withClient { client in
                 var s = UpsertCustomers.Result(inserted: 0, updated: 0, rejected: [])
                 var done = 0
-                for chunk in rows.chunked(batchSize) {
-                    let r = try await client.call(UpsertCustomers.self, .init(customers: chunk.map(\.customer)))
+                // A batch too large for one request line is split in halves until it fits.
+                var queue = rows.chunked(batchSize)
+                while !queue.isEmpty {
+                    let chunk = queue.removeFirst()
+                    let r: UpsertCustomers.Result
+                    do {
+                        r = try await client.call(UpsertCustomers.self, .init(customers: chunk.map(\.customer)))
+                    } catch let e as RPCError where e.symbol == RPCErrorCode.limitExceeded.name && chunk.count > 1 {
+                        let mid = chunk.startIndex + chunk.count / 2
+                        queue.insert(contentsOf: [chunk[chunk.startIndex..<mid], chunk[mid...]], at: 0)
+                        continue
+                    }
                     s.inserted += r.inserted
                     s.updated += r.updated
                     // Map request indexes back to the file's row numbers.

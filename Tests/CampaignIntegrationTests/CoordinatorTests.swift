@@ -218,6 +218,50 @@ struct CoordinatorTests {
         }
     }
 
+    @Test func aRequestOverTheLineLimitFailsAtOnceAndTheConnectionGoesOn() async throws {
+        try await CoordinatorHarness.run("bigrequest") { h in
+            try await h.client { c in
+                let many = (0..<9_500).map {
+                    CustomerInput(externalRef: "long-ref-\($0)", name: "Nikolai Kowalski", phone: "+27115550100", timezone: "Africa/Johannesburg")
+                }
+                do {
+                    _ = try await c.call(UpsertCustomers.self, .init(customers: many))
+                    Issue.record("a request over 1 MiB must be refused")
+                } catch let e as RPCError {
+                    #expect(e.symbol == "LIMIT_EXCEEDED" && e.message.contains("line limit"), "\(e)")
+                }
+                #expect(try await c.call(Health.self, NoParams()).database == "up")
+            }
+        }
+    }
+
+    @Test func manualEnqueuesCannotTakeTheAutomaticQueueIDForm() async throws {
+        try await CoordinatorHarness.run("reserved") { h in
+            _ = try await h.store.upsertCustomers(TestFactory.customers(1))
+            try await h.client { c in
+                let r = try await c.call(EnqueueJobs.self, .init(jobs: [
+                    .init(customerRef: "cust-0000", queueJobId: "cust-0000:2026-11-29"),
+                    .init(customerRef: "cust-0000", queueJobId: "2026-11-29:cust-0000"),
+                ]))
+                #expect(r.rejected.map(\.index) == [0] && r.enqueued == 1)
+            }
+        }
+    }
+
+    @Test func currentZoneNamesFoundationDoesNotListAreAccepted() async throws {
+        try await CoordinatorHarness.run("kolkata") { h in
+            try await h.client { c in
+                let r = try await c.call(UpsertCustomers.self, .init(customers: [
+                    .init(externalRef: "in-1", phone: "+912212345678", timezone: "Asia/Kolkata"),
+                    .init(externalRef: "ua-1", phone: "+380441234567", timezone: "Europe/Kyiv"),
+                ]))
+                #expect(r.inserted == 2 && r.rejected.isEmpty, "\(r.rejected)")
+                let s = try await c.call(SetAutomation.self, .init(["timezone": "Asia/Kolkata"]))
+                #expect(s.timezone == "Asia/Kolkata")
+            }
+        }
+    }
+
     @Test func automationSetValidatesAndRecordsWho() async throws {
         try await CoordinatorHarness.run("automation") { h in
             try await h.client { c in

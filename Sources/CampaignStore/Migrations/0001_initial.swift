@@ -62,7 +62,6 @@ enum Migration0001Initial {
             -- The expiry sweep and lease renewal.
             CREATE INDEX campaign_jobs_leases ON campaign.campaign_jobs (lease_expires_at)
                 WHERE status = 'ACTIVE';
-            CREATE INDEX campaign_jobs_customer ON campaign.campaign_jobs (customer_id);
             CREATE INDEX campaign_jobs_status_id ON campaign.campaign_jobs (status, id);
 
             CREATE TABLE campaign.call_logs (

@@ -10,10 +10,10 @@ enum Migration0002Eligibility {
             );
             CREATE INDEX dial_events_at ON campaign.dial_events (at);
 
-            -- The campaign-local date of an automatic job: one per customer and date.
+            -- The campaign-local date of an automatic job: one per customer and date (NULLs, the
+            -- manual jobs, stay distinct). It is also the index of "jobs of a customer".
             ALTER TABLE campaign.campaign_jobs ADD COLUMN auto_date date;
-            CREATE UNIQUE INDEX campaign_jobs_auto_date ON campaign.campaign_jobs (customer_id, auto_date)
-                WHERE auto_date IS NOT NULL;
+            CREATE UNIQUE INDEX campaign_jobs_customer_auto_date ON campaign.campaign_jobs (customer_id, auto_date);
             -- "Has an open job" and "calls in progress" without scanning finished jobs.
             CREATE INDEX campaign_jobs_open_customer ON campaign.campaign_jobs (customer_id)
                 WHERE status IN ('QUEUED', 'ACTIVE');
