@@ -188,7 +188,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let uptime = Int((ContinuousClock.now - self.startedAt).components.seconds)
         let agents = self.sessions.withLockedValue { $0.count }
         do {
-            let counts = try await self.store.counts()
+            let timezone = (try? await self.settingsCache.get())?.timezone ?? "UTC"
+            let counts = try await self.store.counts(timezone: timezone)
             self.databaseUp.withLockedValue { $0 = true }
             return Health.Result(
                 version: self.configuration.version, uptimeSeconds: uptime, database: "up",

@@ -17,6 +17,7 @@ public final class MaintenanceService: Service, Sendable {
     /// Last tick of the loop, for the watchdog's liveness check.
     public let lastTick = NIOLockedValueBox(ContinuousClock.now)
     private let lastAutoRun = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     public init(coordinator: Coordinator, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
         self.coordinator = coordinator
@@ -48,6 +49,7 @@ public final class MaintenanceService: Service, Sendable {
             try await self.coordinator.store.renewLeases(owners: owners, leaseSeconds: leaseSeconds)
             guard self.coordinator.isLeader.withLockedValue({ $0 }) else { return }
             await self.autoRunIfDue()
+            try await self.pruneIfDue()
             let expired = try await self.coordinator.store.expireLeases()
             if !expired.isEmpty {
                 self.logger.notice("leases expired", metadata: ["jobs": "\(expired.count)"])
@@ -72,10 +74,20 @@ public final class MaintenanceService: Service, Sendable {
         self.lastAutoRun.withLockedValue { $0 = ContinuousClock.now }
         do {
             _ = try await self.coordinator.runAutomation(dryRun: false, by: nil)
-            _ = try await self.coordinator.store.pruneDialEvents()
         } catch {
             self.logger.warning("automatic run failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// On the leader, once an hour: forget call starts older than three days (the cap and the
+    /// rate limit look at today and the last second only).
+    func pruneIfDue() async throws {
+        let due = self.lastPrune.withLockedValue { last -> Bool in
+            if let l = last, ContinuousClock.now - l < .seconds(3600) { return false }
+            last = ContinuousClock.now
+            return true
+        }
+        if due { try await self.coordinator.store.pruneDialEvents(olderThanDays: 3) }
     }
 
     func statusLine() async -> String {

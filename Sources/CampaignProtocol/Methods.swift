@@ -14,7 +14,7 @@ public enum Health: RPCMethod {
         public var leader: Bool
         public var agents: Int
         public var queue: QueueCounts
-        /// Calls completed (COMPLETED jobs) since local midnight UTC.
+        /// Jobs completed since midnight in the campaign's timezone.
         public var completedToday: Int
         public init(
             version: String, uptimeSeconds: Int, database: String, leader: Bool, agents: Int, queue: QueueCounts,

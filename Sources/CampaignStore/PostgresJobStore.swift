@@ -480,12 +480,12 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
-    /// Queue counts by status and completions today (UTC).
-    public func counts() async throws -> (queue: QueueCounts, completedToday: Int) {
+    /// Queue counts by status and completions today (in the campaign `timezone`).
+    public func counts(timezone: String = "UTC") async throws -> (queue: QueueCounts, completedToday: Int) {
         try await self.pool.withConnection { conn in
             var q = QueueCounts()
             var today = 0
-            for r in try conn.execute(SQL.jobsCountByStatus).all {
+            for r in try conn.execute(SQL.jobsCountByStatus, [timezone]).all {
                 if let s = JobStatus(rawValue: try r.string("status")) { q[s] = try r.int("n") }
                 today += r.optionalInt("today") ?? 0
             }

@@ -405,12 +405,14 @@ public enum SQL {
         FROM campaign.call_logs WHERE job_id = $1::bigint ORDER BY attempt
         """)
 
-    /// Queue counts by status, and completions since midnight UTC, in one scan.
+    /// Queue counts by status, and completions since midnight in the campaign timezone `$1`, in
+    /// one scan.
     static let jobsCountByStatus = SQLStatement(
         "jobs_count_by_status",
         """
         SELECT status::text, count(*) AS n,
-               count(*) FILTER (WHERE status = 'COMPLETED' AND completed_at >= date_trunc('day', now())) AS today
+               count(*) FILTER (WHERE status = 'COMPLETED'
+                   AND completed_at >= (date_trunc('day', now() AT TIME ZONE $1) AT TIME ZONE $1)) AS today
         FROM campaign.campaign_jobs GROUP BY status
         """)
 

@@ -82,9 +82,17 @@ struct AutomationTests {
         // A follower does not run it.
         await maintenance.tick(leaseSeconds: 60)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "0")
+        // A call start from four days ago, and one from two days ago (neither counts for today's cap).
+        let ids = try await TestFactory.jobs(store, count: 1, prefix: "old")
+        _ = try db.connect().query(
+            "INSERT INTO campaign.dial_events (job_id, at) VALUES ($1, now() - interval '4 days'), ($1, now() - interval '2 days')",
+            [String(ids[0])])
+        _ = try db.connect().query("UPDATE campaign.campaign_jobs SET status = 'COMPLETED'")
         c.isLeader.withLockedValue { $0 = true }
         await maintenance.tick(leaseSeconds: 60)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "10")
+        // The leader forgets call starts older than three days.
+        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
         // Disabled: no new enqueues, even on a fresh leader whose first tick would otherwise run
         // at once (as the first leader's did above), with cap to spare.
         s.enabled = false
@@ -93,13 +101,13 @@ struct AutomationTests {
         _ = try await c.settings(fresh: true)
         let fresh = MaintenanceService(coordinator: c, logger: Logger(label: "m2"))
         await fresh.tick(leaseSeconds: 60)
-        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "10")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "10")
         // Enabled again, that same fresh leader runs at once.
         s.enabled = true
         try await c.store.writeSettings(s, by: "test")
         _ = try await c.settings(fresh: true)
         await fresh.tick(leaseSeconds: 60)
-        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "20")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "20")
     }
 
     @Test func disabledAutomationRefusesARealRunButNotADryRun() async throws {
