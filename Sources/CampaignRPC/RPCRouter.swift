@@ -40,7 +40,14 @@ public protocol RPCConnectionObserver: Sendable {
 /// The dispatch table: method name → handler, plus the JSON-RPC 2.0 rules around it
 /// (parse errors, invalid requests, batches, notifications, error objects).
 public final class RPCRouter: Sendable {
-    typealias Handler = @Sendable (JSONValue?, RPCContext) async throws -> any Encodable & Sendable
+    typealias Handler = @Sendable (ParamsSource, RPCContext) async throws -> any Encodable & Sendable
+
+    /// Where a request's params come from: decoded straight from the request line (the fast
+    /// path), or from an already-parsed value (batch members).
+    enum ParamsSource: Sendable {
+        case line(Data)
+        case value(JSONValue?)
+    }
 
     private let handlers: NIOLockedValueBox<[String: Handler]> = .init([:])
     /// Most requests in one batch.
@@ -56,10 +63,13 @@ public final class RPCRouter: Sendable {
     public func register<M: RPCMethod>(
         _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
     ) {
-        let handler: Handler = { params, context in
+        let handler: Handler = { source, context in
             let decoded: M.Params
             do {
-                decoded = try JSONCoding.decodeParams(M.Params.self, from: params)
+                switch source {
+                case .line(let data): decoded = try JSONCoding.decodeParams(M.Params.self, fromLine: data)
+                case .value(let params): decoded = try JSONCoding.decodeParams(M.Params.self, from: params)
+                }
             } catch {
                 throw RPCError(.invalidParams, "invalid params for \(M.name): \(JSONCoding.describe(error))")
             }
@@ -74,9 +84,25 @@ public final class RPCRouter: Sendable {
     /// Handles one line (a request, a notification or a batch) and returns the response line
     /// without its `\n`, or nil when nothing is to be sent (notifications only).
     public func process(line: [UInt8], context: RPCContext) async -> [UInt8]? {
+        let data = Data(line)
+        // Fast path for a single request: read its envelope, then its params straight into the
+        // method's type — no generic tree, no re-encoding. Anything unusual (a batch, a
+        // malformed envelope) takes the general path below, which words the errors.
+        if line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{"),
+            let head = try? JSONCoding.decoder.decode(RequestHead.self, from: data), head.jsonrpc == "2.0",
+            let method = head.method, head.params != .other
+        {
+            let id = head.id
+            switch id {
+            case nil, .string?, .int?, .double?, .null?:
+                return await self.dispatch(method: method, id: id, params: .line(data), context: context)
+            default:
+                break  // an invalid id: the general path answers it
+            }
+        }
         let value: JSONValue
         do {
-            value = try JSONCoding.decoder.decode(JSONValue.self, from: Data(line))
+            value = try JSONCoding.decoder.decode(JSONValue.self, from: data)
         } catch {
             return JSONCoding.failure(id: .null, RPCError(.parseError, "parse error: not valid JSON"))
         }
@@ -139,6 +165,11 @@ public final class RPCRouter: Sendable {
             return JSONCoding.failure(
                 id: id ?? .null, RPCError(.invalidRequest, "invalid request: params must be an object or an array"))
         }
+        return await self.dispatch(method: method, id: id, params: .value(params), context: context)
+    }
+
+    /// Runs the method's handler and words the response (nil for a notification).
+    private func dispatch(method: String, id: JSONValue?, params: ParamsSource, context: RPCContext) async -> [UInt8]? {
         guard let handler = self.handlers.withLockedValue({ $0[method] }) else {
             guard let id else { return nil }
             return JSONCoding.failure(id: id, RPCError(.methodNotFound, "method not found: \(method)"))
@@ -169,6 +200,11 @@ public enum JSONCoding {
         return e
     }()
 
+    /// Decodes the `params` member of a request line as `P` (absent or `[]`: as `{}`).
+    static func decodeParams<P: Decodable>(_ type: P.Type, fromLine data: Data) throws -> P {
+        try self.decoder.decode(ParamsOf<P>.self, from: data).params
+    }
+
     static func decodeParams<P: Decodable>(_ type: P.Type, from params: JSONValue?) throws -> P {
         var value = params ?? .object([:])
         if case .array(let a) = value, a.isEmpty { value = .object([:]) }  // `[]` = no params
@@ -189,7 +225,9 @@ public enum JSONCoding {
     public static func describe(_ error: any Error) -> String {
         guard let e = error as? DecodingError else { return "\(error)" }
         func path(_ p: [any CodingKey]) -> String {
-            p.isEmpty ? "params" : p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            // Params read from the request line carry the `params` key first: name fields from inside.
+            let p = p.first?.stringValue == "params" && p.first?.intValue == nil ? Array(p.dropFirst()) : p
+            return p.isEmpty ? "params" : p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
         }
         switch e {
         case .typeMismatch(let t, let c): return "\(path(c.codingPath)): expected \(t)"
@@ -205,4 +243,72 @@ struct AnyEncodable: Encodable {
     let value: any Encodable
     init(_ value: any Encodable) { self.value = value }
     func encode(to encoder: any Encoder) throws { try self.value.encode(to: encoder) }
+}
+
+/// The envelope of a request, read without building its params.
+struct RequestHead: Decodable {
+    enum ParamsKind: Equatable { case absent, object, emptyArray, array, other }
+
+    var jsonrpc: String?
+    var id: JSONValue?
+    var method: String?
+    var params: ParamsKind
+
+    enum CodingKeys: String, CodingKey { case jsonrpc, id, method, params }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.jsonrpc = try c.decodeIfPresent(String.self, forKey: .jsonrpc)
+        // `"id": null` is an id (echoed as null); an absent id makes a notification.
+        if c.contains(.id) {
+            self.id = .some(try c.decode(JSONValue.self, forKey: .id))
+        } else {
+            self.id = .none  // (not `nil` in a ternary: JSONValue is nil-literal-expressible, as .null)
+        }
+        self.method = try c.decodeIfPresent(String.self, forKey: .method)
+        if !c.contains(.params) {
+            self.params = .absent
+        } else {
+            self.params = try c.decode(ParamsProbe.self, forKey: .params).kind
+        }
+    }
+}
+
+/// Looks at what `params` is without decoding its contents.
+struct ParamsProbe: Decodable {
+    var kind: RequestHead.ParamsKind
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        if (try? decoder.container(keyedBy: AnyKey.self)) != nil {
+            self.kind = .object
+        } else if var a = try? decoder.unkeyedContainer() {
+            self.kind = a.isAtEnd ? .emptyArray : .array
+            _ = try? a.decodeNil()
+        } else {
+            self.kind = .other
+        }
+    }
+}
+
+/// The `params` member of a request line as `P`; absent or `[]` decode as `{}`.
+struct ParamsOf<P: Decodable>: Decodable {
+    var params: P
+
+    enum CodingKeys: String, CodingKey { case params }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.params), (try? c.decode(ParamsProbe.self, forKey: .params).kind) != .emptyArray {
+            self.params = try c.decode(P.self, forKey: .params)
+        } else {
+            self.params = try JSONCoding.decoder.decode(P.self, from: Data("{}".utf8))
+        }
+    }
 }
