@@ -57,6 +57,7 @@ let package = Package(
             name: "SystemdNotify",
             dependencies: [
                 "CSystemd",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -83,6 +83,7 @@ public final class AgentRunner: Service, Sendable {
                         self.refreshStatus()
                         continue
                     }
+                    self.refreshStatus()  // the link may have just come up: say so before a long poll
                     let jobs: [LeasedJob]
                     do {
                         let waitMs = Int(self.configuration.leaseWait.components.seconds * 1000)
@@ -112,6 +113,7 @@ public final class AgentRunner: Service, Sendable {
             }
         } onGracefulShutdown: {
             self.shutdownStarted.withLockedValue { $0 = ContinuousClock.now }
+            self.notifier.stopping(status: "stopping: no new leases, finishing \(self.stats.withLockedValue { $0.onCalls }) call(s)")
             self.logger.info("stopping: no new leases, finishing calls in progress")
             self.slots.close()
         }

@@ -19,15 +19,28 @@ public final class MaintenanceService: Service, Sendable {
     private let lastAutoRun = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
-    public init(coordinator: Coordinator, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) {
+    /// Test hook: stop ticking (as a hung loop would) this long after start.
+    private let wedgeAfter: Duration?
+
+    public init(
+        coordinator: Coordinator, logger: Logger, notifier: SystemdNotifier = SystemdNotifier(),
+        wedgeAfter: Duration? = nil
+    ) {
         self.coordinator = coordinator
         self.logger = logger
         self.notifier = notifier
+        self.wedgeAfter = wedgeAfter
     }
 
     public func run() async throws {
         var lastStatus = ""
+        let started = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let wedge = self.wedgeAfter, ContinuousClock.now - started > wedge {
+                self.logger.warning("test hook: maintenance loop wedged")
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(86_400)) }
+                return
+            }
             self.lastTick.withLockedValue { $0 = ContinuousClock.now }
             let settings = (try? await self.coordinator.settings()) ?? AutomationSettings()
             await self.tick(leaseSeconds: settings.leaseSeconds)

@@ -30,9 +30,10 @@ public final class ManagedProcess: @unchecked Sendable {
 
     /// Starts `binary` (a product name) with arguments and extra environment.
     public init(_ binary: String, _ arguments: [String], environment: [String: String] = [:], logDir: URL, name: String? = nil) throws {
-        self.name = name ?? binary
+        self.name = name ?? (binary as NSString).lastPathComponent
         self.process = Process()
-        self.process.executableURL = try Self.binDirectory().appendingPathComponent(binary)
+        self.process.executableURL =
+            binary.hasPrefix("/") ? URL(fileURLWithPath: binary) : try Self.binDirectory().appendingPathComponent(binary)
         self.process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")

@@ -50,6 +50,11 @@ public struct TestDatabase: Sendable {
         try PQConnection(url: self.url)
     }
 
+    /// A connection to the cluster's admin database (for ALTER/DROP DATABASE).
+    public func adminConnection() throws -> PQConnection {
+        try PQConnection(url: self.adminURL)
+    }
+
     /// Runs a query and returns the first column of the first row.
     public func scalar(_ sql: String, _ params: [String?] = []) throws -> String? {
         let rows = try self.connect().query(sql, params)

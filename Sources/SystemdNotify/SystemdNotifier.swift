@@ -39,7 +39,7 @@ public struct SystemdNotifier: Sendable {
         return n >= 1 ? SD_LISTEN_FDS_START : nil
     }
 
-    static func oneLine(_ s: String) -> String {
+    public static func oneLine(_ s: String) -> String {
         String(s.map { $0 == "\n" ? " " : $0 })
     }
 }

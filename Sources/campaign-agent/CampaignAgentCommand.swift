@@ -86,9 +86,13 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         let watchdog = WatchdogService(notifier: notifier, logger: logger) { await EventLoopProbe.responds() }
         notifier.ready(status: "starting")
         // Shutdown runs in reverse: the runner drains (finishes calls, reports) before the link closes.
+        let reload = ReloadService(notifier: notifier, logger: logger) {
+            // The agent's settings are flags; the coordinator's come with each lease. Report state.
+            "reloaded; \(runner.stats.withLockedValue { $0.callsPlaced }) calls placed"
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: link), .init(service: runner)],
+                services: [.init(service: watchdog), .init(service: link), .init(service: runner), .init(service: reload)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -28,6 +28,12 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply schema migrations at start-up.")
     var migrate: Bool = true
 
+    @Option(help: "Seconds without a maintenance tick after which the watchdog stops pinging (systemd then restarts us).")
+    var livenessTimeout: Int = 90
+
+    @Option(help: ArgumentHelp("Test hook: wedge the maintenance loop after this many seconds.", visibility: .hidden))
+    var testWedgeAfter: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
@@ -77,13 +83,21 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             notifier.listenFileDescriptor().map { .adopted(fileDescriptor: $0) } ?? .path(self.socket)
         let server = RPCServer(
             configuration: .init(listen: listen), router: coordinator.makeRouter(), logger: logger)
-        let maintenance = MaintenanceService(coordinator: coordinator, logger: logger, notifier: notifier)
+        let maintenance = MaintenanceService(
+            coordinator: coordinator, logger: logger, notifier: notifier,
+            wedgeAfter: self.testWedgeAfter.map { .seconds($0) })
         let readiness = ReadinessService(server: server, notifier: notifier, logger: logger)
+        let livenessTimeout = self.livenessTimeout
+        let reload = ReloadService(notifier: notifier, logger: logger) {
+            // What can change without a restart lives in the database: read it again now.
+            let s = try? await coordinator.settings(fresh: true)
+            return s.map { "settings reloaded (automation \($0.enabled ? "on" : "off"))" } ?? "reload: database unreachable"
+        }
         let watchdog = WatchdogService(notifier: notifier, logger: logger) {
             // Alive: the event loops answer and the maintenance loop ticked recently. A database
             // outage does not count: restarting would not cure it.
             let sinceTick = ContinuousClock.now - maintenance.lastTick.withLockedValue { $0 }
-            guard sinceTick < .seconds(90) else { return false }
+            guard sinceTick < .seconds(livenessTimeout) else { return false }
             return await EventLoopProbe.responds()
         }
 
@@ -95,6 +109,7 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
                     .init(service: maintenance),
                     .init(service: server),
                     .init(service: readiness),
+                    .init(service: reload),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
