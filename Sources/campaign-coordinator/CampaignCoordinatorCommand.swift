@@ -127,7 +127,8 @@ struct ReadinessService: Service {
 
     func run() async throws {
         try await self.server.waitUntilListening()
-        self.notifier.ready(status: "serving")
+        // READY=1 alone: the maintenance loop has already put the real summary in STATUS=.
+        self.notifier.send("READY=1")
         self.logger.info("ready")
         await withGracefulShutdownHandler {
             try? await gracefulShutdown()
