@@ -57,6 +57,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     private let settingsCache: SettingsCache
     /// Last known database state, for `health` and STATUS=.
     public let databaseUp = NIOLockedValueBox(true)
+    /// Called when an agent connects or disconnects (the executable refreshes `STATUS=` with it).
+    public let agentsChanged = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
     private let timezones = NIOLockedValueBox<Set<String>?>(nil)
@@ -169,6 +171,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         guard let session = self.sessions.withLockedValue({ $0.removeValue(forKey: context.connectionID) }) else {
             return
         }
+        await self.agentsChanged.withLockedValue({ $0 })?()
         do {
             let released = try await self.store.releaseClaimed(owner: session.leaseOwner)
             context.logger.info(
@@ -225,6 +228,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 "agent.id": "\(p.agentId)", "capacity": "\(p.capacity)",
                 "leases.held": "\(p.leases?.count ?? 0)", "leases.adopted": "\(adopted.count)",
             ])
+        await self.agentsChanged.withLockedValue({ $0 })?()
         return AgentHello.Result(
             coordinatorVersion: self.configuration.version, leaseSeconds: settings.leaseSeconds, adoptedLeases: adopted)
     }

@@ -18,6 +18,7 @@ public final class MaintenanceService: Service, Sendable {
     public let lastTick = NIOLockedValueBox(ContinuousClock.now)
     private let lastAutoRun = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let lastStatus = NIOLockedValueBox("")
 
     /// Test hook: stop ticking (as a hung loop would) this long after start.
     private let wedgeAfter: Duration?
@@ -32,8 +33,17 @@ public final class MaintenanceService: Service, Sendable {
         self.wedgeAfter = wedgeAfter
     }
 
+    /// Sends `STATUS=` when the summary changed (also called when an agent comes or goes).
+    public func refreshStatus() async {
+        let status = await self.statusLine()
+        let changed = self.lastStatus.withLockedValue { last -> Bool in
+            defer { last = status }
+            return last != status
+        }
+        if changed { self.notifier.status(status) }
+    }
+
     public func run() async throws {
-        var lastStatus = ""
         let started = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if let wedge = self.wedgeAfter, ContinuousClock.now - started > wedge {
@@ -44,11 +54,7 @@ public final class MaintenanceService: Service, Sendable {
             self.lastTick.withLockedValue { $0 = ContinuousClock.now }
             let settings = (try? await self.coordinator.settings()) ?? AutomationSettings()
             await self.tick(leaseSeconds: settings.leaseSeconds)
-            let status = await self.statusLine()
-            if status != lastStatus {
-                self.notifier.status(status)
-                lastStatus = status
-            }
+            await self.refreshStatus()
             // Renew well before expiry: three times per lease period, between once a second and every 10 s.
             let interval = Duration.milliseconds(min(10_000, max(1000, settings.leaseSeconds * 1000 / 3)))
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

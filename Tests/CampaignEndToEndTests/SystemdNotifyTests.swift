@@ -37,6 +37,11 @@ struct SystemdNotifyTests {
         // READY only once the socket answers.
         #expect(try await scene.ctl(["health"]).status == 0)
         #expect(await n.waitFor { $0.hasPrefix("STATUS=agents 0") && $0.contains("database up") } != nil, "\(n.lines)")
+        // An agent says hello: STATUS= counts it at once, not at the next maintenance tick.
+        try await RPCClient.withConnection(socketPath: scene.socket) { c in
+            _ = try await c.call(AgentHello.self, .init(agentId: "s1", capacity: 1, version: "t"))
+            #expect(await n.waitFor(within: .seconds(3)) { $0.hasPrefix("STATUS=agents 1") } != nil, "\(n.lines)")
+        }
         let t = ContinuousClock.now
         try await Task.sleep(for: .seconds(2))
         #expect(Self.watchdogPings(n, after: t) >= 3, "\(n.lines)")
