@@ -13,7 +13,7 @@ struct Automation: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let s = try await self.global.withClient { try await $0.call(GetAutomation.self, NoParams()) }
+            let s = try await self.global.withClient(readOnly: true) { try await $0.call(GetAutomation.self, NoParams()) }
             if self.global.json { return self.global.printJSON(s) }
             Automation.print(s)
         }

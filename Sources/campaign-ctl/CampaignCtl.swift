@@ -20,9 +20,19 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 
     /// Runs `body` with a connected client; any error is printed on stderr and exits with status 1.
-    func withClient<R: Sendable>(_ body: @escaping @Sendable (RPCClient) async throws -> R) async throws -> R {
+    ///
+    /// - Parameter readOnly: the command only reads: if the connection closes before the answer
+    ///   (the coordinator restarting; its socket stays open under systemd), it is sent once more.
+    func withClient<R: Sendable>(
+        readOnly: Bool = false, _ body: @escaping @Sendable (RPCClient) async throws -> R
+    ) async throws -> R {
         do {
-            return try await RPCClient.withConnection(socketPath: self.socket, body)
+            do {
+                return try await RPCClient.withConnection(socketPath: self.socket, body)
+            } catch let error as RPCClientError where readOnly && error.kind == .connectionClosed {
+                try await Task.sleep(for: .milliseconds(200))
+                return try await RPCClient.withConnection(socketPath: self.socket, body)
+            }
         } catch let error as RPCError {
             Output.fail("\(error.message) (\(error.symbol ?? String(error.code)))")
         } catch let error as RPCClientError {
@@ -65,7 +75,7 @@ struct HealthCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let h = try await self.global.withClient { try await $0.call(Health.self, NoParams()) }
+        let h = try await self.global.withClient(readOnly: true) { try await $0.call(Health.self, NoParams()) }
         if self.global.json { return self.global.printJSON(h) }
         print("coordinator \(h.version), up \(h.uptimeSeconds)s, database \(h.database), agents \(h.agents)")
         print(

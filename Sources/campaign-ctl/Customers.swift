@@ -24,7 +24,7 @@ struct Customers: AsyncParsableCommand {
                 status = parsed
             }
             let p = ListCustomers.Params(status: status, limit: self.limit, cursor: self.cursor)
-            let r = try await self.global.withClient { try await $0.call(ListCustomers.self, p) }
+            let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListCustomers.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             var rows = [["ID", "REF", "NAME", "STATUS", "TIMEZONE", "LAST CALLED"]]
             for c in r.customers {
@@ -49,7 +49,7 @@ struct Customers: AsyncParsableCommand {
             } else {
                 p = .init(externalRef: self.ref)
             }
-            let c = try await self.global.withClient { try await $0.call(GetCustomer.self, p) }
+            let c = try await self.global.withClient(readOnly: true) { try await $0.call(GetCustomer.self, p) }
             if self.global.json { return self.global.printJSON(c) }
             // The phone number is shown to the operator who asked for this customer; it is never logged.
             print("customer \(c.id)  \(c.externalRef)  \(c.name)")

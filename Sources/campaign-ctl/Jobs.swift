@@ -20,7 +20,7 @@ struct Jobs: AsyncParsableCommand {
 
         func run() async throws {
             let p = ListJobs.Params(status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor)
-            let r = try await self.global.withClient { try await $0.call(ListJobs.self, p) }
+            let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListJobs.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             var rows = [["ID", "QUEUE JOB ID", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]
             for j in r.jobs {
@@ -49,7 +49,7 @@ struct Jobs: AsyncParsableCommand {
                 guard let n = Int64(self.id) else { throw ValidationError("job id must be a number (or use --queue-job-id)") }
                 p = .init(id: n)
             }
-            let r = try await self.global.withClient { try await $0.call(GetJob.self, p) }
+            let r = try await self.global.withClient(readOnly: true) { try await $0.call(GetJob.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             let j = r.job
             print("job \(j.id)  \(j.queueJobId)  customer \(j.customerRef ?? String(j.customerId))")
@@ -125,7 +125,7 @@ struct Jobs: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let t = try await self.global.withClient { try await $0.call(TallyJobs.self, NoParams()) }
+            let t = try await self.global.withClient(readOnly: true) { try await $0.call(TallyJobs.self, NoParams()) }
             if self.global.json { return self.global.printJSON(t) }
             var rows = [["STATUS", "COUNT"]]
             for s in JobStatus.allCases { rows.append([s.rawValue, String(t.byStatus[s])]) }
