@@ -14,12 +14,16 @@ public final class CoordinatorLink: Service, Sendable {
         public var hello: @Sendable () -> AgentHello.Params
         public var initialBackoff: Duration
         public var maximumBackoff: Duration
+        /// Called each time the link is up and introduced (the agent sends READY=1 the first time).
+        public var onConnected: (@Sendable () -> Void)?
         public init(
             socketPath: String, hello: @escaping @Sendable () -> AgentHello.Params,
-            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5)
+            initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(5),
+            onConnected: (@Sendable () -> Void)? = nil
         ) {
             self.socketPath = socketPath
             self.hello = hello
+            self.onConnected = onConnected
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
         }
@@ -74,6 +78,7 @@ public final class CoordinatorLink: Service, Sendable {
                                 "leases.adopted": "\(answer.adoptedLeases.count)",
                             ])
                         self.setClient(client)
+                        self.configuration.onConnected?()
                         await withGracefulShutdownHandler {
                             await client.waitClosed()
                         } onGracefulShutdown: {

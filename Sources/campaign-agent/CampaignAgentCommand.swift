@@ -69,12 +69,24 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         // The link's hello names the runner's held leases; the runner uses the link: tie the knot.
         let runnerBox = NIOLockedValueBox<AgentRunner?>(nil)
         let (id, capacity) = (self.id, self.capacity)
+        // READY=1 once the coordinator link is first up (under systemd the socket is always there,
+        // so this comes fast); STATUS= says "coordinator UNREACHABLE" until then.
+        let readySent = NIOLockedValueBox(false)
         let link = CoordinatorLink(
-            configuration: .init(socketPath: self.socket) {
-                AgentHello.Params(
-                    agentId: id, capacity: capacity, version: CampaignVersion.current,
-                    leases: runnerBox.withLockedValue { $0?.heldLeases() ?? [] })
-            },
+            configuration: .init(
+                socketPath: self.socket,
+                hello: {
+                    AgentHello.Params(
+                        agentId: id, capacity: capacity, version: CampaignVersion.current,
+                        leases: runnerBox.withLockedValue { $0?.heldLeases() ?? [] })
+                },
+                onConnected: {
+                    let first = readySent.withLockedValue { sent -> Bool in
+                        defer { sent = true }
+                        return !sent
+                    }
+                    if first { notifier.send("READY=1") }
+                }),
             logger: logger)
         let placer = SimulatePlacer(
             configuration: .init(seed: self.seed, durationMs: self.durationRange()!, dialLogPath: self.simDialLog))
@@ -84,7 +96,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
         let watchdog = WatchdogService(notifier: notifier, logger: logger) { await EventLoopProbe.responds() }
-        notifier.ready(status: "starting")
+        notifier.status("starting: connecting to the coordinator")
         // Shutdown runs in reverse: the runner drains (finishes calls, reports) before the link closes.
         let reload = ReloadService(notifier: notifier, logger: logger) {
             // The agent's settings are flags; the coordinator's come with each lease. Report state.

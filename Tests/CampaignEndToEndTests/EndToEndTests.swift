@@ -70,6 +70,10 @@ struct EndToEndTests {
         let missing = try await scene.ctl(["jobs", "get", "99999999"])
         #expect(missing.status != 0 && missing.stderr.contains("NOT_FOUND"))
 
+        // No phone number reaches any log (customers' numbers are +1 415 2xx-xxxx here).
+        for p in scene.processes {
+            #expect(!p.log().contains("+1415") && !p.log().contains("415)"), "a phone number in \(p.name)'s log")
+        }
         let statuses = await scene.tearDown()
         // SIGTERM is a clean stop for every daemon.
         #expect(statuses.values.allSatisfy { $0 == 0 }, "\(statuses)")

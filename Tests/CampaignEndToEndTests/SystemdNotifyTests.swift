@@ -104,9 +104,11 @@ struct SystemdNotifyTests {
             "campaign-agent", ["--id", "n1", "--capacity", "2"],
             environment: Self.env(n).merging(["CAMPAIGN_SOCKET": scene.socket]) { $1 }, logDir: scene.dir)
         scene.processes.append(a)
-        #expect(await n.waitFor { $0 == "READY=1" } != nil)
         #expect(await n.waitFor { $0.hasPrefix("STATUS=") && $0.contains("coordinator UNREACHABLE") } != nil, "\(n.lines)")
+        // Not ready while there is no coordinator link.
+        #expect(!n.lines.contains("READY=1"))
         try scene.coordinator()
+        #expect(await n.waitFor { $0 == "READY=1" } != nil, "\(n.lines)")
         #expect(await n.waitFor { $0.hasPrefix("STATUS=idle") && $0.contains("coordinator connected") } != nil, "\(n.lines)")
         let t = ContinuousClock.now
         try await Task.sleep(for: .seconds(2))
