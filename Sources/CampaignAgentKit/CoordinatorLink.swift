@@ -32,7 +32,6 @@ public final class CoordinatorLink: Service, Sendable {
     private struct State {
         var client: RPCClient?
         var stopped = false
-        var connects = 0
     }
 
     private let configuration: Configuration
@@ -46,9 +45,6 @@ public final class CoordinatorLink: Service, Sendable {
 
     /// True while connected and introduced.
     public var isConnected: Bool { self.state.withLockedValue { $0.client != nil } }
-
-    /// How many times the link has come up.
-    public var connectCount: Int { self.state.withLockedValue { $0.connects } }
 
     /// The connected client, waiting up to `timeout` for one; nil when there is none by then
     /// (or once the link stopped).
@@ -104,10 +100,7 @@ public final class CoordinatorLink: Service, Sendable {
     }
 
     private func setClient(_ client: RPCClient?) {
-        self.state.withLockedValue { s in
-            s.client = client
-            if client != nil { s.connects += 1 }
-        }
+        self.state.withLockedValue { $0.client = client }
     }
 
     private func stop() {

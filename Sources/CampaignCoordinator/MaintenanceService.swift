@@ -19,6 +19,7 @@ public final class MaintenanceService: Service, Sendable {
     private let lastAutoRun = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let lastPrune = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let lastStatus = NIOLockedValueBox("")
+    private let lastHealth = NIOLockedValueBox<Health.Result?>(nil)
 
     /// Test hook: stop ticking (as a hung loop would) this long after start.
     private let wedgeAfter: Duration?
@@ -33,9 +34,20 @@ public final class MaintenanceService: Service, Sendable {
         self.wedgeAfter = wedgeAfter
     }
 
-    /// Sends `STATUS=` when the summary changed (also called when an agent comes or goes).
-    public func refreshStatus() async {
-        let status = await self.statusLine()
+    /// Sends `STATUS=` when the summary changed. `recount` reads the queue counts from the
+    /// database (each maintenance tick); without it (an agent came or went) the last counts are
+    /// reused with the current number of agents, so a burst of reconnects costs no table scans.
+    public func refreshStatus(recount: Bool = true) async {
+        let status: String
+        if recount {
+            let health = try? await self.coordinator.health()
+            self.lastHealth.withLockedValue { $0 = health }
+            status = self.statusLine(health)
+        } else {
+            var health = self.lastHealth.withLockedValue { $0 }
+            health?.agents = self.coordinator.connectedAgents.count
+            status = self.statusLine(health)
+        }
         let changed = self.lastStatus.withLockedValue { last -> Bool in
             defer { last = status }
             return last != status
@@ -109,8 +121,7 @@ public final class MaintenanceService: Service, Sendable {
         if due { try await self.coordinator.store.pruneDialEvents(olderThanDays: 3) }
     }
 
-    func statusLine() async -> String {
-        let h = try? await self.coordinator.health()
+    func statusLine(_ h: Health.Result?) -> String {
         guard let h, h.database == "up" else {
             return "agents \(self.coordinator.connectedAgents.count) · database UNREACHABLE"
         }

@@ -94,12 +94,6 @@ public final class RPCClient: Sendable {
         return result
     }
 
-    /// Calls any method with free-form params; returns the whole response object.
-    public func callRaw(method: String, params: JSONValue?) async throws -> JSONValue {
-        let bytes = try await self.send(method: method, params: params)
-        return try JSONCoding.decoder.decode(JSONValue.self, from: Data(bytes))
-    }
-
     /// Returns when the connection has closed.
     public func waitClosed() async {
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in

@@ -183,7 +183,6 @@ public final class PQRows: @unchecked Sendable {
     deinit { PQclear(self.res) }
 
     public var count: Int { Int(PQntuples(self.res)) }
-    public var columns: Int { Int(PQnfields(self.res)) }
     /// Rows changed by an INSERT/UPDATE/DELETE.
     public var affected: Int { Int(String(cString: PQcmdTuples(self.res))) ?? 0 }
 

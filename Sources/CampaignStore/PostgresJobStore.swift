@@ -189,7 +189,7 @@ public final class PostgresJobStore: Sendable {
                 let event: JobStateMachine.Event
                 switch request.kind {
                 case .dialing:
-                    let verdict = limits!.verdict(for: job, rules: rules)
+                    let verdict = limits!.verdict(for: job)
                     event = .dialingRequested(token: request.leaseToken, verdict: verdict)
                     // Allowed by the rules but over a provider limit: the agent waits and asks again.
                     if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
@@ -560,14 +560,14 @@ struct DialLimiter {
     }
 
     /// The business rules for this job's customer, now (the cap included).
-    func verdict(for job: LockedJob, rules: DialRules) -> JobStateMachine.DialVerdict {
+    func verdict(for job: LockedJob) -> JobStateMachine.DialVerdict {
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
         let customer = EligibilityPolicy.Customer(
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
-        return rules.policy.dialVerdict(
-            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.callsToday + 0,
-            dailyCap: rules.dailyCap, now: self.now)
+        return self.rules.policy.dialVerdict(
+            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.callsToday,
+            dailyCap: self.rules.dailyCap, now: self.now)
     }
 
     /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).

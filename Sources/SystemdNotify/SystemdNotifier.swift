@@ -18,8 +18,6 @@ public struct SystemdNotifier: Sendable {
         sd_notify(0, state) > 0
     }
 
-    /// `READY=1` plus a first status line.
-    public func ready(status: String) { self.send("READY=1\nSTATUS=\(Self.oneLine(status))") }
     public func status(_ status: String) { self.send("STATUS=\(Self.oneLine(status))") }
     public func stopping(status: String) { self.send("STOPPING=1\nSTATUS=\(Self.oneLine(status))") }
     public func reloading() { self.send("RELOADING=1") }
