@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         // Pure domain: no I/O, no NIO, no libpq.
@@ -78,6 +80,10 @@ let package = Package(
             name: "CampaignAgentKit",
             dependencies: [
                 "CampaignCore", "CampaignProtocol", "CampaignRPC", "SystemdNotify",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,6 +95,8 @@ let package = Package(
             dependencies: [
                 "CampaignStore", "CampaignProtocol", "CampaignRPC",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -105,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "campaign-agent",
             dependencies: [
-                "CampaignAgentKit", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
+                "CampaignAgentKit", "CampaignCore", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +148,13 @@ let package = Package(
                 "CampaignTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CampaignAgentTests",
+            dependencies: [
+                "CampaignAgentKit", "CampaignCore", "CampaignProtocol", "CampaignTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

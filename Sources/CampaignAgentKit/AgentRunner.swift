@@ -117,6 +117,7 @@ public final class AgentRunner: Service, Sendable {
             self.logger.info("stopping: no new leases, finishing calls in progress")
             self.slots.close()
         }
+        await self.placer.shutdown()
         self.refreshStatus()
     }
 
@@ -139,7 +140,8 @@ public final class AgentRunner: Service, Sendable {
         self.stats.withLockedValue { $0.onCalls += 1 }
         self.refreshStatus()
         let startedAt = Date()
-        let placed = await self.placeWithLimit(CallRequest(job: job, idempotencyKey: key))
+        let placed = await self.placeWithLimit(
+            CallRequest(job: job, idempotencyKey: key, deadline: .now + self.configuration.callHardLimit))
         let endedAt = Date()
         self.stats.withLockedValue {
             $0.onCalls -= 1
@@ -152,6 +154,18 @@ public final class AgentRunner: Service, Sendable {
             startedAt: RFC3339.string(startedAt), endedAt: RFC3339.string(endedAt), outcome: placed.outcome,
             durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
         let report: Report
+        if !placed.outcomeKnown {
+            // The call may have reached the customer: fail for good, never redial by ourselves.
+            let why: String
+            if case .object(let d)? = placed.detail, case .string(let e)? = d["error"] { why = e } else { why = "?" }
+            logger.warning("call outcome unknown; failing the job without a retry", metadata: ["error": "\(why)"])
+            report = .fail(
+                .init(
+                    jobId: job.jobId, leaseToken: job.leaseToken, retryable: false,
+                    error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record))
+            await self.deliver(report, logger: logger)
+            return
+        }
         switch self.configuration.outcomePolicy.action(for: placed.outcome) {
         case .complete:
             report = .complete(.init(jobId: job.jobId, leaseToken: job.leaseToken, outcome: placed.outcome, call: record))
@@ -207,8 +221,10 @@ public final class AgentRunner: Service, Sendable {
         await self.deliver(.fail(p), logger: logger, patience: .seconds(10))
     }
 
+    /// Places the call; a placer that overstays its deadline (it should return by then) is
+    /// cancelled a little later and the call counts as unknown.
     private func placeWithLimit(_ request: CallRequest) async -> PlacedCall {
-        let limit = self.configuration.callHardLimit
+        let limit = self.configuration.callHardLimit + .seconds(10)
         let placer = self.placer
         return await withTaskGroup(of: PlacedCall?.self) { group in
             group.addTask { await placer.place(request) }
@@ -218,7 +234,7 @@ public final class AgentRunner: Service, Sendable {
             }
             let first = await group.next()!
             group.cancelAll()
-            return first ?? PlacedCall(outcome: .failed, detail: ["error": "call exceeded its hard limit"])
+            return first ?? .unknown("the placer did not return by the call's hard limit")
         }
     }
 

@@ -1,15 +1,46 @@
 import CampaignCore
 import CampaignProtocol
+import Foundation
 
 /// What a placer is asked to do: call one customer, once, under one idempotency key.
 public struct CallRequest: Sendable, Equatable {
     public var job: LeasedJob
     /// `<queueJobId>#<attempt>`; the provider must never place two calls for one key.
     public var idempotencyKey: String
+    /// The call's hard limit: by then the placer has returned, with what it knows.
+    public var deadline: ContinuousClock.Instant
 
-    public init(job: LeasedJob, idempotencyKey: String) {
+    public init(job: LeasedJob, idempotencyKey: String, deadline: ContinuousClock.Instant) {
         self.job = job
         self.idempotencyKey = idempotencyKey
+        self.deadline = deadline
+    }
+
+    /// The request as the `exec` and `http` placers send it to a provider (see README, "Placing
+    /// calls"): the idempotency key, the job and attempt, and the customer with their attributes.
+    public var providerBody: JSONValue {
+        let c = self.job.customer
+        var customer: [String: JSONValue] = [
+            "id": .int(c.customerId), "externalRef": .string(c.externalRef), "name": .string(c.name),
+            "phone": .string(c.phone), "timezone": .string(c.timezone),
+        ]
+        if let attributes = c.attributes { customer["attributes"] = attributes }
+        var body: [String: JSONValue] = [
+            "idempotencyKey": .string(self.idempotencyKey),
+            "jobId": .int(self.job.jobId),
+            "queueJobId": .string(self.job.queueJobId),
+            "attempt": .int(Int64(self.job.attempt)),
+            "maxAttempts": .int(Int64(self.job.maxAttempts)),
+            "customer": .object(customer),
+        ]
+        if let reason = self.job.reason { body["reason"] = .string(reason) }
+        return .object(body)
+    }
+
+    /// Whole seconds left until the deadline (at least 1).
+    public var secondsLeft: Int {
+        let left = self.deadline - ContinuousClock.now
+        return max(1, Int(left.components.seconds))
     }
 }
 
@@ -19,19 +50,97 @@ public struct PlacedCall: Sendable, Equatable {
     public var providerCallId: String?
     public var durationMs: Int?
     public var detail: JSONValue?
+    /// False when the placer cannot tell whether a call reached the customer (the provider took
+    /// the request but the call could not be followed to its end, a command was killed at the
+    /// limit, …). Such a job is failed for good, never redialed by itself (DESIGN §4).
+    public var outcomeKnown: Bool
 
-    public init(outcome: CallOutcome, providerCallId: String? = nil, durationMs: Int? = nil, detail: JSONValue? = nil) {
+    public init(
+        outcome: CallOutcome, providerCallId: String? = nil, durationMs: Int? = nil, detail: JSONValue? = nil,
+        outcomeKnown: Bool = true
+    ) {
         self.outcome = outcome
         self.providerCallId = providerCallId
         self.durationMs = durationMs
         self.detail = detail
+        self.outcomeKnown = outcomeKnown
+    }
+
+    /// A call that certainly did not happen (nothing reached the provider, or it refused).
+    public static func notPlaced(_ error: String, _ more: [String: JSONValue] = [:]) -> PlacedCall {
+        var detail = more
+        detail["error"] = .string(error)
+        return PlacedCall(outcome: .failed, detail: .object(detail))
+    }
+
+    /// A call that may or may not have happened.
+    public static func unknown(_ error: String, providerCallId: String? = nil, _ more: [String: JSONValue] = [:])
+        -> PlacedCall
+    {
+        var detail = more
+        detail["error"] = .string(error)
+        detail["outcomeKnown"] = .bool(false)
+        return PlacedCall(outcome: .failed, providerCallId: providerCallId, detail: .object(detail), outcomeKnown: false)
     }
 }
 
 /// A backend that places calls (DESIGN §8). It never throws: whatever goes wrong becomes an
-/// outcome (usually `FAILED` with a detail), because the job must be reported either way.
+/// outcome (usually `FAILED` with a detail), because the job must be reported either way. It
+/// returns by the request's deadline.
 public protocol Placer: Sendable {
     /// Short provider name for call logs (`simulate`, `exec`, `http`).
     var provider: String { get }
     func place(_ request: CallRequest) async -> PlacedCall
+    /// Releases what the placer holds (connections); called once when the agent stops.
+    func shutdown() async
+}
+
+extension Placer {
+    public func shutdown() async {}
+}
+
+/// JSON helpers the placers share.
+enum ProviderJSON {
+    static func encode(_ value: JSONValue) -> [UInt8] {
+        (try? Array(JSONEncoder().encode(value))) ?? Array("{}".utf8)
+    }
+
+    static func decodeObject(_ bytes: [UInt8]) -> [String: JSONValue]? {
+        guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return nil }
+        return o
+    }
+
+    /// The first `limit` characters of some bytes, for a detail or a log line.
+    static func snippet(_ bytes: [UInt8], limit: Int = 500) -> String {
+        let s = String(decoding: bytes.prefix(limit * 4), as: UTF8.self)
+        return s.count > limit ? String(s.prefix(limit)) + "…" : s
+    }
+
+    /// An integer field given as a JSON number.
+    static func int(_ value: JSONValue?) -> Int? {
+        switch value {
+        case .int(let i)? where i >= 0: return Int(i)
+        case .double(let d)? where d.isFinite && d >= 0 && d < 1e15: return Int(d)
+        default: return nil
+        }
+    }
+
+    /// An id given as a string or a number.
+    static func id(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let s)? where !s.isEmpty: return s
+        case .int(let i)?: return String(i)
+        default: return nil
+        }
+    }
+
+    /// Reads an outcome report `{"outcome": …, "providerCallId"?, "durationMs"?, "detail"?}`.
+    static func outcomeReport(_ o: [String: JSONValue]) -> PlacedCall? {
+        guard case .string(let s)? = o["outcome"], let outcome = CallOutcome(rawValue: s.uppercased()) else {
+            return nil
+        }
+        return PlacedCall(
+            outcome: outcome, providerCallId: Self.id(o["providerCallId"]), durationMs: Self.int(o["durationMs"]),
+            detail: o["detail"])
+    }
 }

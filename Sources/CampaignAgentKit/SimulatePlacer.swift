@@ -46,6 +46,25 @@ public struct SimulatePlacer: Placer {
         self.configuration = configuration
     }
 
+    /// Outcome weights from `ANSWERED=55,VOICEMAIL=15,…` (outcomes not named get weight 0); an
+    /// empty text gives the defaults.
+    public static func parseWeights(_ text: String) throws(ConfigurationError) -> [(CallOutcome, Double)] {
+        let pairs = try KeyValueList.parse(text)
+        if pairs.isEmpty { return Configuration().weights }
+        var weights: [(CallOutcome, Double)] = []
+        for (key, value) in pairs {
+            guard let outcome = CallOutcome(rawValue: key.uppercased()) else {
+                throw ConfigurationError("unknown outcome \(key)")
+            }
+            guard let w = Double(value), w.isFinite, w >= 0 else {
+                throw ConfigurationError("weight of \(key) must be a number ≥ 0, got \(value)")
+            }
+            weights.append((outcome, w))
+        }
+        guard weights.contains(where: { $0.1 > 0 }) else { throw ConfigurationError("at least one weight must be > 0") }
+        return weights
+    }
+
     /// The outcome and duration for a key, without waiting.
     public func draw(idempotencyKey: String) -> (CallOutcome, Int) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the key, mixed with the seed

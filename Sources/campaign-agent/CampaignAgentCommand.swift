@@ -1,5 +1,6 @@
 import ArgumentParser
 import CampaignAgentKit
+import CampaignCore
 import CampaignProtocol
 import Foundation
 import Logging
@@ -24,34 +25,138 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     @Option(help: "Calls at once (env CAMPAIGN_AGENT_CAPACITY).")
     var capacity: Int = Int(env["CAMPAIGN_AGENT_CAPACITY"] ?? "") ?? 4
 
-    @Option(help: "Placer backend: simulate (env CAMPAIGN_PLACER). exec and http come with the placer issue.")
+    @Option(help: "Placer backend: simulate, exec or http (env CAMPAIGN_PLACER).")
     var placer: String = env["CAMPAIGN_PLACER"] ?? "simulate"
 
-    @Option(help: "Seed of the simulate placer (env CAMPAIGN_SIM_SEED).")
+    @Option(help: ArgumentHelp(
+        "What each outcome does to its job, overriding the defaults (env CAMPAIGN_OUTCOME_ACTIONS).",
+        discussion: "Defaults: \(OutcomePolicy.default.description). Example: VOICEMAIL=retry,FAILED=fail.",
+        valueName: "OUTCOME=complete|retry|fail,…"))
+    var outcomeActions: String = env["CAMPAIGN_OUTCOME_ACTIONS"] ?? ""
+
+    @Option(help: "Hard limit of one call in seconds, placing and following it (env CAMPAIGN_CALL_TIMEOUT).")
+    var callTimeout: Int = Int(env["CAMPAIGN_CALL_TIMEOUT"] ?? "") ?? 900
+
+    // simulate
+
+    @Option(help: "simulate: seed (env CAMPAIGN_SIM_SEED).")
     var seed: UInt64 = UInt64(env["CAMPAIGN_SIM_SEED"] ?? "") ?? 1
 
-    @Option(help: "Simulated call duration range in ms, MIN-MAX (env CAMPAIGN_SIM_DURATION_MS).")
+    @Option(help: "simulate: call duration range in ms, MIN-MAX (env CAMPAIGN_SIM_DURATION_MS).")
     var simDurationMs: String = env["CAMPAIGN_SIM_DURATION_MS"] ?? "200-1200"
+
+    @Option(help: ArgumentHelp(
+        "simulate: outcome weights (env CAMPAIGN_SIM_OUTCOMES; default ANSWERED=55,VOICEMAIL=15,NO_ANSWER=15,BUSY=7,REJECTED=3,FAILED=5).",
+        valueName: "OUTCOME=WEIGHT,…"))
+    var simOutcomes: String = env["CAMPAIGN_SIM_OUTCOMES"] ?? ""
 
     @Option(help: ArgumentHelp(
         "Simulate placer: append each placed call's idempotency key to this file (tests count dials with it).",
         visibility: .hidden))
     var simDialLog: String?
 
-    @Option(help: "Hard limit of one call in seconds.")
-    var callTimeout: Int = 900
+    // exec
+
+    @Option(help: "exec: the command run for each call (env CAMPAIGN_EXEC_COMMAND).")
+    var execCommand: String? = env["CAMPAIGN_EXEC_COMMAND"]
+
+    @Option(parsing: .singleValue, help: "exec: an argument of the command (repeat for more).")
+    var execArg: [String] = []
+
+    // http
+
+    @Option(help: "http: the provider's endpoint that creates calls (env CAMPAIGN_HTTP_ENDPOINT).")
+    var httpEndpoint: String? = env["CAMPAIGN_HTTP_ENDPOINT"]
+
+    @Option(help: ArgumentHelp(
+        "http: file holding the bearer token (env CAMPAIGN_HTTP_TOKEN_FILE; default $CREDENTIALS_DIRECTORY/provider-token when that exists).",
+        valueName: "path"))
+    var httpTokenFile: String? = env["CAMPAIGN_HTTP_TOKEN_FILE"]
+
+    @Option(help: "http: pause between status polls in ms (env CAMPAIGN_HTTP_POLL_MS).")
+    var httpPollMs: Int = Int(env["CAMPAIGN_HTTP_POLL_MS"] ?? "") ?? 2000
+
+    @Option(help: "http: limit of one HTTP request in ms (env CAMPAIGN_HTTP_REQUEST_TIMEOUT_MS).")
+    var httpRequestTimeoutMs: Int = Int(env["CAMPAIGN_HTTP_REQUEST_TIMEOUT_MS"] ?? "") ?? 10_000
+
+    @Option(help: ArgumentHelp(
+        "http: provider statuses and their meaning, added to the defaults (env CAMPAIGN_HTTP_STATUS_MAP). Example: completed=ANSWERED,answered=progress.",
+        valueName: "STATUS=OUTCOME|progress,…"))
+    var httpStatusMap: String = env["CAMPAIGN_HTTP_STATUS_MAP"] ?? ""
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = env["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (1...1000).contains(self.capacity) else { throw ValidationError("--capacity must be 1…1000") }
-        guard self.placer == "simulate" else {
-            throw ValidationError("unknown --placer \(self.placer): this build supports simulate")
-        }
-        guard self.durationRange() != nil else { throw ValidationError("--sim-duration-ms must look like 200-1200") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
         guard self.callTimeout >= 1 else { throw ValidationError("--call-timeout must be ≥ 1") }
+        do {
+            _ = try OutcomePolicy.parse(self.outcomeActions)
+        } catch {
+            throw ValidationError("--outcome-actions: \(error)")
+        }
+        switch self.placer {
+        case "simulate":
+            guard self.durationRange() != nil else { throw ValidationError("--sim-duration-ms must look like 200-1200") }
+            do {
+                _ = try SimulatePlacer.parseWeights(self.simOutcomes)
+            } catch {
+                throw ValidationError("--sim-outcomes: \(error)")
+            }
+        case "exec":
+            guard let command = self.execCommand, !command.isEmpty else {
+                throw ValidationError("--placer exec needs --exec-command")
+            }
+            guard FileManager.default.isExecutableFile(atPath: command) else {
+                throw ValidationError("--exec-command \(command) is not an executable file")
+            }
+        case "http":
+            guard let endpoint = self.httpEndpoint, let url = URL(string: endpoint),
+                url.scheme == "http" || url.scheme == "https", url.host != nil
+            else {
+                throw ValidationError("--placer http needs --http-endpoint http(s)://host/path")
+            }
+            if let file = self.tokenFile(), !FileManager.default.isReadableFile(atPath: file) {
+                throw ValidationError("http token file \(file) is not readable")
+            }
+            guard self.httpPollMs >= 10 else { throw ValidationError("--http-poll-ms must be ≥ 10") }
+            guard self.httpRequestTimeoutMs >= 100 else { throw ValidationError("--http-request-timeout-ms must be ≥ 100") }
+            do {
+                _ = try ProviderStatusMap.parse(self.httpStatusMap)
+            } catch {
+                throw ValidationError("--http-status-map: \(error)")
+            }
+        default:
+            throw ValidationError("unknown --placer \(self.placer) (simulate, exec or http)")
+        }
+    }
+
+    /// The token file: the flag, else the systemd credential `provider-token` when present.
+    func tokenFile() -> String? {
+        if let file = self.httpTokenFile { return file }
+        guard let dir = Self.env["CREDENTIALS_DIRECTORY"] else { return nil }
+        let path = dir + "/provider-token"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    func makePlacer(logger: Logger) throws -> any Placer {
+        switch self.placer {
+        case "exec":
+            return ExecPlacer(configuration: .init(command: self.execCommand!, arguments: self.execArg))
+        case "http":
+            return HTTPPlacer(
+                configuration: .init(
+                    endpoint: self.httpEndpoint!, tokenFile: self.tokenFile(), pollInterval: .milliseconds(self.httpPollMs),
+                    requestTimeout: .milliseconds(self.httpRequestTimeoutMs),
+                    statusMap: try ProviderStatusMap.parse(self.httpStatusMap)),
+                logger: logger)
+        default:
+            return SimulatePlacer(
+                configuration: .init(
+                    seed: self.seed, weights: try SimulatePlacer.parseWeights(self.simOutcomes),
+                    durationMs: self.durationRange()!, dialLogPath: self.simDialLog))
+        }
     }
 
     func durationRange() -> ClosedRange<Int>? {
@@ -88,10 +193,12 @@ struct CampaignAgentCommand: AsyncParsableCommand {
                     if first { notifier.send("READY=1") }
                 }),
             logger: logger)
-        let placer = SimulatePlacer(
-            configuration: .init(seed: self.seed, durationMs: self.durationRange()!, dialLogPath: self.simDialLog))
+        let placer = try self.makePlacer(logger: logger)
+        logger.info("placing calls with \(placer.provider)")
         let runner = AgentRunner(
-            configuration: .init(capacity: self.capacity, callHardLimit: .seconds(self.callTimeout)),
+            configuration: .init(
+                capacity: self.capacity, callHardLimit: .seconds(self.callTimeout),
+                outcomePolicy: try OutcomePolicy.parse(self.outcomeActions)),
             link: link, placer: placer, logger: logger, notifier: notifier)
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).

@@ -1,0 +1,195 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import NIOConcurrencyHelpers
+import Subprocess
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Places each call by running a configured command (DESIGN §8).
+///
+/// The contract with the command (README, "Placing calls"):
+/// - the call request arrives as one JSON object on stdin; the environment also carries
+///   `CAMPAIGN_IDEMPOTENCY_KEY` and `CAMPAIGN_CALL_TIMEOUT_SECONDS` (time left);
+/// - exit 0 with `{"outcome": "ANSWERED", "providerCallId": …, "durationMs": …, "detail": …}` on
+///   stdout reports the call;
+/// - a non-zero exit means "no call was placed": the job fails with outcome `FAILED` and is
+///   retried like any `FAILED` call;
+/// - exit 0 with something else on stdout, death by a signal, or still running at the call's
+///   hard limit mean the call may have happened: the job fails for good (outcome unknown),
+///   never redialed by itself. At the limit the command's whole process group is killed.
+public struct ExecPlacer: Placer {
+    public struct Configuration: Sendable, Equatable {
+        /// Path of the command (absolute, or relative to the working directory).
+        public var command: String
+        public var arguments: [String]
+        /// Most stdout bytes read; more makes the answer invalid.
+        public var outputLimit: Int
+
+        public init(command: String, arguments: [String] = [], outputLimit: Int = 64 * 1024) {
+            self.command = command
+            self.arguments = arguments
+            self.outputLimit = outputLimit
+        }
+    }
+
+    public let configuration: Configuration
+    public var provider: String { "exec" }
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// What the run produced, whatever happened.
+    struct Run: Sendable {
+        var status: TerminationStatus?
+        var stdout: [UInt8] = []
+        var stdoutOverflow = false
+        var stderrTail: [UInt8] = []
+        var timedOut = false
+    }
+
+    public func place(_ request: CallRequest) async -> PlacedCall {
+        let started = ContinuousClock.now
+        let run: Run
+        do {
+            run = try await self.run(request)
+        } catch {
+            return .notPlaced("could not start \(self.configuration.command): \(error)")
+        }
+        let elapsedMs = Int((ContinuousClock.now - started).components.seconds * 1000)
+        return Self.interpret(run, elapsedMs: elapsedMs)
+    }
+
+    /// Maps what the command did to a placed call (the contract above). Pure.
+    static func interpret(_ run: Run, elapsedMs: Int) -> PlacedCall {
+        var context: [String: JSONValue] = [:]
+        if !run.stderrTail.isEmpty { context["stderr"] = .string(ProviderJSON.snippet(run.stderrTail)) }
+        if run.timedOut {
+            return .unknown("command still running at the call's hard limit; its process group was killed", context)
+        }
+        switch run.status {
+        case .exited(0)?:
+            guard !run.stdoutOverflow, let object = ProviderJSON.decodeObject(run.stdout),
+                var placed = ProviderJSON.outcomeReport(object)
+            else {
+                context["stdout"] = .string(ProviderJSON.snippet(run.stdout))
+                return .unknown("command exited 0 without a valid outcome on stdout", context)
+            }
+            if placed.durationMs == nil { placed.durationMs = elapsedMs }
+            return placed
+        case .exited(let code)?:
+            context["exitStatus"] = .int(Int64(code))
+            return .notPlaced("command exited with status \(code)", context)
+        case .signaled(let signal)?:
+            context["signal"] = .int(Int64(signal))
+            return .unknown("command killed by signal \(signal)", context)
+        case nil:
+            return .unknown("command ended without a status", context)
+        }
+    }
+
+    struct SystemError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// An unlinked temporary file with `bytes`, positioned at its start.
+    static func memoryFile(_ bytes: [UInt8]) throws -> Int32 {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        var template = Array((dir + "/campaign-call-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SystemError(description: "mkstemp in \(dir): \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else {
+                close(fd)
+                throw SystemError(description: "write: \(String(cString: strerror(errno)))")
+            }
+            written += n
+        }
+        lseek(fd, 0, SEEK_SET)
+        return fd
+    }
+
+    private func run(_ request: CallRequest) async throws -> Run {
+        var options = PlatformOptions()
+        options.processGroupID = 0  // its own group: the hard limit kills children too
+        // stdin is an in-memory file holding the request: the command reads it at its own pace
+        // (or not at all) and no pipe write can fail halfway.
+        let input = try Self.memoryFile(ProviderJSON.encode(request.providerBody) + [UInt8(ascii: "\n")])
+        let environment = Environment.inherit.updating([
+            "CAMPAIGN_IDEMPOTENCY_KEY": request.idempotencyKey,
+            "CAMPAIGN_CALL_TIMEOUT_SECONDS": String(request.secondsLeft),
+        ])
+        let limit = self.configuration.outputLimit
+        let deadline = request.deadline
+        let result = try await Subprocess.run(
+            .path(.init(self.configuration.command)), arguments: Arguments(self.configuration.arguments),
+            environment: environment, platformOptions: options,
+            input: .fileDescriptor(.init(rawValue: input), closeAfterSpawningProcess: true),
+            output: .sequence, error: .sequence
+        ) { execution -> Run in
+            let timedOut = NIOLockedValueBox(false)
+            // Read both pipes to their end (EOF comes when every process holding them is gone);
+            // at the deadline kill the whole group, which ends them.
+            return await withTaskGroup(of: Run?.self) { group in
+                group.addTask {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    if Task.isCancelled { return nil }
+                    timedOut.withLockedValue { $0 = true }
+                    try? execution.send(signal: .kill, toProcessGroup: true)
+                    return nil
+                }
+                group.addTask {
+                    var run = Run()
+                    do {
+                        for try await chunk in execution.standardOutput {
+                            chunk.withUnsafeBytes { raw in
+                                if run.stdout.count + raw.count > limit {
+                                    run.stdoutOverflow = true
+                                } else {
+                                    run.stdout.append(contentsOf: raw)
+                                }
+                            }
+                        }
+                    } catch {}
+                    return run
+                }
+                group.addTask {
+                    var run = Run()
+                    do {
+                        for try await chunk in execution.standardError {
+                            chunk.withUnsafeBytes { raw in run.stderrTail.append(contentsOf: raw) }
+                            if run.stderrTail.count > 4096 { run.stderrTail.removeFirst(run.stderrTail.count - 4096) }
+                        }
+                    } catch {}
+                    return run
+                }
+                var combined = Run()
+                var readers = 0
+                while let part = await group.next() {
+                    guard let part else { continue }
+                    readers += 1
+                    if !part.stdout.isEmpty || part.stdoutOverflow {
+                        combined.stdout = part.stdout
+                        combined.stdoutOverflow = part.stdoutOverflow
+                    }
+                    if !part.stderrTail.isEmpty { combined.stderrTail = part.stderrTail }
+                    if readers == 2 { group.cancelAll() }
+                }
+                // The call is over: nothing the command started outlives it.
+                try? execution.send(signal: .kill, toProcessGroup: true)
+                combined.timedOut = timedOut.withLockedValue { $0 }
+                return combined
+            }
+        }
+        var run = result.closureResult
+        run.status = result.terminationStatus
+        return run
+    }
+}

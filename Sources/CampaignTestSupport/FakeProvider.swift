@@ -1,0 +1,237 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A telephony provider's HTTP API on loopback, for tests of the `http` placer: it creates calls
+/// (`POST /calls`, deduplicated by `Idempotency-Key`), lets them ring for a while and end with a
+/// status (`GET /calls/<id>`), and counts everything. Its misbehaviour is scripted per test.
+public final class FakeProvider: Sendable {
+    public struct Behaviour: Sendable {
+        /// The bearer token it expects.
+        public var token = "test-token"
+        /// Per key, answer the first N POSTs with `failStatus` (no call created).
+        public var failFirstPosts = 0
+        public var failStatus = 503
+        /// Per key, after those, close the connection without answering the next N POSTs.
+        public var dropFirstPosts = 0
+        /// Whether a dropped POST created the call anyway (its answer was lost on the way).
+        public var dropAfterCreating = false
+        /// Answer every POST with this status and no call (a refusal such as 400 or 402).
+        public var refuseStatus: Int?
+        /// Wait this long before answering a POST / a status poll.
+        public var postDelay: Duration = .zero
+        public var pollDelay: Duration = .zero
+        /// Answer an accepted POST with a body that is not JSON.
+        public var malformedAccept = false
+        /// Answer status polls with a body that is not JSON.
+        public var malformedPolls = false
+        /// Put `statusUrl` into the acceptance (else the client must derive the URL).
+        public var giveStatusURL = true
+        /// How long a call rings before it ends, and how it ends, by idempotency key.
+        public var callDuration: @Sendable (String) -> Duration = { _ in .milliseconds(50) }
+        public var finalStatus: @Sendable (String) -> String = { _ in "completed" }
+        /// Calls that never end (the status stays `in-progress`).
+        public var neverEnds = false
+
+        public init() {}
+    }
+
+    public struct Call: Sendable {
+        public var id: String
+        public var key: String
+        /// The POST body that created the call.
+        public var requestBody: String
+        public var endsAt: ContinuousClock.Instant
+        public var finalStatus: String
+        public var polls = 0
+    }
+
+    struct State {
+        var behaviour: Behaviour
+        var posts: [String: Int] = [:]
+        var calls: [String: Call] = [:]  // by id
+        var callByKey: [String: String] = [:]
+        var callsCreated: [String: Int] = [:]  // by key
+        var unauthorized = 0
+        var nextID = 1
+    }
+
+    private let state: NIOLockedValueBox<State>
+    private let channel: NIOLockedValueBox<(any Channel)?>
+
+    public init(behaviour: Behaviour = Behaviour()) {
+        self.state = NIOLockedValueBox(State(behaviour: behaviour))
+        self.channel = NIOLockedValueBox(nil)
+    }
+
+    /// Starts listening on 127.0.0.1 (port 0: any free port). Returns the port.
+    @discardableResult
+    public func start(port: Int = 0) async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(Handler(provider: self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        self.channel.withLockedValue { $0 = channel }
+        return channel.localAddress!.port!
+    }
+
+    public func stop() async {
+        let channel = self.channel.withLockedValue { c -> (any Channel)? in
+            defer { c = nil }
+            return c
+        }
+        try? await channel?.close()
+    }
+
+    /// A free loopback port (nothing listens on it when this returns).
+    public static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+
+    public func setBehaviour(_ change: @Sendable (inout Behaviour) -> Void) {
+        self.state.withLockedValue { change(&$0.behaviour) }
+    }
+
+    /// POSTs seen per idempotency key.
+    public var posts: [String: Int] { self.state.withLockedValue { $0.posts } }
+    /// Calls created per idempotency key (a provider that dedupes keeps this at 1).
+    public var callsCreated: [String: Int] { self.state.withLockedValue { $0.callsCreated } }
+    public var calls: [Call] { self.state.withLockedValue { Array($0.calls.values) } }
+    public var unauthorized: Int { self.state.withLockedValue { $0.unauthorized } }
+
+    // MARK: - Handling
+
+    struct Answer {
+        var status: HTTPResponseStatus
+        var body: String
+        var delay: Duration
+        var drop = false
+    }
+
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> Answer {
+        self.state.withLockedValue { s in
+            let b = s.behaviour
+            guard headers.first(name: "authorization") == "Bearer \(b.token)" else {
+                s.unauthorized += 1
+                return Answer(status: .unauthorized, body: #"{"error":"bad token"}"#, delay: .zero)
+            }
+            let path = uri.split(separator: "?").first.map(String.init) ?? uri
+            if method == .POST && path == "/calls" {
+                guard let key = headers.first(name: "idempotency-key"), !key.isEmpty else {
+                    return Answer(status: .badRequest, body: #"{"error":"Idempotency-Key required"}"#, delay: .zero)
+                }
+                guard (try? JSONSerialization.jsonObject(with: Data(body))) is [String: Any] else {
+                    return Answer(status: .badRequest, body: #"{"error":"body must be a JSON object"}"#, delay: .zero)
+                }
+                s.posts[key, default: 0] += 1
+                let n = s.posts[key]!
+                if let existing = s.callByKey[key], let call = s.calls[existing] {
+                    return Answer(status: .ok, body: Self.acceptance(call, b), delay: b.postDelay)
+                }
+                if n <= b.failFirstPosts {
+                    return Answer(status: .init(statusCode: b.failStatus), body: #"{"error":"try later"}"#, delay: .zero)
+                }
+                if let refuse = b.refuseStatus {
+                    return Answer(status: .init(statusCode: refuse), body: #"{"error":"refused"}"#, delay: .zero)
+                }
+                let dropping = n <= b.failFirstPosts + b.dropFirstPosts
+                if dropping && !b.dropAfterCreating { return Answer(status: .ok, body: "", delay: .zero, drop: true) }
+                let id = "call-\(s.nextID)"
+                s.nextID += 1
+                let call = Call(
+                    id: id, key: key,
+                    requestBody: String(decoding: body, as: UTF8.self),
+                    endsAt: .now + b.callDuration(key), finalStatus: b.finalStatus(key))
+                s.calls[id] = call
+                s.callByKey[key] = id
+                s.callsCreated[key, default: 0] += 1
+                if dropping { return Answer(status: .ok, body: "", delay: .zero, drop: true) }
+                if b.malformedAccept { return Answer(status: .created, body: "<html>accepted</html>", delay: b.postDelay) }
+                return Answer(status: .created, body: Self.acceptance(call, b), delay: b.postDelay)
+            }
+            if method == .GET && path.hasPrefix("/calls/") {
+                let id = String(path.dropFirst("/calls/".count))
+                guard var call = s.calls[id] else {
+                    return Answer(status: .notFound, body: #"{"error":"no such call"}"#, delay: .zero)
+                }
+                call.polls += 1
+                s.calls[id] = call
+                if b.malformedPolls { return Answer(status: .ok, body: "{not json", delay: b.pollDelay) }
+                let ended = !b.neverEnds && ContinuousClock.now >= call.endsAt
+                let status = ended ? call.finalStatus : "in-progress"
+                return Answer(
+                    status: .ok, body: #"{"id":"\#(id)","status":"\#(status)","durationMs":\#(ended ? 1234 : 0)}"#,
+                    delay: b.pollDelay)
+            }
+            return Answer(status: .notFound, body: #"{"error":"no route"}"#, delay: .zero)
+        }
+    }
+
+    static func acceptance(_ call: Call, _ b: Behaviour) -> String {
+        b.giveStatusURL
+            ? #"{"id":"\#(call.id)","status":"queued","statusUrl":"/calls/\#(call.id)"}"#
+            : #"{"id":"\#(call.id)","status":"queued"}"#
+    }
+
+    final class Handler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let provider: FakeProvider
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(provider: FakeProvider) {
+            self.provider = provider
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch self.unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                self.body = []
+            case .body(var buffer):
+                self.body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            case .end:
+                guard let head = self.head else { return }
+                let answer = self.provider.answer(method: head.method, uri: head.uri, headers: head.headers, body: self.body)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let keepAlive = head.isKeepAlive
+                let respond = {
+                    let (handler, context) = bound.value
+                    if answer.drop {
+                        context.close(promise: nil)
+                        return
+                    }
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "application/json")
+                    headers.add(name: "Content-Length", value: "\(answer.body.utf8.count)")
+                    var responseHead = HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers)
+                    responseHead.headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+                    context.write(handler.wrapOutboundOut(.head(responseHead)), promise: nil)
+                    context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
+                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                        if !keepAlive { context.close(promise: nil) }
+                    }
+                }
+                if answer.delay > .zero {
+                    let c = answer.delay.components
+                    let ns = c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
+                    context.eventLoop.scheduleTask(in: .nanoseconds(ns)) { respond() }
+                } else {
+                    respond()
+                }
+            }
+        }
+    }
+}
