@@ -14,7 +14,8 @@ import Glibc
 /// - the call request arrives as one JSON object on stdin; the environment also carries
 ///   `CAMPAIGN_IDEMPOTENCY_KEY` and `CAMPAIGN_CALL_TIMEOUT_SECONDS` (time left);
 /// - exit 0 with `{"outcome": "ANSWERED", "providerCallId": …, "durationMs": …, "detail": …}` on
-///   stdout reports the call;
+///   stdout reports the call; `"outcome": "UNKNOWN"` says the command placed (or may have placed)
+///   a call whose end it could not learn;
 /// - a non-zero exit means "no call was placed": the job fails with outcome `FAILED` and is
 ///   retried like any `FAILED` call;
 /// - exit 0 with something else on stdout, death by a signal, or still running at the call's
@@ -72,6 +73,15 @@ public struct ExecPlacer: Placer {
         }
         switch run.status {
         case .exited(0)?:
+            if !run.stdoutOverflow, let object = ProviderJSON.decodeObject(run.stdout),
+                case .string(let s)? = object["outcome"], s.uppercased() == "UNKNOWN"
+            {
+                // The command says itself that it cannot know (it gave up following the call).
+                if let extra = object["detail"] { context["command"] = extra }
+                return .unknown(
+                    "the command could not learn the call's outcome", providerCallId: ProviderJSON.id(object["providerCallId"]),
+                    context)
+            }
             guard !run.stdoutOverflow, let object = ProviderJSON.decodeObject(run.stdout),
                 var placed = ProviderJSON.outcomeReport(object)
             else {

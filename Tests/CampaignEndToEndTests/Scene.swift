@@ -56,6 +56,17 @@ final class Scene: @unchecked Sendable {
         return p
     }
 
+    /// An agent with its own placer flags (no simulate defaults).
+    @discardableResult
+    func agent(_ id: String, coordinator: String = "c", arguments: [String]) throws -> ManagedProcess {
+        let p = try ManagedProcess(
+            "campaign-agent", ["--id", id] + arguments,
+            environment: ["CAMPAIGN_SOCKET": self.socket(coordinator)], logDir: self.dir,
+            name: "\(id)-\(self.processes.count)")
+        self.processes.append(p)
+        return p
+    }
+
     func ctl(_ args: [String], coordinator: String = "c") async throws -> (status: Int32, stdout: String, stderr: String) {
         try await runToCompletion("campaign-ctl", args, environment: ["CAMPAIGN_SOCKET": self.socket(coordinator)])
     }
