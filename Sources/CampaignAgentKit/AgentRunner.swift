@@ -145,7 +145,7 @@ public final class AgentRunner: Service, Sendable {
         let endedAt = Date()
         self.stats.withLockedValue {
             $0.onCalls -= 1
-            $0.callsPlaced += 1
+            if placed.callPlaced { $0.callsPlaced += 1 }
         }
         self.refreshStatus()
 
@@ -154,10 +154,21 @@ public final class AgentRunner: Service, Sendable {
             startedAt: RFC3339.string(startedAt), endedAt: RFC3339.string(endedAt), outcome: placed.outcome,
             durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
         let report: Report
+        if !placed.callPlaced {
+            // Certainly no call: no call log; the job fails FAILED (retried by the default policy).
+            let why = placed.error ?? "?"
+            logger.warning("no call placed", metadata: ["error": "\(why)"])
+            report = .fail(
+                .init(
+                    jobId: job.jobId, leaseToken: job.leaseToken,
+                    retryable: self.configuration.outcomePolicy.action(for: placed.outcome) == .retry,
+                    error: String("no call placed: \(why)".prefix(500)), outcome: placed.outcome, call: nil))
+            await self.deliver(report, logger: logger)
+            return
+        }
         if !placed.outcomeKnown {
             // The call may have reached the customer: fail for good, never redial by ourselves.
-            let why: String
-            if case .object(let d)? = placed.detail, case .string(let e)? = d["error"] { why = e } else { why = "?" }
+            let why = placed.error ?? "?"
             logger.warning("call outcome unknown; failing the job without a retry", metadata: ["error": "\(why)"])
             report = .fail(
                 .init(

@@ -54,23 +54,33 @@ public struct PlacedCall: Sendable, Equatable {
     /// the request but the call could not be followed to its end, a command was killed at the
     /// limit, …). Such a job is failed for good, never redialed by itself (DESIGN §4).
     public var outcomeKnown: Bool
+    /// False when certainly no call was placed (nothing reached the provider, or it refused):
+    /// the job fails with outcome `FAILED` but no call log is written.
+    public var callPlaced: Bool
 
     public init(
         outcome: CallOutcome, providerCallId: String? = nil, durationMs: Int? = nil, detail: JSONValue? = nil,
-        outcomeKnown: Bool = true
+        outcomeKnown: Bool = true, callPlaced: Bool = true
     ) {
         self.outcome = outcome
         self.providerCallId = providerCallId
         self.durationMs = durationMs
         self.detail = detail
         self.outcomeKnown = outcomeKnown
+        self.callPlaced = callPlaced
+    }
+
+    /// The `error` of the detail, if any.
+    public var error: String? {
+        if case .object(let d)? = self.detail, case .string(let e)? = d["error"] { return e }
+        return nil
     }
 
     /// A call that certainly did not happen (nothing reached the provider, or it refused).
     public static func notPlaced(_ error: String, _ more: [String: JSONValue] = [:]) -> PlacedCall {
         var detail = more
         detail["error"] = .string(error)
-        return PlacedCall(outcome: .failed, detail: .object(detail))
+        return PlacedCall(outcome: .failed, detail: .object(detail), callPlaced: false)
     }
 
     /// A call that may or may not have happened.

@@ -182,4 +182,57 @@ struct ProviderEndToEndTests {
         _ = await scene.tearDown()
         await provider.stop()
     }
+
+    /// Pids of live (not zombie) processes whose command line is `cmdline`.
+    static func running(_ cmdline: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return pids.filter { pid in
+            guard Int(pid) != nil,
+                let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                cmd.replacingOccurrences(of: "\0", with: " ").trimmingCharacters(in: .whitespaces) == cmdline,
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            return stat[stat.index(close, offsetBy: 2)] != "Z"
+        }
+    }
+
+    /// What the coordinator records when an exec command hangs (unknown: failed for good, one
+    /// attempt, a call log saying so) and when it exits non-zero (no call: retried to the
+    /// attempts' end, no call logs).
+    @Test func execFailuresEndJobsAsTheContractSays() async throws {
+        let scene = try await Scene("exec-failures")
+        let hang = scene.dir.appendingPathComponent("hang").path
+        try "#!/bin/sh\nsleep 300 &\nsleep 300\n".write(toFile: hang, atomically: true, encoding: .utf8)
+        let fail = scene.dir.appendingPathComponent("fail").path
+        try "#!/bin/sh\necho 'provider account suspended' >&2\nexit 2\n".write(toFile: fail, atomically: true, encoding: .utf8)
+        chmod(hang, 0o755)
+        chmod(fail, 0o755)
+        try scene.coordinator()
+        try await scene.waitForSocket()
+        _ = try await scene.ctl(["automation", "set", "retryBaseMs=20", "retryCapMs=100", "maxAttempts=3"] + AutomationSettings.wideOpenCtlArguments)
+        let files = try scene.writeCustomers(2)
+        _ = try await scene.ctl(["customers", "import", files.csv])
+        _ = try await scene.ctl(["jobs", "enqueue", "e2e-0"])
+        let hanging = try scene.agent("hang", arguments: ["--capacity", "1", "--placer", "exec", "--exec-command", hang, "--call-timeout", "2"])
+        #expect(try await scene.eventually("SELECT status = 'FAILED' FROM campaign.campaign_jobs", within: .seconds(30)), "\(scene.logs())")
+        #expect(try scene.db.scalar("SELECT attempts_made FROM campaign.campaign_jobs") == "1", "never redialed")
+        #expect(try scene.db.scalar("SELECT (result ->> 'error') LIKE 'outcome unknown:%' FROM campaign.campaign_jobs") == "t")
+        #expect(try scene.db.scalar("SELECT count(*) FROM campaign.call_logs WHERE provider = 'exec' AND detail ->> 'outcomeKnown' = 'false'") == "1")
+        // No `sleep` of the hanging command survived the limit.
+        #expect(Self.running("sleep 300").isEmpty, "left running: \(Self.running("sleep 300"))")
+        _ = await hanging.stop()
+
+        _ = try await scene.ctl(["jobs", "enqueue", "e2e-1"])
+        try scene.agent("fail", arguments: ["--capacity", "1", "--placer", "exec", "--exec-command", fail])
+        #expect(try await scene.eventually(
+            "SELECT j.status = 'FAILED' FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id WHERE c.external_ref = 'e2e-1'",
+            within: .seconds(30)), "\(scene.logs())")
+        #expect(try scene.db.scalar("""
+            SELECT attempts_made || ' ' || ((result ->> 'error') LIKE 'no call placed: command exited with status 2%')
+            FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id WHERE c.external_ref = 'e2e-1'
+            """) == "3 true")
+        #expect(try scene.db.scalar("SELECT count(*) FROM campaign.call_logs") == "1", "no call log for calls never placed")
+        _ = await scene.tearDown()
+    }
 }
