@@ -32,6 +32,8 @@ public final class FakeProvider: Sendable {
         /// How long a call rings before it ends, and how it ends, by idempotency key.
         public var callDuration: @Sendable (String) -> Duration = { _ in .milliseconds(50) }
         public var finalStatus: @Sendable (String) -> String = { _ in "completed" }
+        /// When set, a call ends at its Nth status poll instead of after `callDuration`.
+        public var endAtPoll: Int?
         /// Calls that never end (the status stays `in-progress`).
         public var neverEnds = false
 
@@ -167,7 +169,7 @@ public final class FakeProvider: Sendable {
                 call.polls += 1
                 s.calls[id] = call
                 if b.malformedPolls { return Answer(status: .ok, body: "{not json", delay: b.pollDelay) }
-                let ended = !b.neverEnds && ContinuousClock.now >= call.endsAt
+                let ended = !b.neverEnds && (b.endAtPoll.map { call.polls >= $0 } ?? (ContinuousClock.now >= call.endsAt))
                 let status = ended ? call.finalStatus : "in-progress"
                 return Answer(
                     status: .ok, body: #"{"id":"\#(id)","status":"\#(status)","durationMs":\#(ended ? 1234 : 0)}"#,
