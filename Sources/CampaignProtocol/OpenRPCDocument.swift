@@ -2404,8 +2404,6 @@ public enum OpenRPCDocument {
                 "result": {
                   "outcome": "ANSWERED"
                 },
-                "leaseOwner": "agent-1@coordinator-a#1",
-                "leaseExpiresAt": "2026-11-30T10:16:03.000Z",
                 "startedAt": "2026-11-30T10:15:03.000Z",
                 "completedAt": "2026-11-30T10:15:45.600Z"
               },
@@ -3926,23 +3924,65 @@ public enum OpenRPCDocument {
         "type": "object",
         "properties": {
           "code": {
-            "description": "The stable symbolic name of the error.",
+            "description": "The stable symbolic name of the error (`components.errors` gives its number).",
             "type": "string",
-            "enum": [
-              "PARSE_ERROR",
-              "INVALID_REQUEST",
-              "METHOD_NOT_FOUND",
-              "INVALID_PARAMS",
-              "INTERNAL_ERROR",
-              "LEASE_LOST",
-              "NOT_FOUND",
-              "INVALID_STATE",
-              "FORBIDDEN",
-              "DATABASE_UNAVAILABLE",
-              "AUTOMATION_DISABLED",
-              "VALIDATION_FAILED",
-              "LIMIT_EXCEEDED",
-              "SHUTTING_DOWN"
+            "oneOf": [
+              {
+                "const": "PARSE_ERROR",
+                "description": "-32700: The line is not JSON (or not UTF-8). Answered with `id: null`."
+              },
+              {
+                "const": "INVALID_REQUEST",
+                "description": "-32600: Not a JSON-RPC 2.0 request: wrong `jsonrpc`, no `method`, an `id` that is not a string, number or null, params that are not an object or array, an empty batch."
+              },
+              {
+                "const": "METHOD_NOT_FOUND",
+                "description": "-32601: No such method."
+              },
+              {
+                "const": "INVALID_PARAMS",
+                "description": "-32602: Params of the wrong shape or type; the message names the field. Params are by name: an object (`[]` or no params count as `{}`)."
+              },
+              {
+                "const": "INTERNAL_ERROR",
+                "description": "-32603: A bug. The details are in the coordinator's log, never on the wire."
+              },
+              {
+                "const": "LEASE_LOST",
+                "description": "1001: The report's lease token is not the job's current one (the lease expired, the connection closed before dialing, or an admin retried the job). Drop the report. `data.status` gives the job's status."
+              },
+              {
+                "const": "NOT_FOUND",
+                "description": "1002: No such job (or customer)."
+              },
+              {
+                "const": "INVALID_STATE",
+                "description": "1003: Not allowed in the job's state (complete before dialing, a report after a different report or an admin cancel decided the job), or `agent.hello` was not called first on this connection. `data.status` gives the job's status when there is a job."
+              },
+              {
+                "const": "FORBIDDEN",
+                "description": "1004: The caller's role (from its uid/gid, SO_PEERCRED) does not allow the method; see each method's `x-roles`."
+              },
+              {
+                "const": "DATABASE_UNAVAILABLE",
+                "description": "1005 (retryable): PostgreSQL is unreachable or too contended. Retry later."
+              },
+              {
+                "const": "AUTOMATION_DISABLED",
+                "description": "1006: `automation.run` while automation is disabled (a dry run is always allowed)."
+              },
+              {
+                "const": "VALIDATION_FAILED",
+                "description": "1007: A value of the right type but out of range. `automation.set` lists every problem in `data.problems`."
+              },
+              {
+                "const": "LIMIT_EXCEEDED",
+                "description": "1008 (retryable): A limit: line length (1 MiB, answered with `id: null`), batch size (1,000), requests in flight per connection (128), items per bulk call (10,000)."
+              },
+              {
+                "const": "SHUTTING_DOWN",
+                "description": "1009 (retryable): Reserved: the coordinator is stopping; retry on the next coordinator."
+              }
             ]
           },
           "retryable": {
@@ -3996,8 +4036,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "PARSE_ERROR",
           "retryable": false
-        },
-        "x-description": "The line is not JSON (or not UTF-8). Answered with `id: null`."
+        }
       },
       "INVALID_REQUEST": {
         "code": -32600,
@@ -4005,8 +4044,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "INVALID_REQUEST",
           "retryable": false
-        },
-        "x-description": "Not a JSON-RPC 2.0 request: wrong `jsonrpc`, no `method`, an `id` that is not a string, number or null, params that are not an object or array, an empty batch."
+        }
       },
       "METHOD_NOT_FOUND": {
         "code": -32601,
@@ -4014,8 +4052,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "METHOD_NOT_FOUND",
           "retryable": false
-        },
-        "x-description": "No such method."
+        }
       },
       "INVALID_PARAMS": {
         "code": -32602,
@@ -4023,8 +4060,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "INVALID_PARAMS",
           "retryable": false
-        },
-        "x-description": "Params of the wrong shape or type; the message names the field. Params are by name: an object (`[]` or no params count as `{}`)."
+        }
       },
       "INTERNAL_ERROR": {
         "code": -32603,
@@ -4032,8 +4068,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "INTERNAL_ERROR",
           "retryable": false
-        },
-        "x-description": "A bug. The details are in the coordinator's log, never on the wire."
+        }
       },
       "LEASE_LOST": {
         "code": 1001,
@@ -4041,8 +4076,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "LEASE_LOST",
           "retryable": false
-        },
-        "x-description": "The report's lease token is not the job's current one (the lease expired, the connection closed before dialing, or an admin retried the job). Drop the report. `data.status` gives the job's status."
+        }
       },
       "NOT_FOUND": {
         "code": 1002,
@@ -4050,8 +4084,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "NOT_FOUND",
           "retryable": false
-        },
-        "x-description": "No such job (or customer)."
+        }
       },
       "INVALID_STATE": {
         "code": 1003,
@@ -4059,8 +4092,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "INVALID_STATE",
           "retryable": false
-        },
-        "x-description": "Not allowed in the job's state (complete before dialing, a report after a different report or an admin cancel decided the job), or `agent.hello` was not called first on this connection. `data.status` gives the job's status when there is a job."
+        }
       },
       "FORBIDDEN": {
         "code": 1004,
@@ -4068,8 +4100,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "FORBIDDEN",
           "retryable": false
-        },
-        "x-description": "The caller's role (from its uid/gid, SO_PEERCRED) does not allow the method; see each method's `x-roles`."
+        }
       },
       "DATABASE_UNAVAILABLE": {
         "code": 1005,
@@ -4077,8 +4108,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "DATABASE_UNAVAILABLE",
           "retryable": true
-        },
-        "x-description": "PostgreSQL is unreachable or too contended. Retry later."
+        }
       },
       "AUTOMATION_DISABLED": {
         "code": 1006,
@@ -4086,8 +4116,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "AUTOMATION_DISABLED",
           "retryable": false
-        },
-        "x-description": "`automation.run` while automation is disabled (a dry run is always allowed)."
+        }
       },
       "VALIDATION_FAILED": {
         "code": 1007,
@@ -4095,8 +4124,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "VALIDATION_FAILED",
           "retryable": false
-        },
-        "x-description": "A value of the right type but out of range. `automation.set` lists every problem in `data.problems`."
+        }
       },
       "LIMIT_EXCEEDED": {
         "code": 1008,
@@ -4104,8 +4132,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "LIMIT_EXCEEDED",
           "retryable": true
-        },
-        "x-description": "A limit: line length (1 MiB, answered with `id: null`), batch size (1,000), requests in flight per connection (128), items per bulk call (10,000)."
+        }
       },
       "SHUTTING_DOWN": {
         "code": 1009,
@@ -4113,8 +4140,7 @@ public enum OpenRPCDocument {
         "data": {
           "code": "SHUTTING_DOWN",
           "retryable": true
-        },
-        "x-description": "Reserved: the coordinator is stopping; retry on the next coordinator."
+        }
       }
     }
   }

@@ -87,6 +87,56 @@ struct OpenRPCDocumentTests {
         }
     }
 
+    /// The members each OpenRPC 1.3 object may have (`x-…` extensions aside where the
+    /// specification allows them), after the OpenRPC meta-schema.
+    @Test("the document keeps to the OpenRPC object shapes")
+    func openRPCObjectShapes() {
+        func members(_ v: JSONValue?, _ what: String, allowed: Set<String>, required: Set<String>, extensions: Bool = true) {
+            guard case .object(let o)? = v else {
+                Issue.record("\(what): not an object")
+                return
+            }
+            let keys = Set(o.keys)
+            let unknown = keys.filter { !allowed.contains($0) && !(extensions && $0.hasPrefix("x-")) }
+            #expect(unknown.isEmpty, "\(what): members not allowed by OpenRPC: \(unknown.sorted())")
+            #expect(required.isSubset(of: keys), "\(what): missing \(required.subtracting(keys).sorted())")
+        }
+        let doc = Self.document
+        members(doc, "document", allowed: ["openrpc", "info", "servers", "methods", "components", "externalDocs"], required: ["openrpc", "info", "methods"])
+        members(doc["info"], "info", allowed: ["title", "description", "termsOfService", "version", "contact", "license"], required: ["title", "version"])
+        for s in Self.array(doc["servers"]) {
+            members(s, "server", allowed: ["url", "name", "description", "summary", "variables"], required: ["url"])
+        }
+        let descriptor: Set<String> = ["name", "description", "summary", "schema", "required", "deprecated"]
+        let errorObject: Set<String> = ["code", "message", "data"]
+        for m in Self.methods {
+            let name = m["name"]?.stringValue ?? "?"
+            members(
+                m, name,
+                allowed: ["name", "description", "summary", "tags", "paramStructure", "params", "result", "errors", "links", "examples", "deprecated", "servers", "externalDocs"],
+                required: ["name", "params", "result"])
+            for p in Self.array(m["params"]) { members(p, "\(name) param", allowed: descriptor, required: ["name", "schema"]) }
+            members(m["result"], "\(name) result", allowed: descriptor, required: ["name", "schema"])
+            for e in Self.array(m["errors"]) where e["$ref"] == nil {
+                members(e, "\(name) error", allowed: errorObject, required: ["code", "message"], extensions: false)
+            }
+            for ex in Self.array(m["examples"]) {
+                members(ex, "\(name) example", allowed: ["name", "summary", "description", "params", "result"], required: ["name", "params", "result"])
+                for p in Self.array(ex["params"]) + [ex["result"] ?? .null] {
+                    members(p, "\(name) example value", allowed: ["name", "summary", "description", "value"], required: ["name", "value"])
+                }
+            }
+        }
+        if case .object(let errors)? = doc["components"]?["errors"] {
+            for (k, e) in errors { members(e, "components.errors.\(k)", allowed: errorObject, required: ["code", "message"], extensions: false) }
+        }
+    }
+
+    static func array(_ v: JSONValue?) -> [JSONValue] {
+        if case .array(let a)? = v { return a }
+        return []
+    }
+
     @Test("every $ref in the document resolves")
     func refsResolve() {
         var refs: [String] = []
