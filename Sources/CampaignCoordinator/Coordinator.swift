@@ -84,6 +84,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     /// Builds the dispatch table.
     public func makeRouter() -> RPCRouter {
         let r = RPCRouter(observer: self)
+        r.register(RPCDiscover.self) { _, _ in RPCDiscover.document }
         r.register(Health.self) { _, _ in try await self.health() }
         r.register(AgentHello.self) { p, ctx in try await self.hello(p, ctx) }
         r.register(LeaseJobs.self) { p, ctx in try await self.lease(p, ctx) }

@@ -1,6 +1,19 @@
 import CampaignCore
+import Foundation
 
 // One type per method of the protocol (DESIGN §6). `protocol/openrpc.json` describes the same.
+
+/// `rpc.discover`: the OpenRPC document of the protocol (`protocol/openrpc.json`, built in).
+public enum RPCDiscover: RPCMethod {
+    public static let name = "rpc.discover"
+    public typealias Params = NoParams
+    public typealias Result = JSONValue
+
+    /// The document, parsed once. (A document that does not parse fails the unit tests; at run
+    /// time it would answer `null` rather than crash the coordinator.)
+    public static let document: JSONValue =
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(OpenRPCDocument.text.utf8))) ?? .null
+}
 
 /// `health`: queue counts, agents, database state, version, uptime.
 public enum Health: RPCMethod {
@@ -488,7 +501,7 @@ public enum RunAutomation: RPCMethod {
 /// Every method name the coordinator serves.
 public enum ProtocolMethods {
     public static let all: [String] = [
-        Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
+        RPCDiscover.name, Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
         SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, RetryJobs.name, CancelJobs.name,
         UpsertCustomers.name, GetCustomer.name, ListCustomers.name,
         GetAutomation.name, SetAutomation.name, RunAutomation.name,

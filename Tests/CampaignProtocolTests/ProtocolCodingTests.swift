@@ -374,7 +374,9 @@ struct MethodCodingTests {
         let names = ProtocolMethods.all
         #expect(Set(names).count == names.count)
         for n in names {
-            #expect(["health", "agent.", "jobs.", "customers.", "automation."].contains { n == $0 || n.hasPrefix($0) }, "\(n)")
+            #expect(
+                ["rpc.discover", "health", "agent.", "jobs.", "customers.", "automation."].contains { n == $0 || n.hasPrefix($0) },
+                "\(n)")
         }
         #expect(names.contains("jobs.dialing") && names.contains("agent.hello"))
     }
