@@ -93,7 +93,10 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 .dialing()
         }
         r.register(CompleteJob.self) { p, ctx in
-            try await self.agentRequest(
+            if let call = p.call, let problem = CallRecordValidation.problem(call) {
+                throw RPCError(.validationFailed, problem)
+            }
+            return try await self.agentRequest(
                 JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .complete(outcome: p.outcome), call: p.call,
                            agent: ""), ctx
             ).report()
@@ -101,6 +104,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         r.register(FailJob.self) { p, ctx in
             guard !p.error.isEmpty, p.error.utf8.count <= 2000 else {
                 throw RPCError(.validationFailed, "error must be 1…2000 bytes")
+            }
+            if let call = p.call, let problem = CallRecordValidation.problem(call) {
+                throw RPCError(.validationFailed, problem)
             }
             return try await self.agentRequest(
                 JobRequest(

@@ -1841,6 +1841,9 @@ public enum OpenRPCDocument {
           "$ref": "#/components/errors/DATABASE_UNAVAILABLE"
         },
         {
+          "$ref": "#/components/errors/VALIDATION_FAILED"
+        },
+        {
           "$ref": "#/components/errors/LIMIT_EXCEEDED"
         }
       ],
@@ -3045,21 +3048,26 @@ public enum OpenRPCDocument {
         "additionalProperties": false
       },
       "CallRecord": {
-        "description": "What the agent knows of one placed call; stored as a call log whatever becomes of the job. Unknown members are ignored.",
+        "description": "What the agent knows of one placed call; stored as a call log whatever becomes of the job. Unknown members are ignored. Checked before the report is applied: a record that breaks a limit below is refused with VALIDATION_FAILED and nothing is written.",
         "type": "object",
         "properties": {
           "provider": {
-            "type": "string"
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
           },
           "providerCallId": {
             "type": [
               "string",
               "null"
-            ]
+            ],
+            "maxLength": 200
           },
           "idempotencyKey": {
             "description": "`<queueJobId>#<attempt>` as `jobs.dialing` returned it. A record whose key does not belong to the job is not logged.",
-            "type": "string"
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 300
           },
           "startedAt": {
             "anyOf": [
@@ -3089,10 +3097,15 @@ public enum OpenRPCDocument {
               "integer",
               "null"
             ],
-            "minimum": 0
+            "minimum": 0,
+            "maximum": 86400000
           },
           "detail": {
-            "description": "Anything the provider said (free-form)."
+            "description": "Anything the provider said: a JSON object of at most 16 KiB.",
+            "type": [
+              "object",
+              "null"
+            ]
           }
         },
         "required": [

@@ -202,6 +202,56 @@ struct CoordinatorTests {
         }
     }
 
+    /// A malformed call record is refused alone (VALIDATION_FAILED, nothing written): it must not
+    /// reach the report batch, whose transaction it would fail for every agent in it.
+    @Test(arguments: [
+        ("yesterday", "2026-11-29T10:00:01Z", 5, "startedAt"),
+        ("2026-11-29T10:00:00Z", "2026-11-29 10:00", 5, "endedAt"),
+        ("2026-11-29T10:00:05Z", "2026-11-29T10:00:00Z", 5, "before"),
+        ("2026-11-29T10:00:00.250Z", "2026-11-29T11:00:01+01:00", -1, "durationMs"),
+    ])
+    func malformedCallRecordsAreRefusedAlone(_ started: String, _ ended: String, _ ms: Int, _ named: String) async throws {
+        try await CoordinatorHarness.run("badcall") { h in
+            try await TestFactory.jobs(h.store, count: 2)
+            try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 2, version: "t"))
+                let jobs = try await agent.call(LeaseJobs.self, .init(max: 2)).jobs
+                var keys: [String] = []
+                for j in jobs {
+                    keys.append(try await agent.call(DialingJob.self, .init(jobId: j.jobId, leaseToken: j.leaseToken)).idempotencyKey!)
+                }
+                let bad = CallRecord(
+                    provider: "t", providerCallId: nil, idempotencyKey: keys[0], startedAt: started, endedAt: ended,
+                    outcome: .answered, durationMs: ms, detail: nil)
+                let good = CallRecord(
+                    provider: "t", providerCallId: "p-2", idempotencyKey: keys[1], startedAt: "2026-11-29T10:00:00Z",
+                    endedAt: "2026-11-29T10:00:03.5+00:00", outcome: .answered, durationMs: 3500, detail: ["x": 1])
+                // Sent together, so that they would share a batch.
+                async let refused: ReportResult = agent.call(
+                    CompleteJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: bad))
+                async let accepted = agent.call(
+                    CompleteJob.self, .init(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, outcome: .answered, call: good))
+                do {
+                    _ = try await refused
+                    Issue.record("a malformed call record must be refused")
+                } catch let e as RPCError {
+                    #expect(e.symbol == "VALIDATION_FAILED", "\(e)")
+                    #expect(e.message.contains(named), "\(e.message)")
+                }
+                #expect(try await accepted.status == .completed)
+                #expect(try h.db.scalar("SELECT phase FROM campaign.campaign_jobs WHERE id = \(jobs[0].jobId)") == "DIALING")
+                #expect(try h.db.scalar("SELECT count(*) FROM campaign.call_logs") == "1")
+                // The same report with a sound record then lands.
+                let fixed = CallRecord(
+                    provider: "t", providerCallId: nil, idempotencyKey: keys[0], startedAt: nil, endedAt: nil,
+                    outcome: .answered, durationMs: nil, detail: nil)
+                let done = try await agent.call(
+                    CompleteJob.self, .init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: fixed))
+                #expect(done.status == .completed)
+            }
+        }
+    }
+
     @Test func customersUpsertValidatesEachRowAndKeepsTheRest() async throws {
         try await CoordinatorHarness.run("upsert") { h in
             try await h.client { c in
