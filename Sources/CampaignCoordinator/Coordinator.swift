@@ -20,11 +20,18 @@ public struct CoordinatorConfiguration: Sendable {
     public var settingsRefresh: Duration
     /// Most items per bulk call (`customers.upsert`, `jobs.enqueue`).
     public var maximumBulkItems: Int
+    /// Who may call what.
+    public var access: AccessPolicy
+    /// This process's uid (the `self` subject of the access rules).
+    public var ownUID: UInt32
 
     public init(
         coordinatorID: String, version: String, maximumLeaseWait: Duration = .seconds(60),
-        fallbackPoll: Duration = .seconds(2), settingsRefresh: Duration = .seconds(5), maximumBulkItems: Int = 10_000
+        fallbackPoll: Duration = .seconds(2), settingsRefresh: Duration = .seconds(5), maximumBulkItems: Int = 10_000,
+        access: AccessPolicy = .default, ownUID: UInt32 = getuid()
     ) {
+        self.access = access
+        self.ownUID = ownUID
         self.coordinatorID = coordinatorID
         self.version = version
         self.maximumLeaseWait = maximumLeaseWait
@@ -43,6 +50,15 @@ public struct AgentSession: Sendable, Equatable {
     public var peer: PeerCredentials?
     /// The `lease_owner` of every lease taken on this connection.
     public var leaseOwner: String
+    public var connectedAt: Date
+    /// Reports accepted on this connection.
+    public var reports = 0
+}
+
+/// What the coordinator knows of a connection from the moment it opens.
+struct ConnectionInfo: Sendable {
+    var role: AccessRole?
+    var peer: PeerCredentials?
 }
 
 /// The method handlers: decode → check → store → answer. Owns the agent sessions and the
@@ -54,6 +70,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     private let logger: Logger
     private let startedAt = ContinuousClock.now
     private let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
+    private let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
     private let settingsCache: SettingsCache
     /// Last known database state, for `health` and STATUS=.
     public let databaseUp = NIOLockedValueBox(true)
@@ -83,7 +100,23 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     /// Builds the dispatch table.
     public func makeRouter() -> RPCRouter {
-        let r = RPCRouter(observer: self)
+        let router = RPCRouter(observer: self)
+        // Every method checks the caller's role first (DESIGN §6).
+        struct Guarded {
+            let router: RPCRouter
+            let coordinator: Coordinator
+            func register<M: RPCMethod>(
+                _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
+            ) {
+                let coordinator = self.coordinator
+                self.router.register(method) { p, ctx in
+                    try coordinator.authorize(M.self, ctx)
+                    return try await body(p, ctx)
+                }
+            }
+        }
+        let r = Guarded(router: router, coordinator: self)
+        r.register(ListAgents.self) { _, _ in try await self.listAgents() }
         r.register(RPCDiscover.self) { _, _ in RPCDiscover.document }
         r.register(Health.self) { _, _ in try await self.health() }
         r.register(AgentHello.self) { p, ctx in try await self.hello(p, ctx) }
@@ -158,7 +191,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         r.register(GetAutomation.self) { _, _ in try await self.settings(fresh: true) }
         r.register(SetAutomation.self) { p, ctx in try await self.setAutomation(p, ctx) }
         r.register(RunAutomation.self) { p, ctx in try await self.runAutomation(dryRun: p.dryRun ?? false, by: ctx) }
-        return r
+        return router
     }
 
     // MARK: Sessions
@@ -167,7 +200,49 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         self.sessions.withLockedValue { Array($0.values) }.sorted { $0.connectionID < $1.connectionID }
     }
 
-    public func connectionOpened(_ context: RPCContext) async {}
+    public func connectionOpened(_ context: RPCContext) async {
+        let peer = context.peer.map(PeerIdentity.resolve)
+        let role = self.configuration.access.role(of: peer, ownUID: self.configuration.ownUID)
+        self.connections.withLockedValue { $0[context.connectionID] = ConnectionInfo(role: role, peer: context.peer) }
+        context.logger.debug(
+            "connection opened",
+            metadata: [
+                "peer.uid": "\(context.peer.map { String($0.uid) } ?? "?")",
+                "peer.pid": "\(context.peer.map { String($0.pid) } ?? "?")", "role": "\(role?.rawValue ?? "none")",
+            ])
+    }
+
+    /// Refuses a method the connection's role does not allow (FORBIDDEN).
+    func authorize<M: RPCMethod>(_ method: M.Type, _ ctx: RPCContext) throws {
+        let role = self.connections.withLockedValue { $0[ctx.connectionID]?.role }
+        guard let role, role >= M.requiredRole else {
+            let who = ctx.peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
+            throw RPCError(
+                .forbidden, "\(M.name) needs the \(M.requiredRole.rawValue) role; \(who) has \(role?.rawValue ?? "none")",
+                details: ["required": .string(M.requiredRole.rawValue), "role": role.map { .string($0.rawValue) } ?? .null])
+        }
+    }
+
+    func listAgents() async throws -> ListAgents.Result {
+        let sessions = self.connectedAgents
+        let held = try await self.db { try await self.store.leasesHeld(owners: sessions.map(\.leaseOwner)) }
+        let roles = self.connections.withLockedValue { $0 }
+        return ListAgents.Result(
+            coordinator: self.configuration.coordinatorID,
+            agents: sessions.map { s in
+                AgentView(
+                    agentId: s.agentId, version: s.version, capacity: s.capacity, connectionId: Int64(s.connectionID),
+                    connectedAt: Self.timestamp(s.connectedAt), pid: s.peer?.pid, uid: s.peer?.uid, gid: s.peer?.gid,
+                    unit: s.peer.flatMap { PeerIdentity.unit(pid: $0.pid) },
+                    role: roles[s.connectionID]?.role ?? .reader, leasesHeld: held[s.leaseOwner] ?? 0, reports: s.reports)
+            })
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
 
     public func connectionInputEnded(_ context: RPCContext) async {
         self.signal.connectionInputEnded(context.connectionID)
@@ -175,6 +250,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     public func connectionClosed(_ context: RPCContext) async {
         self.signal.connectionClosed(context.connectionID)
+        self.connections.withLockedValue { _ = $0.removeValue(forKey: context.connectionID) }
         guard let session = self.sessions.withLockedValue({ $0.removeValue(forKey: context.connectionID) }) else {
             return
         }
@@ -222,7 +298,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let owner = "\(p.agentId)@\(self.configuration.coordinatorID)#\(ctx.connectionID)"
         let session = AgentSession(
             agentId: p.agentId, capacity: p.capacity, version: p.version, connectionID: ctx.connectionID,
-            peer: ctx.peer, leaseOwner: owner)
+            peer: ctx.peer, leaseOwner: owner, connectedAt: Date())
         guard (p.leases?.count ?? 0) <= 1000 else { throw RPCError(.validationFailed, "at most 1000 held leases") }
         self.sessions.withLockedValue { $0[ctx.connectionID] = session }
         let settings = try await self.settings()
@@ -304,6 +380,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 details: ["status": .string(status.rawValue)])
         case .report(let r):
             if r.status == .queued && !r.replayed { self.wakeLeasers() }
+            if !r.replayed { self.sessions.withLockedValue { $0[ctx.connectionID]?.reports += 1 } }
             return outcome
         case .dialing:
             return outcome

@@ -6,6 +6,7 @@ import Foundation
 /// `rpc.discover`: the OpenRPC document of the protocol (`protocol/openrpc.json`, built in).
 public enum RPCDiscover: RPCMethod {
     public static let name = "rpc.discover"
+    public static let requiredRole = AccessRole.reader
     public typealias Params = NoParams
     public typealias Result = JSONValue
 
@@ -18,6 +19,7 @@ public enum RPCDiscover: RPCMethod {
 /// `health`: queue counts, agents, database state, version, uptime.
 public enum Health: RPCMethod {
     public static let name = "health"
+    public static let requiredRole = AccessRole.reader
     public typealias Params = NoParams
     public struct Result: Codable, Sendable, Equatable {
         public var version: String
@@ -47,6 +49,7 @@ public enum Health: RPCMethod {
 /// `agent.hello`: an agent introduces itself on a new connection.
 public enum AgentHello: RPCMethod {
     public static let name = "agent.hello"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var agentId: String
         public var capacity: Int
@@ -96,6 +99,7 @@ public struct HeldLease: Codable, Sendable, Hashable {
 /// `jobs.lease`: up to `max` jobs; waits up to `waitMs` for one when none is due (long poll).
 public enum LeaseJobs: RPCMethod {
     public static let name = "jobs.lease"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var max: Int
         public var waitMs: Int?
@@ -114,6 +118,7 @@ public enum LeaseJobs: RPCMethod {
 /// refused → the job is SKIPPED with the rule's name as reason.
 public enum DialingJob: RPCMethod {
     public static let name = "jobs.dialing"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var jobId: Int64
         public var leaseToken: String
@@ -145,6 +150,7 @@ public enum DialingJob: RPCMethod {
 /// `jobs.complete`: the call ended with an outcome that completes the job.
 public enum CompleteJob: RPCMethod {
     public static let name = "jobs.complete"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var jobId: Int64
         public var leaseToken: String
@@ -163,6 +169,7 @@ public enum CompleteJob: RPCMethod {
 /// `jobs.fail`: the attempt failed; `retryable` re-queues with backoff while attempts are left.
 public enum FailJob: RPCMethod {
     public static let name = "jobs.fail"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var jobId: Int64
         public var leaseToken: String
@@ -188,6 +195,7 @@ public enum FailJob: RPCMethod {
 /// `jobs.skip`: the agent decided, before dialing, not to call (a business rule).
 public enum SkipJob: RPCMethod {
     public static let name = "jobs.skip"
+    public static let requiredRole = AccessRole.agent
     public struct Params: Codable, Sendable, Equatable {
         public var jobId: Int64
         public var leaseToken: String
@@ -228,6 +236,7 @@ public enum EnqueueJobs: RPCMethod {
 /// `jobs.list`: newest first, filtered, with cursor paging.
 public enum ListJobs: RPCMethod {
     public static let name = "jobs.list"
+    public static let requiredRole = AccessRole.reader
     public struct Params: Codable, Sendable, Equatable {
         public var status: JobStatus?
         public var customerRef: String?
@@ -255,6 +264,7 @@ public enum ListJobs: RPCMethod {
 /// `jobs.get`: one job by `id` or `queueJobId`, with its call logs.
 public enum GetJob: RPCMethod {
     public static let name = "jobs.get"
+    public static let requiredRole = AccessRole.reader
     public struct Params: Codable, Sendable, Equatable {
         public var id: Int64?
         public var queueJobId: String?
@@ -276,6 +286,7 @@ public enum GetJob: RPCMethod {
 /// `jobs.tally`: counts by status and by call outcome of the jobs' last result.
 public enum TallyJobs: RPCMethod {
     public static let name = "jobs.tally"
+    public static let requiredRole = AccessRole.reader
     public typealias Params = NoParams
     public struct Result: Codable, Sendable, Equatable {
         public var byStatus: QueueCounts
@@ -399,6 +410,7 @@ public struct CustomerView: Codable, Sendable, Equatable {
 /// `customers.get`: one customer by `id` or `externalRef`.
 public enum GetCustomer: RPCMethod {
     public static let name = "customers.get"
+    public static let requiredRole = AccessRole.reader
     public struct Params: Codable, Sendable, Equatable {
         public var id: Int64?
         public var externalRef: String?
@@ -413,6 +425,7 @@ public enum GetCustomer: RPCMethod {
 /// `customers.list`: by id, with keyset paging, optionally one status.
 public enum ListCustomers: RPCMethod {
     public static let name = "customers.list"
+    public static let requiredRole = AccessRole.reader
     public struct Params: Codable, Sendable, Equatable {
         public var status: CustomerStatus?
         /// 1…1000, default 100.
@@ -437,6 +450,7 @@ public enum ListCustomers: RPCMethod {
 /// `automation.get`: the current settings.
 public enum GetAutomation: RPCMethod {
     public static let name = "automation.get"
+    public static let requiredRole = AccessRole.reader
     public typealias Params = NoParams
     public typealias Result = AutomationSettings
 }
@@ -500,10 +514,29 @@ public enum RunAutomation: RPCMethod {
 
 /// Every method name the coordinator serves.
 public enum ProtocolMethods {
-    public static let all: [String] = [
-        RPCDiscover.name, Health.name, AgentHello.name, LeaseJobs.name, DialingJob.name, CompleteJob.name, FailJob.name,
-        SkipJob.name, EnqueueJobs.name, ListJobs.name, GetJob.name, TallyJobs.name, RetryJobs.name, CancelJobs.name,
-        UpsertCustomers.name, GetCustomer.name, ListCustomers.name,
-        GetAutomation.name, SetAutomation.name, RunAutomation.name,
+    public static let types: [any RPCMethod.Type] = [
+        RPCDiscover.self, Health.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
+        CompleteJob.self, FailJob.self, SkipJob.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
+        RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
+        GetAutomation.self, SetAutomation.self, RunAutomation.self,
     ]
+    public static let all: [String] = types.map { $0.name }
+    /// The least role of each method.
+    public static let roles: [String: AccessRole] = Dictionary(uniqueKeysWithValues: types.map { ($0.name, $0.requiredRole) })
+}
+
+/// `agents.list`: the agents connected to this coordinator (each coordinator knows its own).
+public enum ListAgents: RPCMethod {
+    public static let name = "agents.list"
+    public static let requiredRole = AccessRole.reader
+    public typealias Params = NoParams
+    public struct Result: Codable, Sendable, Equatable {
+        /// The coordinator that answered.
+        public var coordinator: String
+        public var agents: [AgentView]
+        public init(coordinator: String, agents: [AgentView]) {
+            self.coordinator = coordinator
+            self.agents = agents
+        }
+    }
 }

@@ -451,3 +451,42 @@ extension AutomationSettings {
 public struct SettingsError: Error, Sendable, Equatable {
     public var message: String
 }
+
+/// One connected agent, as `agents.list` shows it.
+public struct AgentView: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var version: String
+    public var capacity: Int
+    public var connectionId: Int64
+    public var connectedAt: String
+    /// From the connection's SO_PEERCRED (absent when the socket could not tell).
+    public var pid: Int32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    /// The systemd unit the agent's process runs in (from its cgroup), when it can be read.
+    public var unit: String?
+    /// The role its peer credentials map to.
+    public var role: AccessRole
+    /// Jobs ACTIVE under this connection's leases right now.
+    public var leasesHeld: Int
+    /// Reports (`jobs.complete`, `jobs.fail`, `jobs.skip`) accepted on this connection.
+    public var reports: Int
+
+    public init(
+        agentId: String, version: String, capacity: Int, connectionId: Int64, connectedAt: String, pid: Int32?,
+        uid: UInt32?, gid: UInt32?, unit: String?, role: AccessRole, leasesHeld: Int, reports: Int
+    ) {
+        self.agentId = agentId
+        self.version = version
+        self.capacity = capacity
+        self.connectionId = connectionId
+        self.connectedAt = connectedAt
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        self.unit = unit
+        self.role = role
+        self.leasesHeld = leasesHeld
+        self.reports = reports
+    }
+}

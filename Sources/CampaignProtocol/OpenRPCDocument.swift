@@ -44,6 +44,9 @@ public enum OpenRPCDocument {
       },
       "errors": [
         {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
           "$ref": "#/components/errors/INTERNAL_ERROR"
         },
         {
@@ -87,6 +90,9 @@ public enum OpenRPCDocument {
         }
       },
       "errors": [
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
         {
           "$ref": "#/components/errors/INTERNAL_ERROR"
         },
@@ -138,6 +144,9 @@ public enum OpenRPCDocument {
         }
       },
       "errors": [
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
         {
           "$ref": "#/components/errors/INTERNAL_ERROR"
         },
@@ -683,6 +692,9 @@ public enum OpenRPCDocument {
       },
       "errors": [
         {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
           "$ref": "#/components/errors/INVALID_PARAMS"
         },
         {
@@ -843,6 +855,9 @@ public enum OpenRPCDocument {
         }
       },
       "errors": [
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
         {
           "$ref": "#/components/errors/INVALID_PARAMS"
         },
@@ -1238,6 +1253,9 @@ public enum OpenRPCDocument {
       },
       "errors": [
         {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
           "$ref": "#/components/errors/INVALID_PARAMS"
         },
         {
@@ -1452,6 +1470,66 @@ public enum OpenRPCDocument {
             "data": {
               "code": "VALIDATION_FAILED",
               "retryable": false
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "agents.list",
+      "summary": "The agents connected to this coordinator: peer credentials, systemd unit, role, leases held, reports.",
+      "description": "Each coordinator knows the agents connected to it; with several coordinators, ask each. Agents appear once they said `agent.hello`.",
+      "x-roles": [
+        "admin",
+        "agent",
+        "reader"
+      ],
+      "paramStructure": "by-name",
+      "params": [],
+      "result": {
+        "name": "agents",
+        "schema": {
+          "$ref": "#/components/schemas/ListAgentsResult"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
+          "$ref": "#/components/errors/DATABASE_UNAVAILABLE"
+        },
+        {
+          "$ref": "#/components/errors/INTERNAL_ERROR"
+        },
+        {
+          "$ref": "#/components/errors/LIMIT_EXCEEDED"
+        }
+      ],
+      "examples": [
+        {
+          "name": "one-agent",
+          "description": "Right after the `agent.hello` example on the same connection.",
+          "params": [],
+          "result": {
+            "name": "one-agent-result",
+            "value": {
+              "coordinator": "test",
+              "agents": [
+                {
+                  "agentId": "agent-1",
+                  "version": "0.1.0",
+                  "capacity": 4,
+                  "connectionId": 1,
+                  "connectedAt": "2026-11-29T10:00:00.000Z",
+                  "pid": 4242,
+                  "uid": 998,
+                  "gid": 998,
+                  "role": "admin",
+                  "leasesHeld": 0,
+                  "reports": 0
+                }
+              ]
             }
           }
         }
@@ -2363,6 +2441,9 @@ public enum OpenRPCDocument {
       },
       "errors": [
         {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
           "$ref": "#/components/errors/INVALID_PARAMS"
         },
         {
@@ -2723,6 +2804,9 @@ public enum OpenRPCDocument {
         }
       },
       "errors": [
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
         {
           "$ref": "#/components/errors/INTERNAL_ERROR"
         },
@@ -4038,6 +4122,98 @@ public enum OpenRPCDocument {
           "code",
           "message",
           "data"
+        ],
+        "additionalProperties": false
+      },
+      "AgentView": {
+        "description": "One agent connected to the coordinator that answers.",
+        "type": "object",
+        "properties": {
+          "agentId": {
+            "type": "string"
+          },
+          "version": {
+            "type": "string"
+          },
+          "capacity": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "connectionId": {
+            "type": "integer",
+            "description": "The connection's number in this coordinator process."
+          },
+          "connectedAt": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "pid": {
+            "type": "integer",
+            "description": "From SO_PEERCRED."
+          },
+          "uid": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "gid": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "unit": {
+            "type": "string",
+            "description": "The systemd unit the agent runs in (from /proc/<pid>/cgroup), when readable."
+          },
+          "role": {
+            "$ref": "#/components/schemas/AccessRole"
+          },
+          "leasesHeld": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Jobs ACTIVE under this connection's leases."
+          },
+          "reports": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Reports (complete, fail, skip) accepted on this connection, resends not counted."
+          }
+        },
+        "required": [
+          "agentId",
+          "version",
+          "capacity",
+          "connectionId",
+          "connectedAt",
+          "role",
+          "leasesHeld",
+          "reports"
+        ],
+        "additionalProperties": false
+      },
+      "AccessRole": {
+        "description": "`reader` < `agent` < `admin`; each may do what the roles below it may.",
+        "type": "string",
+        "enum": [
+          "reader",
+          "agent",
+          "admin"
+        ]
+      },
+      "ListAgentsResult": {
+        "type": "object",
+        "properties": {
+          "coordinator": {
+            "type": "string",
+            "description": "The coordinator that answered (its id)."
+          },
+          "agents": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AgentView"
+            }
+          }
+        },
+        "required": [
+          "coordinator",
+          "agents"
         ],
         "additionalProperties": false
       }

@@ -509,6 +509,18 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
+    /// How many jobs each lease owner holds ACTIVE right now.
+    public func leasesHeld(owners: [String]) async throws -> [String: Int] {
+        guard !owners.isEmpty else { return [:] }
+        return try await self.pool.withConnection { conn in
+            var held: [String: Int] = [:]
+            for r in try conn.execute(SQL.leasesByOwner, [PGArray.encode(owners)]).all {
+                held[try r.string("lease_owner")] = try r.int("n")
+            }
+            return held
+        }
+    }
+
     // MARK: Settings
 
     public func timezoneNames() async throws -> Set<String> {

@@ -426,6 +426,15 @@ public enum SQL {
 
     static let callLogsCount = SQLStatement("call_logs_count", "SELECT count(*) AS n FROM campaign.call_logs")
 
+    /// ACTIVE jobs per lease owner, for the given owners (`agents.list`).
+    static let leasesByOwner = SQLStatement(
+        "leases_by_owner",
+        """
+        SELECT lease_owner, count(*) AS n FROM campaign.campaign_jobs
+        WHERE status = 'ACTIVE' AND lease_owner = ANY($1::text[])
+        GROUP BY lease_owner
+        """)
+
     /// The timezone names this server knows (customers' and the campaign's must be among them).
     static let timezoneNames = SQLStatement("timezone_names", "SELECT name FROM pg_timezone_names")
 

@@ -34,12 +34,27 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Test hook: wedge the maintenance loop after this many seconds.", visibility: .hidden))
     var testWedgeAfter: Int?
 
+    @Option(help: ArgumentHelp(
+        "Who may call what: WHO=ROLE rules, first match wins (env CAMPAIGN_ACCESS).",
+        discussion: """
+            WHO: root, self (the coordinator's user), uid:N, user:NAME, gid:N, group:NAME (primary or \
+            supplementary, from the group database), *. ROLE: admin, agent, reader, none. \
+            Default: \(AccessPolicy.defaultText)
+            """,
+        valueName: "rules"))
+    var access: String = ProcessInfo.processInfo.environment["CAMPAIGN_ACCESS"] ?? AccessPolicy.defaultText
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (1...64).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1…64") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
+        do {
+            _ = try AccessPolicy.parse(self.access)
+        } catch {
+            throw ValidationError("--access: \(error)")
+        }
     }
 
     func run() async throws {
@@ -75,7 +90,8 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
         }
 
         let coordinator = Coordinator(
-            configuration: .init(coordinatorID: coordinatorID, version: CampaignVersion.current),
+            configuration: .init(
+                coordinatorID: coordinatorID, version: CampaignVersion.current, access: try AccessPolicy.parse(self.access)),
             store: store, logger: logger)
         let control = ControlService(
             control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger), coordinator: coordinator)

@@ -8,7 +8,7 @@ struct CampaignCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign-ctl",
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
-        subcommands: [HealthCommand.self, Jobs.self, Customers.self, Automation.self])
+        subcommands: [HealthCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self])
 }
 
 /// Flags every subcommand takes.
@@ -67,6 +67,30 @@ enum Output {
             r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+}
+
+struct AgentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agents", abstract: "List the agents connected to the coordinator.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListAgents.self, NoParams()) }
+        if self.global.json { return self.global.printJSON(r) }
+        print("\(r.agents.count) agent(s) on coordinator \(r.coordinator)")
+        guard !r.agents.isEmpty else { return }
+        let rows = r.agents.map { a in
+            [
+                a.agentId, a.unit ?? "-", a.pid.map(String.init) ?? "-", a.uid.map(String.init) ?? "-", a.role.rawValue,
+                "\(a.leasesHeld)/\(a.capacity)", String(a.reports), a.version, a.connectedAt,
+            ]
+        }
+        let header = ["AGENT", "UNIT", "PID", "UID", "ROLE", "LEASES", "REPORTS", "VERSION", "CONNECTED"]
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+        for row in [header] + rows {
+            print(row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
     }
 }
 

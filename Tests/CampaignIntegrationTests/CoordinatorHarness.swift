@@ -15,7 +15,7 @@ struct CoordinatorHarness: Sendable {
 
     static func run<R: Sendable>(
         _ label: String, maximumLineLength: Int = 1 << 20, maximumInFlight: Int = 128,
-        fallbackPoll: Duration = .seconds(2), settings: AutomationSettings = .wideOpen,
+        fallbackPoll: Duration = .seconds(2), settings: AutomationSettings = .wideOpen, access: AccessPolicy = .default,
         _ body: @Sendable (CoordinatorHarness) async throws -> R
     ) async throws -> R {
         let (db, store) = try await TestDatabase.migrated(label)
@@ -27,7 +27,7 @@ struct CoordinatorHarness: Sendable {
         let socketPath = dir.appendingPathComponent("c.sock").path
         let logger = Logger(label: "test")
         let coordinator = Coordinator(
-            configuration: .init(coordinatorID: "test", version: "test", fallbackPoll: fallbackPoll),
+            configuration: .init(coordinatorID: "test", version: "test", fallbackPoll: fallbackPoll, access: access),
             store: store, logger: logger)
         let server = RPCServer(
             configuration: .init(

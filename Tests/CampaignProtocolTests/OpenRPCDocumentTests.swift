@@ -74,6 +74,11 @@ struct OpenRPCDocumentTests {
             }
             let given = Set(r.compactMap(\.stringValue))
             #expect(given.contains("admin") && given.isSubset(of: roles) && given.count == r.count, "\(name): x-roles \(r)")
+            // The roles the server enforces: the method's least role and every role above it.
+            if let least = ProtocolMethods.roles[name] {
+                let enforced = Set(AccessRole.allCases.filter { $0 >= least }.map(\.rawValue))
+                #expect(given == enforced, "\(name): documented x-roles \(given.sorted()), enforced \(enforced.sorted())")
+            }
             #expect(m["result"]?["schema"] != nil, "\(name): result schema")
             guard case .array(let errors)? = m["errors"], !errors.isEmpty else {
                 Issue.record("\(name): errors missing")
