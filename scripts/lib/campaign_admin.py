@@ -136,12 +136,23 @@ def outcome_key(job: dict) -> str:
     return ""
 
 
-def all_jobs(client: campaign_rpc.Client, status: str | None = None) -> Iterator[dict]:
+def all_jobs(client: campaign_rpc.Client, status: str | None = None, page_size: int = 1000) -> Iterator[dict]:
     """Every job (newest first), optionally of one status, following `nextCursor` to the end.
 
     `jobs.list` has no time filter, so a window's jobs are found by reading them all."""
     params = {"status": status} if status else {}
-    yield from client.paginate("jobs.list", params, "jobs", limit=1000)
+    yield from client.paginate("jobs.list", params, "jobs", limit=page_size)
+
+
+def page_size(text: str) -> int:
+    """argparse type of `--page-size`: jobs per jobs.list call, 1…1000."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1000:
+        raise UsageError(f"--page-size must be 1…1000, not {text!r}")
+    return n
 
 
 def table(rows: list[list[Any]], right: Iterable[int] = ()) -> str:
