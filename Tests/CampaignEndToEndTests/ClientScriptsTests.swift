@@ -87,6 +87,15 @@ struct ClientScriptsTests {
         }
     }
 
+    /// The python module's own tests: a scripted fake server (answers out of order, without id,
+    /// a closed connection, a timeout, a garbled line, paging).
+    @Test func pythonClientModuleUnitTests() async throws {
+        let python = try Self.tool("python3")
+        let r = try await Self.run(python, ["-m", "unittest", "discover", "-s", Self.script("scripts/lib"), "-p", "test_*.py", "-v"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("Ran 9 tests") && r.stderr.hasSuffix("OK\n"), "\(r.stderr)")
+    }
+
     // MARK: campaign-retry-failed
 
     @Test func retryScriptRetriesExactlyTheRetryableFailuresOfYesterday() async throws {
