@@ -586,6 +586,7 @@ class CampaignClient extends EventEmitter {
         socket.on('error', (/** @type {Error} */ err) => this.emit('socketError', err));  // 'close' follows
         socket.on('close', () => this._onClose(socket));
         this.emit('connect');
+        if (this._pending.size === 0) socket.unref();  // e.g. close() was called meanwhile
         resolve(socket);
       });
     });
