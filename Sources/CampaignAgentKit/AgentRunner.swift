@@ -173,7 +173,8 @@ public final class AgentRunner: Service, Sendable {
             report = .fail(
                 .init(
                     jobId: job.jobId, leaseToken: job.leaseToken, retryable: false,
-                    error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record))
+                    error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record,
+                    outcomeUnknown: true))
             await self.deliver(report, logger: logger)
             return
         }

@@ -144,7 +144,10 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             return try await self.agentRequest(
                 JobRequest(
                     jobId: p.jobId, leaseToken: p.leaseToken,
-                    kind: .fail(retryable: p.retryable, error: p.error, outcome: p.outcome), call: p.call, agent: ""),
+                    kind: .fail(
+                        retryable: p.retryable, error: p.error, outcome: p.outcome,
+                        outcomeUnknown: p.outcomeUnknown ?? false),
+                    call: p.call, agent: ""),
                 ctx
             ).report()
         }

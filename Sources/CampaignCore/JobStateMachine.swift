@@ -46,8 +46,10 @@ public struct JobStateMachine: Sendable, Equatable {
         case dialingRequested(token: String, verdict: DialVerdict)
         /// The agent reports the call completed (`jobs.complete`).
         case completeReported(token: String)
-        /// The agent reports a failure (`jobs.fail`).
-        case failReported(token: String, retryable: Bool)
+        /// The agent reports a failure (`jobs.fail`). `outcomeUnknown`: a call was (maybe) placed
+        /// but its end could not be learned; like a lease that expires while dialing, the job
+        /// fails for good with `outcome_unknown`.
+        case failReported(token: String, retryable: Bool, outcomeUnknown: Bool = false)
         /// The agent skips the job on a business rule (`jobs.skip`).
         case skipReported(token: String)
         /// The lease ran out without renewal.
@@ -144,14 +146,21 @@ public struct JobStateMachine: Sendable, Equatable {
             if s.status == .failed && s.outcomeUnknown { return .transition(.complete) }
             return self.afterTheFact(.complete)  // includes complete before dialing: no call was placed
 
-        case .failReported(let token, let retryable):
+        case .failReported(let token, let retryable, let unknown):
             guard s.leaseToken == token else { return .reject(.leaseLost) }
             if s.status == .active {
-                if retryable && s.attemptsMade < s.maxAttempts { return .transition(.retryLater) }
+                // Only a dialed call can have an unknown outcome; before dialing it is a plain failure.
+                if unknown && s.phase == .dialing { return .transition(.fail(reason: .outcomeUnknown)) }
+                if retryable && !unknown && s.attemptsMade < s.maxAttempts { return .transition(.retryLater) }
                 return .transition(.fail(reason: .reported))
             }
-            // The real outcome of the unknown call arrived. It is never redialed by itself.
-            if s.status == .failed && s.outcomeUnknown { return .transition(.fail(reason: .reported)) }
+            if s.status == .failed && s.outcomeUnknown {
+                // The agent's own "unknown" again: a resend of it replays; arriving after the lease
+                // ran out it is recorded (nothing else changes).
+                if unknown { return s.lastReport == .fail ? .replay : .transition(.fail(reason: .outcomeUnknown)) }
+                // The real outcome of the unknown call arrived. It is never redialed by itself.
+                return .transition(.fail(reason: .reported))
+            }
             return self.afterTheFact(.fail)
 
         case .skipReported(let token):

@@ -177,9 +177,12 @@ public enum FailJob: RPCMethod {
         public var error: String
         public var outcome: CallOutcome?
         public var call: CallRecord?
+        /// True when a call was (maybe) placed but its end could not be learned: the job fails for
+        /// good with reason `outcome_unknown` (while DIALING), never redialed by itself.
+        public var outcomeUnknown: Bool?
         public init(
             jobId: Int64, leaseToken: String, retryable: Bool, error: String, outcome: CallOutcome?,
-            call: CallRecord?
+            call: CallRecord?, outcomeUnknown: Bool? = nil
         ) {
             self.jobId = jobId
             self.leaseToken = leaseToken
@@ -187,6 +190,7 @@ public enum FailJob: RPCMethod {
             self.error = error
             self.outcome = outcome
             self.call = call
+            self.outcomeUnknown = outcomeUnknown
         }
     }
     public typealias Result = ReportResult

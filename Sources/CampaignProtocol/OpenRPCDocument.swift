@@ -2115,6 +2115,17 @@ public enum OpenRPCDocument {
               }
             ]
           }
+        },
+        {
+          "name": "outcomeUnknown",
+          "description": "True when a call was (maybe) placed but its end could not be learned (the provider took it but it could not be followed, a command was killed at the limit). While DIALING the job then fails for good with `result.reason` `outcome_unknown`, whatever `retryable` says, and is never redialed by itself; a resend replays. Before dialing it is a plain failure.",
+          "required": false,
+          "schema": {
+            "type": [
+              "boolean",
+              "null"
+            ]
+          }
         }
       ],
       "result": {

@@ -198,7 +198,8 @@ public final class PostgresJobStore: Sendable {
                         continue
                     }
                 case .complete: event = .completeReported(token: request.leaseToken)
-                case .fail(let retryable, _, _): event = .failReported(token: request.leaseToken, retryable: retryable)
+                case .fail(let retryable, _, _, let unknown):
+                    event = .failReported(token: request.leaseToken, retryable: retryable, outcomeUnknown: unknown)
                 case .skip: event = .skipReported(token: request.leaseToken)
                 }
                 switch job.machine.decide(event) {
@@ -215,12 +216,12 @@ public final class PostgresJobStore: Sendable {
                         dialed.append(job.customerId)
                     case (.complete, .complete(let outcome)):
                         write.result = ["outcome": .string(outcome.rawValue)]
-                    case (.retryLater, .fail(_, let error, let outcome)):
+                    case (.retryLater, .fail(_, let error, let outcome, _)):
                         write.delayMs = retry.delayMs(afterAttempt: job.machine.snapshot.attemptsMade, unit: randomUnit())
                         write.result = ["error": .string(error), "retry": true]
                         if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
-                    case (.fail, .fail(_, let error, let outcome)):
-                        write.result = ["error": .string(error), "reason": "reported"]
+                    case (.fail(let reason), .fail(_, let error, let outcome, _)):
+                        write.result = ["error": .string(error), "reason": .string(reason.rawValue)]
                         if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
                     case (.skip(let reason), .skip(let detail)):
                         write.result = ["reason": .string(reason), "detail": .string(detail)]

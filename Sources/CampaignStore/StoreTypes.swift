@@ -7,7 +7,8 @@ public struct JobRequest: Sendable {
         /// `jobs.dialing`: the pre-dial check.
         case dialing
         case complete(outcome: CallOutcome)
-        case fail(retryable: Bool, error: String, outcome: CallOutcome?)
+        /// `outcomeUnknown`: the call may have happened, its end is unknown (never redialed).
+        case fail(retryable: Bool, error: String, outcome: CallOutcome?, outcomeUnknown: Bool = false)
         case skip(reason: String)
     }
 

@@ -30,6 +30,7 @@ enum StateKind: String, CaseIterable, Sendable {
     case failedReported = "FAILED(reported)"
     case failedLeaseExpired = "FAILED(lease_expired)"
     case failedOutcomeUnknown = "FAILED(outcome_unknown)"
+    case failedUnknownReported = "FAILED(outcome_unknown, reported by the agent)"
     case skippedByAgent = "SKIPPED(agent skip)"
     case skippedRefused = "SKIPPED(dialing refused)"
     case skippedCancelled = "SKIPPED(cancelled)"
@@ -57,6 +58,7 @@ enum StateKind: String, CaseIterable, Sendable {
         case .failedReported: return leased(.failed, nil, .fail)
         case .failedLeaseExpired: return leased(.failed, nil, nil)
         case .failedOutcomeUnknown: return leased(.failed, nil, nil, unknown: true)
+        case .failedUnknownReported: return leased(.failed, nil, .fail, unknown: true)
         case .skippedByAgent: return leased(.skipped, nil, .skip)
         case .skippedRefused: return leased(.skipped, nil, .dialing)
         case .skippedCancelled: return leased(.skipped, nil, nil)
@@ -70,6 +72,7 @@ enum EventKey: String, CaseIterable, Sendable {
     case dialAllowed, dialRefused, dialAllowedStale, dialRefusedStale
     case complete, completeStale
     case failRetryable, failFinal, failRetryableStale, failFinalStale
+    case failUnknown, failUnknownStale
     case skip, skipStale
     case leaseExpired, connectionLost, cancel, retry
 
@@ -86,6 +89,8 @@ enum EventKey: String, CaseIterable, Sendable {
         case .failFinal: return .failReported(token: current, retryable: false)
         case .failRetryableStale: return .failReported(token: stale, retryable: true)
         case .failFinalStale: return .failReported(token: stale, retryable: false)
+        case .failUnknown: return .failReported(token: current, retryable: false, outcomeUnknown: true)
+        case .failUnknownStale: return .failReported(token: stale, retryable: false, outcomeUnknown: true)
         case .skip: return .skipReported(token: current)
         case .skipStale: return .skipReported(token: stale)
         case .leaseExpired: return .leaseExpired
@@ -132,6 +137,7 @@ func allReports(token: String) -> [JobStateMachine.Event] {
         .completeReported(token: token),
         .failReported(token: token, retryable: true),
         .failReported(token: token, retryable: false),
+        .failReported(token: token, retryable: false, outcomeUnknown: true),
         .skipReported(token: token),
     ]
 }
@@ -176,6 +182,8 @@ let lifecycleTable: [Row] = [
     row(.queuedNew, .failFinal, leaseLost),
     row(.queuedNew, .failRetryableStale, leaseLost),
     row(.queuedNew, .failFinalStale, leaseLost),
+    row(.queuedNew, .failUnknown, leaseLost),
+    row(.queuedNew, .failUnknownStale, leaseLost),
     row(.queuedNew, .skip, leaseLost),
     row(.queuedNew, .skipStale, leaseLost),
     row(.queuedNew, .leaseExpired, invalid),
@@ -195,6 +203,8 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterFail, .failFinal, replay),  // same kind: a replay (the flag is not remembered)
     row(.queuedAfterFail, .failRetryableStale, leaseLost),
     row(.queuedAfterFail, .failFinalStale, leaseLost),
+    row(.queuedAfterFail, .failUnknown, replay),
+    row(.queuedAfterFail, .failUnknownStale, leaseLost),
     row(.queuedAfterFail, .skip, invalid),
     row(.queuedAfterFail, .skipStale, leaseLost),
     row(.queuedAfterFail, .leaseExpired, invalid),
@@ -214,6 +224,8 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterLostLease, .failFinal, leaseLost),
     row(.queuedAfterLostLease, .failRetryableStale, leaseLost),
     row(.queuedAfterLostLease, .failFinalStale, leaseLost),
+    row(.queuedAfterLostLease, .failUnknown, leaseLost),
+    row(.queuedAfterLostLease, .failUnknownStale, leaseLost),
     row(.queuedAfterLostLease, .skip, leaseLost),
     row(.queuedAfterLostLease, .skipStale, leaseLost),
     row(.queuedAfterLostLease, .leaseExpired, invalid),
@@ -233,6 +245,8 @@ let lifecycleTable: [Row] = [
     row(.claimed, .failFinal, to(.fail(reason: .reported))),
     row(.claimed, .failRetryableStale, leaseLost),
     row(.claimed, .failFinalStale, leaseLost),
+    row(.claimed, .failUnknown, to(.fail(reason: .reported))),  // never dialed: a plain failure
+    row(.claimed, .failUnknownStale, leaseLost),
     row(.claimed, .skip, to(.skip(reason: "agent"))),
     row(.claimed, .skipStale, leaseLost),
     row(.claimed, .leaseExpired, to(.requeueNow), none: to(.fail(reason: .leaseExpired))),
@@ -252,6 +266,8 @@ let lifecycleTable: [Row] = [
     row(.dialing, .failFinal, to(.fail(reason: .reported))),
     row(.dialing, .failRetryableStale, leaseLost),
     row(.dialing, .failFinalStale, leaseLost),
+    row(.dialing, .failUnknown, to(.fail(reason: .outcomeUnknown))),  // never redialed, whatever the attempts left
+    row(.dialing, .failUnknownStale, leaseLost),
     row(.dialing, .skip, invalid),  // a call is under way: report it
     row(.dialing, .skipStale, leaseLost),
     row(.dialing, .leaseExpired, to(.fail(reason: .outcomeUnknown))),  // never back to QUEUED
@@ -271,6 +287,8 @@ let lifecycleTable: [Row] = [
     row(.completed, .failFinal, invalid),
     row(.completed, .failRetryableStale, leaseLost),
     row(.completed, .failFinalStale, leaseLost),
+    row(.completed, .failUnknown, invalid),
+    row(.completed, .failUnknownStale, leaseLost),
     row(.completed, .skip, invalid),
     row(.completed, .skipStale, leaseLost),
     row(.completed, .leaseExpired, invalid),
@@ -290,6 +308,8 @@ let lifecycleTable: [Row] = [
     row(.failedReported, .failFinal, replay),
     row(.failedReported, .failRetryableStale, leaseLost),
     row(.failedReported, .failFinalStale, leaseLost),
+    row(.failedReported, .failUnknown, replay),
+    row(.failedReported, .failUnknownStale, leaseLost),
     row(.failedReported, .skip, invalid),
     row(.failedReported, .skipStale, leaseLost),
     row(.failedReported, .leaseExpired, invalid),
@@ -309,6 +329,8 @@ let lifecycleTable: [Row] = [
     row(.failedLeaseExpired, .failFinal, leaseLost),
     row(.failedLeaseExpired, .failRetryableStale, leaseLost),
     row(.failedLeaseExpired, .failFinalStale, leaseLost),
+    row(.failedLeaseExpired, .failUnknown, leaseLost),
+    row(.failedLeaseExpired, .failUnknownStale, leaseLost),
     row(.failedLeaseExpired, .skip, leaseLost),
     row(.failedLeaseExpired, .skipStale, leaseLost),
     row(.failedLeaseExpired, .leaseExpired, invalid),
@@ -329,12 +351,35 @@ let lifecycleTable: [Row] = [
     row(.failedOutcomeUnknown, .failFinal, to(.fail(reason: .reported))),
     row(.failedOutcomeUnknown, .failRetryableStale, leaseLost),
     row(.failedOutcomeUnknown, .failFinalStale, leaseLost),
+    row(.failedOutcomeUnknown, .failUnknown, to(.fail(reason: .outcomeUnknown))),  // the agent says so too, after the lease ran out: recorded
+    row(.failedOutcomeUnknown, .failUnknownStale, leaseLost),
     row(.failedOutcomeUnknown, .skip, invalid),  // the call was placed: report its result
     row(.failedOutcomeUnknown, .skipStale, leaseLost),
     row(.failedOutcomeUnknown, .leaseExpired, invalid),
     row(.failedOutcomeUnknown, .connectionLost, invalid),
     row(.failedOutcomeUnknown, .cancel, invalid),
     row(.failedOutcomeUnknown, .retry, to(.reset)),
+
+    // FAILED "outcome_unknown" reported by the agent itself (lastReport fail).
+    row(.failedUnknownReported, .lease, invalid),
+    row(.failedUnknownReported, .dialAllowed, invalid),  // never redialed by itself
+    row(.failedUnknownReported, .dialRefused, invalid),
+    row(.failedUnknownReported, .dialAllowedStale, leaseLost),
+    row(.failedUnknownReported, .dialRefusedStale, leaseLost),
+    row(.failedUnknownReported, .complete, to(.complete)),  // it learned the outcome after all
+    row(.failedUnknownReported, .completeStale, leaseLost),
+    row(.failedUnknownReported, .failRetryable, to(.fail(reason: .reported))),
+    row(.failedUnknownReported, .failFinal, to(.fail(reason: .reported))),
+    row(.failedUnknownReported, .failRetryableStale, leaseLost),
+    row(.failedUnknownReported, .failFinalStale, leaseLost),
+    row(.failedUnknownReported, .failUnknown, replay),  // a resend
+    row(.failedUnknownReported, .failUnknownStale, leaseLost),
+    row(.failedUnknownReported, .skip, invalid),
+    row(.failedUnknownReported, .skipStale, leaseLost),
+    row(.failedUnknownReported, .leaseExpired, invalid),
+    row(.failedUnknownReported, .connectionLost, invalid),
+    row(.failedUnknownReported, .cancel, invalid),
+    row(.failedUnknownReported, .retry, to(.reset)),
 
     // SKIPPED by the agent's skip (lastReport skip)
     row(.skippedByAgent, .lease, invalid),
@@ -348,6 +393,8 @@ let lifecycleTable: [Row] = [
     row(.skippedByAgent, .failFinal, invalid),
     row(.skippedByAgent, .failRetryableStale, leaseLost),
     row(.skippedByAgent, .failFinalStale, leaseLost),
+    row(.skippedByAgent, .failUnknown, invalid),
+    row(.skippedByAgent, .failUnknownStale, leaseLost),
     row(.skippedByAgent, .skip, replay),
     row(.skippedByAgent, .skipStale, leaseLost),
     row(.skippedByAgent, .leaseExpired, invalid),
@@ -367,6 +414,8 @@ let lifecycleTable: [Row] = [
     row(.skippedRefused, .failFinal, invalid),
     row(.skippedRefused, .failRetryableStale, leaseLost),
     row(.skippedRefused, .failFinalStale, leaseLost),
+    row(.skippedRefused, .failUnknown, invalid),
+    row(.skippedRefused, .failUnknownStale, leaseLost),
     row(.skippedRefused, .skip, invalid),
     row(.skippedRefused, .skipStale, leaseLost),
     row(.skippedRefused, .leaseExpired, invalid),
@@ -386,6 +435,8 @@ let lifecycleTable: [Row] = [
     row(.skippedCancelled, .failFinal, invalid),
     row(.skippedCancelled, .failRetryableStale, leaseLost),
     row(.skippedCancelled, .failFinalStale, leaseLost),
+    row(.skippedCancelled, .failUnknown, invalid),
+    row(.skippedCancelled, .failUnknownStale, leaseLost),
     row(.skippedCancelled, .skip, invalid),
     row(.skippedCancelled, .skipStale, leaseLost),
     row(.skippedCancelled, .leaseExpired, invalid),
@@ -703,7 +754,7 @@ struct JobStateMachinePropertyTests {
                 }
                 // DIALING never goes back to QUEUED by itself (only a retryable failure report re-queues it).
                 if before.status == .active, before.phase == .dialing, after.status == .queued {
-                    if case .failReported(_, true) = event {} else {
+                    if case .failReported(_, true, false) = event {} else {
                         Issue.record("DIALING → QUEUED by \(event)")
                     }
                 }
@@ -774,7 +825,7 @@ struct JobStateMachinePropertyTests {
 
     static func token(of event: JobStateMachine.Event) -> String? {
         switch event {
-        case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _), .skipReported(let t):
+        case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _, _), .skipReported(let t):
             return t
         case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested:
             return nil
