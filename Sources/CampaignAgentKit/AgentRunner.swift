@@ -25,11 +25,15 @@ public final class AgentRunner: Service, Sendable {
         public var outcomePolicy: OutcomePolicy
         /// How long, after shutdown began, undelivered reports keep being retried.
         public var shutdownReportGrace: Duration
+        /// Where undelivered reports wait across restarts (nil: memory only).
+        public var spoolDirectory: String?
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
-            outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20)
+            outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20),
+            spoolDirectory: String? = nil
         ) {
+            self.spoolDirectory = spoolDirectory
             self.capacity = capacity
             self.leaseWait = leaseWait
             self.callHardLimit = callHardLimit
@@ -58,11 +62,13 @@ public final class AgentRunner: Service, Sendable {
     private let slots: Slots
     private let lastStatus = NIOLockedValueBox("")
     private let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let spool: ReportSpool?
 
     public init(
         configuration: Configuration, link: CoordinatorLink, placer: any Placer, logger: Logger,
         notifier: SystemdNotifier = SystemdNotifier()
-    ) {
+    ) throws {
+        self.spool = try configuration.spoolDirectory.map { try ReportSpool(directory: $0) }
         self.configuration = configuration
         self.link = link
         self.placer = placer
@@ -73,8 +79,21 @@ public final class AgentRunner: Service, Sendable {
 
     public func run() async throws {
         self.refreshStatus()
+        // Reports an earlier run could not deliver: their leases are named in agent.hello (the
+        // coordinator keeps renewing the current ones) and they are sent like fresh ones.
+        let leftOver = self.spool?.pending() ?? []
+        if !leftOver.isEmpty { self.logger.notice("delivering \(leftOver.count) report(s) left by an earlier run") }
+        self.held.withLockedValue { h in for r in leftOver { h[r.jobId] = r.leaseToken } }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                for report in leftOver {
+                    group.addTask {
+                        var logger = self.logger
+                        logger[metadataKey: "job.id"] = "\(report.jobId)"
+                        await self.send(report, logger: logger)
+                        self.held.withLockedValue { _ = $0.removeValue(forKey: report.jobId) }
+                    }
+                }
                 while !Task.isShuttingDownGracefully {
                     let free = await self.slots.acquireAvailable()
                     guard free > 0 else { break }  // closed: shutting down
@@ -163,7 +182,7 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken,
                     retryable: self.configuration.outcomePolicy.action(for: placed.outcome) == .retry,
                     error: String("no call placed: \(why)".prefix(500)), outcome: placed.outcome, call: nil))
-            await self.deliver(report, logger: logger)
+            await self.send(report, logger: logger)
             return
         }
         if !placed.outcomeKnown {
@@ -175,7 +194,7 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken, retryable: false,
                     error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record,
                     outcomeUnknown: true))
-            await self.deliver(report, logger: logger)
+            await self.send(report, logger: logger)
             return
         }
         switch self.configuration.outcomePolicy.action(for: placed.outcome) {
@@ -188,7 +207,17 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken, retryable: retryable,
                     error: "call ended \(placed.outcome.rawValue)", outcome: placed.outcome, call: record))
         }
-        await self.deliver(report, logger: logger)
+        await self.send(report, logger: logger)
+    }
+
+    /// Spools a call's report, delivers it, and forgets it once the coordinator settled it.
+    func send(_ report: Report, logger: Logger) async {
+        do {
+            try self.spool?.save(report)
+        } catch {
+            logger.error("cannot spool the report; it lives in memory only", metadata: ["error": "\(error)"])
+        }
+        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
     }
 
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
@@ -253,13 +282,28 @@ public final class AgentRunner: Service, Sendable {
     enum Report: Sendable {
         case complete(CompleteJob.Params)
         case fail(FailJob.Params)
+
+        var jobId: Int64 {
+            switch self {
+            case .complete(let p): return p.jobId
+            case .fail(let p): return p.jobId
+            }
+        }
+
+        var leaseToken: String {
+            switch self {
+            case .complete(let p): return p.leaseToken
+            case .fail(let p): return p.leaseToken
+            }
+        }
     }
 
     /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
     /// (LEASE_LOST, INVALID_STATE, NOT_FOUND) drops it; connection trouble and retryable errors
     /// retry; an internal error is retried a few times (it may be a passing fault), then dropped.
     /// `patience` bounds the whole effort (nil: until delivered or shutdown).
-    func deliver(_ report: Report, logger: Logger, patience: Duration? = nil) async {
+    @discardableResult
+    func deliver(_ report: Report, logger: Logger, patience: Duration? = nil) async -> Bool {
         var backoff = Duration.milliseconds(100)
         var internalErrors = 0
         let giveUpAt = patience.map { ContinuousClock.now + $0 }
@@ -268,13 +312,16 @@ public final class AgentRunner: Service, Sendable {
                 ContinuousClock.now - started > self.configuration.shutdownReportGrace
             {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.error("report not delivered before shutdown; the lease will expire as outcome_unknown")
-                return
+                logger.error(
+                    self.spool == nil
+                        ? "report not delivered before shutdown; the lease will expire as outcome_unknown"
+                        : "report not delivered before shutdown; it stays in the spool for the next run")
+                return false
             }
             if let giveUpAt, ContinuousClock.now > giveUpAt {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
                 logger.error("report not delivered in time; the lease will run out on its own")
-                return
+                return false
             }
             guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
             do {
@@ -285,7 +332,7 @@ public final class AgentRunner: Service, Sendable {
                 }
                 self.stats.withLockedValue { $0.reportsDelivered += 1 }
                 logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
-                return
+                return true
             } catch let error as RPCError where error.symbol == RPCErrorCode.internalError.name && internalErrors < 5 {
                 internalErrors += 1
                 logger.warning("report hit an internal error, retrying", metadata: ["error": "\(error)"])
@@ -294,7 +341,7 @@ public final class AgentRunner: Service, Sendable {
             } catch let error as RPCError where !error.retryable {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
                 logger.warning("report refused", metadata: ["error": "\(error)"])
-                return
+                return true
             } catch {
                 logger.warning("report not delivered yet, retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: backoff)

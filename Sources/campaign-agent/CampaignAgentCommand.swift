@@ -84,6 +84,11 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         valueName: "STATUS=OUTCOME|progress,…"))
     var httpStatusMap: String = env["CAMPAIGN_HTTP_STATUS_MAP"] ?? ""
 
+    @Option(help: ArgumentHelp(
+        "Directory where reports wait until the coordinator has them, across restarts (env CAMPAIGN_AGENT_SPOOL; default $STATE_DIRECTORY, set by systemd's StateDirectory=; 'none' keeps them in memory only). One directory per agent.",
+        valueName: "dir"))
+    var spoolDir: String? = env["CAMPAIGN_AGENT_SPOOL"] ?? env["STATE_DIRECTORY"]
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = env["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
@@ -195,10 +200,11 @@ struct CampaignAgentCommand: AsyncParsableCommand {
             logger: logger)
         let placer = try self.makePlacer(logger: logger)
         logger.info("placing calls with \(placer.provider)")
-        let runner = AgentRunner(
+        let spool = self.spoolDir.flatMap { $0 == "none" || $0.isEmpty ? nil : $0 }
+        let runner = try AgentRunner(
             configuration: .init(
                 capacity: self.capacity, callHardLimit: .seconds(self.callTimeout),
-                outcomePolicy: try OutcomePolicy.parse(self.outcomeActions)),
+                outcomePolicy: try OutcomePolicy.parse(self.outcomeActions), spoolDirectory: spool),
             link: link, placer: placer, logger: logger, notifier: notifier)
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).

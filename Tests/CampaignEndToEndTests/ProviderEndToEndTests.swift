@@ -236,4 +236,56 @@ struct ProviderEndToEndTests {
         #expect(try scene.db.scalar("SELECT count(*) FROM campaign.call_logs") == "1", "no call log for calls never placed")
         _ = await scene.tearDown()
     }
+
+    /// Calls that end while the coordinator is down, by an agent that is then killed: their
+    /// reports wait in the agent's spool and land when both are back — no outcome is lost and
+    /// no attempt is dialed again.
+    @Test func reportsSpooledByAKilledAgentLandAfterItsRestart() async throws {
+        let scene = try await Scene("spool")
+        let spool = scene.dir.appendingPathComponent("spool").path
+        let coordinator = try scene.coordinator()
+        try await scene.waitForSocket()
+        _ = try await scene.ctl(["automation", "set", "leaseSeconds=5"] + AutomationSettings.wideOpenCtlArguments)
+        let files = try scene.writeCustomers(10)
+        _ = try await scene.ctl(["customers", "import", files.csv])
+        _ = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])
+        let arguments = [
+            "--capacity", "10", "--sim-duration-ms", "1500-2500", "--seed", "7", "--sim-dial-log", scene.dialLog,
+            "--spool-dir", spool,
+        ]
+        let agent = try scene.agent("spooler", arguments: arguments)
+        #expect(try await scene.eventually(
+            "SELECT count(*) = 10 FROM campaign.campaign_jobs WHERE phase = 'DIALING'", within: .seconds(30)), "\(scene.logs())")
+        coordinator.signal(SIGKILL)
+        _ = await coordinator.waitExit(timeout: .seconds(5))
+        // The calls end with no coordinator to hear it: the reports go to the spool.
+        var spooled: [String] = []
+        for _ in 0..<100 {
+            spooled = ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).filter { $0.hasSuffix(".json") }
+            if spooled.count == 10 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(spooled.count == 10, "spooled: \(spooled)\n\(scene.logs())")
+        agent.signal(SIGKILL)
+        _ = await agent.waitExit(timeout: .seconds(5))
+
+        try scene.coordinator()
+        try await scene.waitForSocket()
+        try scene.agent("spooler", arguments: arguments)
+        // Every first attempt's outcome lands (as a report on the adopted lease, or as a late
+        // report after its lease ran out), and the spool empties.
+        #expect(try await scene.eventually(
+            "SELECT count(DISTINCT job_id) = 10 FROM campaign.call_logs WHERE attempt = 1", within: .seconds(60)), "\(scene.logs())")
+        #expect(try await scene.eventually(
+            "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE result ->> 'reason' = 'outcome_unknown'", within: .seconds(30)))
+        for _ in 0..<100 {
+            if ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).allSatisfy({ !$0.hasSuffix(".json") }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).filter { $0.hasSuffix(".json") }.isEmpty)
+        // No first attempt dialed twice.
+        #expect(scene.dials().filter { $0.key.hasSuffix("#1") }.count == 10)
+        #expect(scene.dials().values.allSatisfy { $0 == 1 })
+        _ = await scene.tearDown()
+    }
 }
