@@ -153,7 +153,7 @@ public final class RPCServer: Service, Sendable {
                             case .tooLong(let n):
                                 let error = RPCError(
                                     .limitExceeded, "line of \(n) bytes exceeds the limit of \(maxLine) bytes")
-                                try await outbound.write(Self.lineBuffer(router.refuse(line: [], error: error)))
+                                try await outbound.write(Self.lineBuffer(RPCRouter.errorResponse(error)))
                             case .line(let buffer):
                                 let line = Array(buffer.readableBytesView)
                                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank line
@@ -165,7 +165,10 @@ public final class RPCServer: Service, Sendable {
                                 if !admitted {
                                     let error = RPCError(
                                         .limitExceeded, "more than \(maxInFlight) requests in flight on this connection")
-                                    try await outbound.write(Self.lineBuffer(router.refuse(line: line, error: error)))
+                                    // (A notification is dropped: it is never answered, not even with an error.)
+                                    if let refusal = router.refuse(line: line, error: error) {
+                                        try await outbound.write(Self.lineBuffer(refusal))
+                                    }
                                     continue
                                 }
                                 group.addTask {
