@@ -11,7 +11,8 @@ import NIOPosix
 public final class RawConnection: Sendable {
     public struct Timeout: Error, CustomStringConvertible {
         public var waited: Duration
-        public var description: String { "no line from the server within \(self.waited)" }
+        public init(waited: Duration) { self.waited = waited }
+        public var description: String { "nothing from the server within \(self.waited)" }
     }
 
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
