@@ -110,6 +110,22 @@ struct RPCRouterEdgeTests {
         #expect(errorCode(await send(router, batch)) == -32700)
     }
 
+    @Test("a parse error says what is wrong and where")
+    func parseErrorMessages() async throws {
+        let router = makeRouter()
+        let cases: [(String, String)] = [
+            ("{bad json", "not valid JSON (at byte 1)"),
+            (#"{"a":1,}"#, "not valid JSON (at byte 7)"),  // Foundation would take this trailing comma
+            ("[1,2", "not valid JSON (at byte 4)"),
+            ("01", "not valid JSON (at byte 1)"),
+            (#"{"a":"x"} {}"#, "not valid JSON (at byte 10)"),
+        ]
+        for (line, message) in cases {
+            let out = try #require(await send(router, line))
+            #expect(errorCode(out) == -32700 && out.contains(message) && out.contains(#""id":null"#), "\(line) → \(out)")
+        }
+    }
+
     @Test(
         "bytes that are not UTF-8 are a parse error",
         arguments: [
