@@ -420,7 +420,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     func enqueue(_ p: EnqueueJobs.Params) async throws -> EnqueueJobs.Result {
         guard p.jobs.count <= self.configuration.maximumBulkItems else {
-            throw RPCError(.limitExceeded, "at most \(self.configuration.maximumBulkItems) jobs per call")
+            throw RPCError(
+                .limitExceeded, "at most \(self.configuration.maximumBulkItems) jobs per call",
+                details: ["limit": "bulkItems", "maximum": .int(Int64(self.configuration.maximumBulkItems))])
         }
         var rejected: [ItemError] = []
         var accepted: [(index: Int, item: EnqueueItem)] = []
@@ -475,7 +477,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     func upsertCustomers(_ p: UpsertCustomers.Params) async throws -> UpsertCustomers.Result {
         guard p.customers.count <= self.configuration.maximumBulkItems else {
-            throw RPCError(.limitExceeded, "at most \(self.configuration.maximumBulkItems) customers per call")
+            throw RPCError(
+                .limitExceeded, "at most \(self.configuration.maximumBulkItems) customers per call",
+                details: ["limit": "bulkItems", "maximum": .int(Int64(self.configuration.maximumBulkItems))])
         }
         var rejected: [ItemError] = []
         var valid: [ValidCustomer] = []

@@ -4069,7 +4069,7 @@ public enum OpenRPCDocument {
               },
               {
                 "const": "FORBIDDEN",
-                "description": "1004: The caller's role (from its uid/gid, SO_PEERCRED) does not allow the method; see each method's `x-roles`."
+                "description": "1004: The caller's role (from its uid/gid, SO_PEERCRED, and the coordinator's `--access` rules) does not allow the method; see each method's `x-roles`. `data.required` is the method's role, `data.role` the caller's."
               },
               {
                 "const": "DATABASE_UNAVAILABLE",
@@ -4085,7 +4085,7 @@ public enum OpenRPCDocument {
               },
               {
                 "const": "LIMIT_EXCEEDED",
-                "description": "1008 (retryable): A limit: line length (1 MiB, answered with `id: null`), batch size (1,000), requests in flight per connection (128), items per bulk call (10,000)."
+                "description": "1008 (retryable): A limit: line length (1 MiB, answered with `id: null`), batch size (1,000), requests in flight per connection (128, after a 50 ms wait for a slot), items per bulk call (10,000). `data.limit` says which, `data.maximum` its value."
               },
               {
                 "const": "SHUTTING_DOWN",
@@ -4107,6 +4107,35 @@ public enum OpenRPCDocument {
             "items": {
               "type": "string"
             }
+          },
+          "limit": {
+            "description": "Which limit (LIMIT_EXCEEDED): `lineLength` (split the request), `batchSize` (split the batch), `bulkItems` (fewer items per call), `inFlight` (wait for answers, then send again).",
+            "type": "string",
+            "enum": [
+              "lineLength",
+              "batchSize",
+              "bulkItems",
+              "inFlight"
+            ]
+          },
+          "maximum": {
+            "description": "The limit's value (LIMIT_EXCEEDED).",
+            "type": "integer"
+          },
+          "required": {
+            "description": "The least role the method needs (FORBIDDEN).",
+            "$ref": "#/components/schemas/AccessRole"
+          },
+          "role": {
+            "description": "The caller's role, null for none (FORBIDDEN).",
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/AccessRole"
+              },
+              {
+                "type": "null"
+              }
+            ]
           }
         },
         "required": [

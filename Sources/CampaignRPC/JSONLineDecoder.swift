@@ -48,10 +48,14 @@ public struct JSONLineDecoder: ByteToMessageDecoder, Sendable {
             context.fireChannelRead(Self.wrapInboundOut(.tooLong(byteCount: n)))
             return .needMoreData
         }
-        // A last line without `\n` at EOF is still a message.
+        // A last line without `\n` at EOF is still a message — if it is within the limit (up to
+        // limit+1 bytes are held while waiting for a `\r\n`).
         if buffer.readableBytes > 0, let rest = buffer.readSlice(length: buffer.readableBytes) {
             self.scanned = 0
-            context.fireChannelRead(Self.wrapInboundOut(.line(Self.trimmingCR(rest))))
+            let line = Self.trimmingCR(rest)
+            let frame: LineFrame =
+                line.readableBytes > self.maximumLineLength ? .tooLong(byteCount: rest.readableBytes) : .line(line)
+            context.fireChannelRead(Self.wrapInboundOut(frame))
         }
         return .needMoreData
     }

@@ -52,10 +52,14 @@ public final class RPCRouter: Sendable {
     private let handlers: NIOLockedValueBox<[String: Handler]> = .init([:])
     /// Most requests in one batch.
     public let maximumBatchSize: Int
+    /// Deepest nesting of arrays and objects in a line; deeper is a parse error. (Foundation's
+    /// parser allows 512 and crashes on some input just past it; see ``RequestScanner``.)
+    public let maximumDepth: Int
     public let observer: (any RPCConnectionObserver)?
 
-    public init(maximumBatchSize: Int = 1000, observer: (any RPCConnectionObserver)? = nil) {
+    public init(maximumBatchSize: Int = 1000, maximumDepth: Int = 128, observer: (any RPCConnectionObserver)? = nil) {
         self.maximumBatchSize = maximumBatchSize
+        self.maximumDepth = min(max(2, maximumDepth), 512)
         self.observer = observer
     }
 
@@ -84,41 +88,53 @@ public final class RPCRouter: Sendable {
     /// Handles one line (a request, a notification or a batch) and returns the response line
     /// without its `\n`, or nil when nothing is to be sent (notifications only).
     public func process(line: [UInt8], context: RPCContext) async -> [UInt8]? {
-        let data = Data(line)
-        // Fast path for a single request: read its envelope, then its params straight into the
-        // method's type — no generic tree, no re-encoding. Anything unusual (a batch, a
-        // malformed envelope) takes the general path below, which words the errors.
-        if line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{"),
-            let head = try? JSONCoding.decoder.decode(RequestHead.self, from: data), head.jsonrpc == "2.0",
-            let method = head.method, head.params != .other
-        {
-            let id = head.id
-            switch id {
-            case nil, .string?, .int?, .double?, .null?:
-                return await self.dispatch(method: method, id: id, params: .line(data), context: context)
-            default:
-                break  // an invalid id: the general path answers it
-            }
+        // First a pass of our own: the grammar, UTF-8, the depth, and where the ids are.
+        let scan: RequestScanner.Result
+        switch RequestScanner.scan(line, maximumDepth: self.maximumDepth) {
+        case .success(let s): scan = s
+        case .failure(let f): return JSONCoding.failure(id: JSONCoding.nullID, RPCError(.parseError, Self.describe(f)))
         }
-        let value: JSONValue
-        do {
-            value = try JSONCoding.decoder.decode(JSONValue.self, from: data)
-        } catch {
-            return JSONCoding.failure(id: .null, RPCError(.parseError, "parse error: not valid JSON"))
+        // Ids are echoed from the line's own bytes. Number ids are blanked out for the decoder,
+        // which need not (and cannot always) hold them: `1e400` is beyond a Double.
+        var bytes = line
+        for span in scan.numberIDSpans {
+            bytes[span.lowerBound] = UInt8(ascii: "0")
+            for k in span.dropFirst() { bytes[k] = UInt8(ascii: " ") }
         }
-        switch value {
-        case .array(let items):
-            if items.isEmpty {
-                return JSONCoding.failure(id: .null, RPCError(.invalidRequest, "invalid request: empty batch"))
+        let data = Data(bytes)
+        switch scan.shape {
+        case .scalar:
+            return JSONCoding.failure(id: JSONCoding.nullID, RPCError(.invalidRequest, "invalid request: not an object"))
+        case .object(let id):
+            // Fast path for a single request: read its envelope, then its params straight into the
+            // method's type — no generic tree, no re-encoding. Anything unusual (a malformed
+            // envelope) takes the general path below, which words the errors.
+            if id != .invalid, let head = try? JSONCoding.decoder.decode(RequestHead.self, from: data),
+                head.jsonrpc == "2.0", let method = head.method, head.params != .other
+            {
+                return await self.dispatch(method: method, id: id.raw, params: .line(data), context: context)
             }
-            if items.count > self.maximumBatchSize {
+            guard let value = try? JSONCoding.decoder.decode(JSONValue.self, from: data) else {
+                return JSONCoding.failure(id: JSONCoding.nullID, Self.unrepresentable)
+            }
+            return await self.processOne(value, id: id, context: context)
+        case .array(let ids):
+            if ids.isEmpty {
+                return JSONCoding.failure(id: JSONCoding.nullID, RPCError(.invalidRequest, "invalid request: empty batch"))
+            }
+            if ids.count > self.maximumBatchSize {
                 return JSONCoding.failure(
-                    id: .null,
-                    RPCError(.limitExceeded, "batch of \(items.count) exceeds the limit of \(self.maximumBatchSize)"))
+                    id: JSONCoding.nullID,
+                    RPCError(
+                        .limitExceeded, "batch of \(ids.count) exceeds the limit of \(self.maximumBatchSize)",
+                        details: ["limit": "batchSize", "maximum": .int(Int64(self.maximumBatchSize))]))
+            }
+            guard let items = try? JSONCoding.decoder.decode([JSONValue].self, from: data), items.count == ids.count else {
+                return JSONCoding.failure(id: JSONCoding.nullID, Self.unrepresentable)
             }
             var parts: [[UInt8]] = []
-            for item in items {
-                if let response = await self.processOne(item, context: context) { parts.append(response) }
+            for (item, id) in zip(items, ids) {
+                if let response = await self.processOne(item, id: id, context: context) { parts.append(response) }
             }
             if parts.isEmpty { return nil }
             var out: [UInt8] = [UInt8(ascii: "[")]
@@ -128,48 +144,70 @@ public final class RPCRouter: Sendable {
             }
             out.append(UInt8(ascii: "]"))
             return out
-        default:
-            return await self.processOne(value, context: context)
         }
     }
 
-    /// An error response for a request refused before it was read (over the in-flight limit).
-    public func refuse(line: [UInt8], error: RPCError) -> [UInt8] {
-        let id = (try? JSONCoding.decoder.decode(RPCResponseID.self, from: Data(line)))?.id ?? .null
-        return JSONCoding.failure(id: id, error)
+    /// The error response for a line that was not read (over the in-flight limit), with the
+    /// request's id when it has one — or nil for a notification (or a batch of them), which is
+    /// never answered, not even to say it was dropped.
+    public func refuse(line: [UInt8], error: RPCError) -> [UInt8]? {
+        guard case .success(let scan) = RequestScanner.scan(line, maximumDepth: self.maximumDepth) else {
+            return JSONCoding.failure(id: JSONCoding.nullID, error)
+        }
+        switch scan.shape {
+        case .object(.absent): return nil
+        case .object(.valid(let id)): return JSONCoding.failure(id: id, error)
+        case .array(let ids) where !ids.isEmpty && ids.allSatisfy({ $0 == .absent }): return nil
+        default: return JSONCoding.failure(id: JSONCoding.nullID, error)
+        }
     }
 
-    private func processOne(_ value: JSONValue, context: RPCContext) async -> [UInt8]? {
-        guard case .object(let object) = value else {
-            return JSONCoding.failure(id: .null, RPCError(.invalidRequest, "invalid request: not an object"))
+    /// An error response with id null (for what cannot be tied to a request, e.g. a line too long).
+    public static func errorResponse(_ error: RPCError) -> [UInt8] {
+        JSONCoding.failure(id: JSONCoding.nullID, error)
+    }
+
+    /// Valid JSON that Foundation cannot hold (the scanner already checked the grammar and UTF-8).
+    private static let unrepresentable = RPCError(
+        .parseError, "parse error: a value cannot be represented (a number beyond ±1.8e308, or a lone UTF-16 surrogate)")
+
+    static func describe(_ failure: RequestScanner.Failure) -> String {
+        switch failure {
+        case .syntax(let offset): return "parse error: not valid JSON (at byte \(offset))"
+        case .invalidUTF8(let offset): return "parse error: not valid UTF-8 (at byte \(offset))"
+        case .tooDeep(let limit): return "parse error: arrays and objects nested deeper than \(limit) levels"
+        }
+    }
+
+    private func processOne(_ value: JSONValue, id: RequestScanner.ID?, context: RPCContext) async -> [UInt8]? {
+        guard case .object(let object) = value, let id else {
+            return JSONCoding.failure(id: JSONCoding.nullID, RPCError(.invalidRequest, "invalid request: not an object"))
         }
         // The id, if it is a valid one, is echoed even in errors about the rest.
-        let rawID = object["id"]
-        let id: JSONValue?
-        switch rawID {
-        case nil: id = nil
-        case .string?, .int?, .double?, .null?: id = rawID
-        default:
-            return JSONCoding.failure(id: .null, RPCError(.invalidRequest, "invalid request: id must be a string, number or null"))
+        if id == .invalid {
+            return JSONCoding.failure(
+                id: JSONCoding.nullID, RPCError(.invalidRequest, "invalid request: id must be a string, number or null"))
         }
+        let echo = id.raw ?? JSONCoding.nullID
         guard object["jsonrpc"] == .string("2.0") else {
-            return JSONCoding.failure(id: id ?? .null, RPCError(.invalidRequest, "invalid request: jsonrpc must be \"2.0\""))
+            return JSONCoding.failure(id: echo, RPCError(.invalidRequest, "invalid request: jsonrpc must be \"2.0\""))
         }
         guard case .string(let method)? = object["method"] else {
-            return JSONCoding.failure(id: id ?? .null, RPCError(.invalidRequest, "invalid request: method must be a string"))
+            return JSONCoding.failure(id: echo, RPCError(.invalidRequest, "invalid request: method must be a string"))
         }
         let params = object["params"]
         switch params {
         case nil, .object?, .array?: break
         default:
             return JSONCoding.failure(
-                id: id ?? .null, RPCError(.invalidRequest, "invalid request: params must be an object or an array"))
+                id: echo, RPCError(.invalidRequest, "invalid request: params must be an object or an array"))
         }
-        return await self.dispatch(method: method, id: id, params: .value(params), context: context)
+        return await self.dispatch(method: method, id: id.raw, params: .value(params), context: context)
     }
 
     /// Runs the method's handler and words the response (nil for a notification).
-    private func dispatch(method: String, id: JSONValue?, params: ParamsSource, context: RPCContext) async -> [UInt8]? {
+    /// `id` is the raw bytes of the request's id, nil for a notification.
+    private func dispatch(method: String, id: [UInt8]?, params: ParamsSource, context: RPCContext) async -> [UInt8]? {
         guard let handler = self.handlers.withLockedValue({ $0[method] }) else {
             guard let id else { return nil }
             return JSONCoding.failure(id: id, RPCError(.methodNotFound, "method not found: \(method)"))
@@ -212,13 +250,30 @@ public enum JSONCoding {
         return try self.decoder.decode(P.self, from: data)
     }
 
-    static func success(id: JSONValue, result: any Encodable & Sendable) throws -> [UInt8] {
-        Array(try self.encoder.encode(RPCSuccess(id: id, result: AnyEncodable(result))))
+    /// The id of an answer to what has no (readable) id.
+    static let nullID: [UInt8] = Array("null".utf8)
+
+    /// `{"jsonrpc":"2.0","id":<id>,"result":<result>}`, the id as the request's own bytes.
+    static func success(id: [UInt8], result: any Encodable & Sendable) throws -> [UInt8] {
+        Self.envelope(id: id, member: #","result":"#, value: try self.encoder.encode(AnyEncodable(result)))
     }
 
-    static func failure(id: JSONValue, _ error: RPCError) -> [UInt8] {
-        // An RPCFailure holds only strings, numbers and JSONValues: encoding cannot fail.
-        Array((try? self.encoder.encode(RPCFailure(id: id, error: error))) ?? Data())
+    /// `{"jsonrpc":"2.0","id":<id>,"error":<error>}`, the id as the request's own bytes.
+    static func failure(id: [UInt8], _ error: RPCError) -> [UInt8] {
+        // An RPCError holds only strings, numbers and JSONValues: encoding cannot fail.
+        Self.envelope(id: id, member: #","error":"#, value: (try? self.encoder.encode(error)) ?? Data("{}".utf8))
+    }
+
+    private static func envelope(id: [UInt8], member: String, value: Data) -> [UInt8] {
+        let head = #"{"jsonrpc":"2.0","id":"#
+        var out: [UInt8] = []
+        out.reserveCapacity(head.utf8.count + id.count + member.utf8.count + value.count + 1)
+        out.append(contentsOf: head.utf8)
+        out.append(contentsOf: id)
+        out.append(contentsOf: member.utf8)
+        out.append(contentsOf: value)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// A short, safe description of a decoding error (the field path and the problem).
@@ -245,26 +300,20 @@ struct AnyEncodable: Encodable {
     func encode(to encoder: any Encoder) throws { try self.value.encode(to: encoder) }
 }
 
-/// The envelope of a request, read without building its params.
+/// The envelope of a request, read without building its params or its id.
 struct RequestHead: Decodable {
     enum ParamsKind: Equatable { case absent, object, emptyArray, array, other }
 
     var jsonrpc: String?
-    var id: JSONValue?
     var method: String?
     var params: ParamsKind
 
-    enum CodingKeys: String, CodingKey { case jsonrpc, id, method, params }
+    // The id is not read here: ``RequestScanner`` found its bytes, which are echoed as they are.
+    enum CodingKeys: String, CodingKey { case jsonrpc, method, params }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.jsonrpc = try c.decodeIfPresent(String.self, forKey: .jsonrpc)
-        // `"id": null` is an id (echoed as null); an absent id makes a notification.
-        if c.contains(.id) {
-            self.id = .some(try c.decode(JSONValue.self, forKey: .id))
-        } else {
-            self.id = .none  // (not `nil` in a ternary: JSONValue is nil-literal-expressible, as .null)
-        }
         self.method = try c.decodeIfPresent(String.self, forKey: .method)
         if !c.contains(.params) {
             self.params = .absent

@@ -152,20 +152,37 @@ public final class RPCServer: Service, Sendable {
                             switch frame {
                             case .tooLong(let n):
                                 let error = RPCError(
-                                    .limitExceeded, "line of \(n) bytes exceeds the limit of \(maxLine) bytes")
-                                try await outbound.write(Self.lineBuffer(router.refuse(line: [], error: error)))
+                                    .limitExceeded, "line of \(n) bytes exceeds the limit of \(maxLine) bytes",
+                                    details: ["limit": "lineLength", "maximum": .int(Int64(maxLine))])
+                                try await outbound.write(Self.lineBuffer(RPCRouter.errorResponse(error)))
                             case .line(let buffer):
                                 let line = Array(buffer.readableBytesView)
                                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank line
-                                let admitted = inFlight.withLockedValue { n -> Bool in
-                                    guard n < maxInFlight else { return false }
-                                    n += 1
-                                    return true
+                                func admit() -> Bool {
+                                    inFlight.withLockedValue { n -> Bool in
+                                        guard n < maxInFlight else { return false }
+                                        n += 1
+                                        return true
+                                    }
+                                }
+                                // Full: a slot is freed just after an answer is written, so a client
+                                // that sends the moment an answer arrives may be a hair early. Wait a
+                                // little (not reading meanwhile) before refusing.
+                                var admitted = admit()
+                                var waited = 0
+                                while !admitted && waited < 50 {
+                                    try? await Task.sleep(for: .milliseconds(1))
+                                    waited += 1
+                                    admitted = admit()
                                 }
                                 if !admitted {
                                     let error = RPCError(
-                                        .limitExceeded, "more than \(maxInFlight) requests in flight on this connection")
-                                    try await outbound.write(Self.lineBuffer(router.refuse(line: line, error: error)))
+                                        .limitExceeded, "more than \(maxInFlight) requests in flight on this connection",
+                                        details: ["limit": "inFlight", "maximum": .int(Int64(maxInFlight))])
+                                    // (A notification is dropped: it is never answered, not even with an error.)
+                                    if let refusal = router.refuse(line: line, error: error) {
+                                        try await outbound.write(Self.lineBuffer(refusal))
+                                    }
                                     continue
                                 }
                                 group.addTask {

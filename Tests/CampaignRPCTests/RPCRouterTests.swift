@@ -306,13 +306,20 @@ struct RPCRouterTests {
         #expect(makeRouter().methods == ["test.add", "test.echo", "test.fails", "test.ping"])
     }
 
-    @Test("refuse answers with the request's id when it can be read")
-    func refuse() {
+    @Test("refuse answers with the request's id when it can be read, and never answers a notification")
+    func refuse() throws {
         let router = makeRouter()
         let error = RPCError(.limitExceeded, "too many calls in flight")
-        let out = String(decoding: router.refuse(line: Array(#"{"jsonrpc":"2.0","method":"x","id":"r1"}"#.utf8), error: error), as: UTF8.self)
+        let out = String(decoding: try #require(router.refuse(line: Array(#"{"jsonrpc":"2.0","method":"x","id":"r1"}"#.utf8), error: error)), as: UTF8.self)
         #expect(out.contains(#""id":"r1""#) && out.contains("1008"))
-        let garbled = String(decoding: router.refuse(line: Array("{{".utf8), error: error), as: UTF8.self)
+        let garbled = String(decoding: try #require(router.refuse(line: Array("{{".utf8), error: error)), as: UTF8.self)
         #expect(garbled.contains(#""id":null"#))
+        #expect(router.refuse(line: Array(#"{"jsonrpc":"2.0","method":"x"}"#.utf8), error: error) == nil)
+        #expect(router.refuse(line: Array(#"[{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","method":"y"}]"#.utf8), error: error) == nil)
+        let batch = String(decoding: try #require(router.refuse(line: Array(#"[{"jsonrpc":"2.0","method":"x"},{"jsonrpc":"2.0","method":"y","id":2}]"#.utf8), error: error)), as: UTF8.self)
+        #expect(batch.contains(#""id":null"#))
+        // Deep nesting is refused without a decoder ever seeing it.
+        let deep = String(decoding: try #require(router.refuse(line: Array(repeating: UInt8(ascii: "["), count: 513), error: error)), as: UTF8.self)
+        #expect(deep.contains(#""id":null"#))
     }
 }
