@@ -23,7 +23,7 @@ public final class FakeNotifySocket: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         unlink(path)
-        self.fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        self.fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -47,10 +47,10 @@ public final class FakeNotifySocket: @unchecked Sendable {
             defer { s = true }
             return s
         }
-        if !wasStopped {
-            Glibc.close(self.fd)
-            unlink(self.path)
-        }
+        // The read loop closes the descriptor when it sees `stopped`: closing it here, under a
+        // loop still polling it, would let the number be reused (by a libpq connection, say)
+        // and the loop would then swallow that connection's bytes.
+        if !wasStopped { unlink(self.path) }
     }
 
     private func readLoop() {
@@ -63,6 +63,7 @@ public final class FakeNotifySocket: @unchecked Sendable {
             let text = String(decoding: buffer[0..<n], as: UTF8.self)
             self.messages.withLockedValue { $0.append(Message(text: text, at: ContinuousClock.now)) }
         }
+        Glibc.close(self.fd)
     }
 
     /// Every message so far.
