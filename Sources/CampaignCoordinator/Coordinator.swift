@@ -162,6 +162,12 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         r.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
         r.register(ListJobs.self) { p, _ in
             if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
+            for (name, value) in [("updatedSince", p.updatedSince), ("updatedBefore", p.updatedBefore)] {
+                if let value, CallRecordValidation.instant(value) == nil {
+                    throw RPCError(.validationFailed, "\(name) must be an RFC 3339 timestamp with a timezone")
+                }
+            }
+            if let r = p.reason, r.isEmpty || r.utf8.count > 200 { throw RPCError(.validationFailed, "reason must be 1…200 bytes") }
             return try await self.db { try await self.store.listJobs(p) }
         }
         r.register(GetJob.self) { p, _ in

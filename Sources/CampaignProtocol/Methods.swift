@@ -248,11 +248,25 @@ public enum ListJobs: RPCMethod {
         public var limit: Int?
         /// `nextCursor` of the previous page.
         public var cursor: String?
-        public init(status: JobStatus? = nil, customerRef: String? = nil, limit: Int? = nil, cursor: String? = nil) {
+        /// Jobs last changed at or after / before these instants (RFC 3339).
+        public var updatedSince: String?
+        public var updatedBefore: String?
+        /// Jobs whose `result.reason` is this (`outcome_unknown`, `reported`, `cancelled`, a rule…).
+        public var reason: String?
+        /// Jobs whose `result.outcome` is this.
+        public var outcome: CallOutcome?
+        public init(
+            status: JobStatus? = nil, customerRef: String? = nil, limit: Int? = nil, cursor: String? = nil,
+            updatedSince: String? = nil, updatedBefore: String? = nil, reason: String? = nil, outcome: CallOutcome? = nil
+        ) {
             self.status = status
             self.customerRef = customerRef
             self.limit = limit
             self.cursor = cursor
+            self.updatedSince = updatedSince
+            self.updatedBefore = updatedBefore
+            self.reason = reason
+            self.outcome = outcome
         }
     }
     public struct Result: Codable, Sendable, Equatable {

@@ -1243,6 +1243,64 @@ public enum OpenRPCDocument {
               }
             ]
           }
+        },
+        {
+          "name": "updatedSince",
+          "description": "Only jobs last changed at or after this instant. Every time a job carries (enqueuedAt, failedAt, completedAt, the landing of its call logs) is at or before its updatedAt, so a window's start is a safe pre-filter.",
+          "required": false,
+          "schema": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/TimestampInput"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        {
+          "name": "updatedBefore",
+          "description": "Only jobs last changed before this instant.",
+          "required": false,
+          "schema": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/TimestampInput"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        {
+          "name": "reason",
+          "description": "Only jobs whose `result.reason` is this: `outcome_unknown`, `reported`, `lease_expired`, `connection_lost`, `cancelled`, `agent`, a pre-dial rule.",
+          "required": false,
+          "schema": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 1,
+            "maxLength": 200
+          }
+        },
+        {
+          "name": "outcome",
+          "description": "Only jobs whose `result.outcome` is this.",
+          "required": false,
+          "schema": {
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/CallOutcome"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
         }
       ],
       "result": {
@@ -1266,6 +1324,9 @@ public enum OpenRPCDocument {
         },
         {
           "$ref": "#/components/errors/LIMIT_EXCEEDED"
+        },
+        {
+          "$ref": "#/components/errors/VALIDATION_FAILED"
         }
       ],
       "examples": [

@@ -456,6 +456,7 @@ public final class PostgresJobStore: Sendable {
         return try await self.pool.withConnection { conn in
             let rows = try conn.execute(SQL.jobsList, [
                 p.status?.rawValue, p.customerRef, String(limit), cursor.map { String($0) },
+                p.updatedSince, p.updatedBefore, p.reason, p.outcome?.rawValue,
             ])
             let jobs = try rows.all.map(JobView.init(row:))
             return ListJobs.Result(jobs: jobs, nextCursor: jobs.count == limit ? jobs.last.map { String($0.id) } : nil)

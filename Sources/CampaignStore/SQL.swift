@@ -384,6 +384,10 @@ public enum SQL {
         WHERE ($1::campaign.campaign_job_status IS NULL OR j.status = $1::campaign.campaign_job_status)
           AND ($2::text IS NULL OR c.external_ref = $2::text)
           AND ($4::bigint IS NULL OR j.id < $4::bigint)
+          AND ($5::timestamptz IS NULL OR j.updated_at >= $5::timestamptz)
+          AND ($6::timestamptz IS NULL OR j.updated_at < $6::timestamptz)
+          AND ($7::text IS NULL OR j.result ->> 'reason' = $7::text)
+          AND ($8::text IS NULL OR j.result ->> 'outcome' = $8::text)
         ORDER BY j.id DESC
         LIMIT $3::int
         """)

@@ -5,6 +5,7 @@ import CampaignRPC
 import Foundation
 
 extension JobStatus: ExpressibleByArgument {}
+extension CallOutcome: ExpressibleByArgument {}
 
 struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,9 +18,17 @@ struct Jobs: AsyncParsableCommand {
         @Option(help: "Only jobs of this customer (external ref).") var customer: String?
         @Option(help: "Jobs per page (1…1000).") var limit: Int = 50
         @Option(help: "Continue after this cursor (printed under a full page).") var cursor: String?
+        @Option(help: "Only jobs whose result reason is this (outcome_unknown, reported, lease_expired, cancelled, …).")
+        var reason: String?
+        @Option(help: "Only jobs whose result outcome is this (ANSWERED, NO_ANSWER, BUSY, VOICEMAIL, REJECTED, FAILED).")
+        var outcome: CallOutcome?
+        @Option(help: "Only jobs changed at or after this RFC 3339 time.") var since: String?
+        @Option(help: "Only jobs changed before this RFC 3339 time.") var until: String?
 
         func run() async throws {
-            let p = ListJobs.Params(status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor)
+            let p = ListJobs.Params(
+                status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor,
+                updatedSince: self.since, updatedBefore: self.until, reason: self.reason, outcome: self.outcome)
             let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListJobs.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             var rows = [["ID", "QUEUE JOB ID", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]

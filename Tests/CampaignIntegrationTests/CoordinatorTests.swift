@@ -252,6 +252,46 @@ struct CoordinatorTests {
         }
     }
 
+    @Test func jobsListFiltersByReasonOutcomeAndUpdateTime() async throws {
+        try await CoordinatorHarness.run("listfilters") { h in
+            try await TestFactory.jobs(h.store, count: 4)
+            _ = try h.db.scalar("""
+                WITH o AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM campaign.campaign_jobs),
+                u AS (
+                    UPDATE campaign.campaign_jobs j SET
+                        status = CASE o.n WHEN 1 THEN 'FAILED' WHEN 2 THEN 'FAILED' WHEN 3 THEN 'COMPLETED' ELSE j.status END::campaign.campaign_job_status,
+                        result = CASE o.n WHEN 1 THEN '{"reason":"outcome_unknown","outcome":"FAILED"}'::jsonb
+                                          WHEN 2 THEN '{"reason":"reported","outcome":"NO_ANSWER"}'::jsonb
+                                          WHEN 3 THEN '{"outcome":"ANSWERED"}'::jsonb ELSE j.result END,
+                        updated_at = CASE o.n WHEN 1 THEN '2026-11-27T12:00:00Z'::timestamptz
+                                              WHEN 2 THEN '2026-11-28T12:00:00Z'::timestamptz
+                                              WHEN 3 THEN '2026-11-28T18:00:00Z'::timestamptz ELSE j.updated_at END
+                    FROM o WHERE o.id = j.id RETURNING 1)
+                SELECT count(*) FROM u
+                """)
+            try await h.client { c in
+                let all = try await c.call(ListJobs.self, .init()).jobs.map(\.id).sorted()
+                #expect(all.count == 4)
+                func ids(_ p: ListJobs.Params) async throws -> [Int64] { try await c.call(ListJobs.self, p).jobs.map(\.id) }
+                #expect(try await ids(.init(reason: "outcome_unknown")) == [all[0]])
+                #expect(try await ids(.init(outcome: .noAnswer)) == [all[1]])
+                #expect(try await ids(.init(updatedSince: "2026-11-28T00:00:00Z", updatedBefore: "2026-11-29T00:00:00+00:00")) == [all[2], all[1]])
+                #expect(try await ids(.init(status: .failed, updatedSince: "2026-11-28T00:00:00Z")) == [all[1]])
+                #expect(try await ids(.init(updatedBefore: "2026-11-28T00:00:00Z")) == [all[0]])
+                // Paging keeps the filters.
+                let first = try await c.call(ListJobs.self, .init(limit: 1, updatedSince: "2026-11-28T00:00:00Z", updatedBefore: "2026-11-29T00:00:00Z"))
+                #expect(first.jobs.map(\.id) == [all[2]])
+                #expect(try await ids(.init(limit: 1, cursor: first.nextCursor, updatedSince: "2026-11-28T00:00:00Z", updatedBefore: "2026-11-29T00:00:00Z")) == [all[1]])
+                do {
+                    _ = try await c.call(ListJobs.self, .init(updatedSince: "yesterday"))
+                    Issue.record("an unparseable time must be refused")
+                } catch let e as RPCError {
+                    #expect(e.symbol == "VALIDATION_FAILED" && e.message.contains("updatedSince"))
+                }
+            }
+        }
+    }
+
     @Test func customersUpsertValidatesEachRowAndKeepsTheRest() async throws {
         try await CoordinatorHarness.run("upsert") { h in
             try await h.client { c in
