@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "CampaignRPCTests",
             dependencies: [
-                "CampaignRPC", "CampaignProtocol",
+                "CampaignRPC", "CampaignProtocol", "CampaignCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import CampaignCore
 import CampaignRPC
 import Foundation
 import NIOCore
