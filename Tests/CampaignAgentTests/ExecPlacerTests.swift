@@ -97,7 +97,7 @@ struct ExecPlacerTests {
             let started = ContinuousClock.now
             let placed = await Self.place(path, arguments: [dir.path], within: .seconds(1))
             let took = ContinuousClock.now - started
-            #expect(took < .seconds(10), "returned soon after the 1 s limit, took \(took)")
+            #expect(took < .seconds(60), "waited for the command (it sleeps 300 s) instead of killing it at the 1 s limit: took \(took)")
             #expect(!placed.outcomeKnown)
             for file in ["child.pid", "child2.pid"] {
                 let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
