@@ -260,7 +260,7 @@ struct ProviderEndToEndTests {
         _ = await coordinator.waitExit(timeout: .seconds(5))
         // The calls end with no coordinator to hear it: the reports go to the spool.
         var spooled: [String] = []
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             spooled = ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).filter { $0.hasSuffix(".json") }
             if spooled.count == 10 { break }
             try await Task.sleep(for: .milliseconds(100))
@@ -278,7 +278,7 @@ struct ProviderEndToEndTests {
             "SELECT count(DISTINCT job_id) = 10 FROM campaign.call_logs WHERE attempt = 1", within: .seconds(60)), "\(scene.logs())")
         #expect(try await scene.eventually(
             "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE result ->> 'reason' = 'outcome_unknown'", within: .seconds(30)))
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             if ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).allSatisfy({ !$0.hasSuffix(".json") }) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
