@@ -109,10 +109,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
             ) {
                 let coordinator = self.coordinator
-                self.router.register(method) { p, ctx in
-                    try coordinator.authorize(M.self, ctx)
-                    return try await body(p, ctx)
-                }
+                self.router.register(method, authorize: { ctx in try coordinator.authorize(M.self, ctx) }, body)
             }
         }
         let r = Guarded(router: router, coordinator: self)

@@ -63,11 +63,14 @@ public final class RPCRouter: Sendable {
         self.observer = observer
     }
 
-    /// Registers the handler of `M`. Params are decoded as `M.Params`; a mismatch answers −32602.
+    /// Registers the handler of `M`. `authorize` runs first (a refusal is answered before the
+    /// params are even looked at); then params are decoded as `M.Params`, a mismatch answers −32602.
     public func register<M: RPCMethod>(
-        _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
+        _ method: M.Type, authorize: (@Sendable (RPCContext) throws -> Void)? = nil,
+        _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
     ) {
         let handler: Handler = { source, context in
+            try authorize?(context)
             let decoded: M.Params
             do {
                 switch source {

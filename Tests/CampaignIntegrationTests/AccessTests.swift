@@ -84,6 +84,7 @@ struct AccessSocketTests {
                 #expect(await Self.call(c, LeaseJobs.self, .init(max: 1)) == "FORBIDDEN")
                 #expect(await Self.call(c, CancelJobs.self, .init(ids: [1])) == "FORBIDDEN")
                 #expect(await Self.call(c, SetAutomation.self, .init(["dailyCap": .int(5)])) == "FORBIDDEN")
+                #expect(await Self.call(c, RetryJobs.self, .init(ids: [])) == "FORBIDDEN")
                 do {
                     _ = try await c.call(EnqueueJobs.self, .init(jobs: [.init(customerRef: "x")]))
                     Issue.record("enqueue must be refused")
@@ -93,6 +94,12 @@ struct AccessSocketTests {
                     #expect(e.data?["required"] == .string("admin"))
                 }
             }
+            // Refused before the params are even decoded: a forbidden caller learns nothing of them.
+            let answer = try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                try await send(#"{"jsonrpc":"2.0","id":9,"method":"jobs.retry","params":{"ids":"not a list"}}"# + "\n")
+                return try await receive()
+            }
+            #expect(answer?.contains("FORBIDDEN") == true, "\(answer ?? "nothing")")
             // Nothing changed.
             #expect(try h.db.scalar("SELECT status FROM campaign.campaign_jobs") == "QUEUED")
         }
