@@ -250,7 +250,7 @@ struct ProviderEndToEndTests {
         _ = try await scene.ctl(["customers", "import", files.csv])
         _ = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])
         let arguments = [
-            "--capacity", "10", "--sim-duration-ms", "1500-2500", "--seed", "7", "--sim-dial-log", scene.dialLog,
+            "--capacity", "10", "--sim-duration-ms", "6000-8000", "--seed", "7", "--sim-dial-log", scene.dialLog,
             "--spool-dir", spool,
         ]
         let agent = try scene.agent("spooler", arguments: arguments)

@@ -217,7 +217,9 @@ struct JSONRPCConformanceTests {
     }
 
     @Test func requestsOverTheInFlightLimitAreRefusedAndTheRestAnswered() async throws {
-        try await CoordinatorHarness.run("rpcinflight", maximumInFlight: 4, fallbackPoll: .seconds(600)) { h in
+        // (Idle polls re-check every second: the polls must be answered by the jobs enqueued below
+        // even if a wake-up races a poll that is just re-arming.)
+        try await CoordinatorHarness.run("rpcinflight", maximumInFlight: 4, fallbackPoll: .seconds(1)) { h in
             _ = try await h.store.upsertCustomers(TestFactory.customers(6))
             try await RawConnection.with(socketPath: h.socketPath) { c in
                 try await c.send(#"{"jsonrpc":"2.0","id":0,"method":"agent.hello","params":{"agentId":"a1","capacity":6,"version":"t"}}"# + "\n")
