@@ -104,10 +104,20 @@ public func runToCompletion(
         p.standardInput = FileHandle.nullDevice
         try p.run()
     }
-    // Read both pipes to the end on other threads, so a chatty child never blocks on a full pipe.
-    async let o = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let e = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    // Read both pipes to the end and wait for the exit on Dispatch's threads, not Swift's
+    // cooperative pool: these calls block for the child's whole life, and the cooperative pool
+    // has one thread per core — two blocked threads on a 2-core machine stall every task of the
+    // test process (in-process coordinators, HTTP clients, timers) until the child ends.
+    async let o = blocking { out.fileHandleForReading.readDataToEndOfFile() }
+    async let e = blocking { err.fileHandleForReading.readDataToEndOfFile() }
     let (od, ed) = await (o, e)
-    p.waitUntilExit()
+    await blocking { p.waitUntilExit() }
     return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+}
+
+/// Runs a blocking call on a Dispatch worker thread and awaits its result.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+        DispatchQueue.global().async { c.resume(returning: body()) }
+    }
 }

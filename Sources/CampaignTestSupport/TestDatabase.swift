@@ -25,9 +25,16 @@ public struct TestDatabase: Sendable {
         }
         let name = "test_\(label.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(20))_"
             + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let conn = try PQConnection(url: admin)
-        // Identifiers cannot be bound as parameters; `name` is made of [a-z0-9_] only.
-        try conn.exec("CREATE DATABASE \(name)")
+        // CREATE DATABASE waits for other creates (a lock on the template) and copies files: off
+        // the cooperative pool, whose few threads every other test of the process needs.
+        let created: Result<Void, any Error> = await blocking {
+            Result {
+                let conn = try PQConnection(url: admin)
+                // Identifiers cannot be bound as parameters; `name` is made of [a-z0-9_] only.
+                try conn.exec("CREATE DATABASE \(name)")
+            }
+        }
+        try created.get()
         return TestDatabase(url: Self.url(admin, database: name), name: name, adminURL: admin)
     }
 
@@ -62,9 +69,14 @@ public struct TestDatabase: Sendable {
     }
 
     /// Drops the database (best effort; the private cluster is thrown away anyway).
+    /// Drops the database in the background (on a Dispatch thread: the caller does not wait, and
+    /// no cooperative thread is held while PostgreSQL removes the files).
     public func drop() {
-        guard let conn = try? PQConnection(url: self.adminURL) else { return }
-        _ = try? conn.exec("DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)")
+        let (admin, name) = (self.adminURL, self.name)
+        DispatchQueue.global().async {
+            guard let conn = try? PQConnection(url: admin) else { return }
+            _ = try? conn.exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        }
     }
 
     /// The same URL with another database name: `scheme://user@host/DB?params`.

@@ -481,10 +481,11 @@ struct ClientScriptsTests {
             try await Task.sleep(for: timeout)
             kill(pid, SIGKILL)
         }
-        async let o = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let e = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        // On Dispatch's threads: blocking the cooperative pool would stall the whole test process.
+        async let o = blocking { out.fileHandleForReading.readDataToEndOfFile() }
+        async let e = blocking { err.fileHandleForReading.readDataToEndOfFile() }
         let (od, ed) = await (o, e)
-        p.waitUntilExit()
+        await blocking { p.waitUntilExit() }
         killer.cancel()
         return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
     }

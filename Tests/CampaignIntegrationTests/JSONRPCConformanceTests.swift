@@ -252,7 +252,15 @@ struct JSONRPCConformanceTests {
                 }
                 var answered: Set<String> = []
                 for _ in 0..<admitted.count {
-                    let a = try #require(try Wire.members(try await c.receive()).first)
+                    let line: [UInt8]?
+                    do {
+                        line = try await c.receive()
+                    } catch {
+                        let jobs = try h.db.scalar("SELECT string_agg(status::text || '/' || coalesce(phase::text, '-'), ',') FROM campaign.campaign_jobs") ?? "?"
+                        Issue.record("poll answers: \(answered.sorted()) of \(admitted.sorted()); waiters \(h.coordinator.signal.waiterCount); jobs \(jobs)")
+                        throw error
+                    }
+                    let a = try #require(try Wire.members(line).first)
                     #expect(a.value["result"]?["jobs"] != nil, "\(a.raw)")
                     answered.insert(a.id)
                 }
