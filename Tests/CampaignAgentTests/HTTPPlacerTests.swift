@@ -184,7 +184,7 @@ struct HTTPPlacerTests {
         var b = FakeProvider.Behaviour()
         b.neverEnds = true
         try await Self.withProvider(b) { provider, placer, _ in
-            let placed = await placer.place(Self.request(within: .seconds(3)))
+            let placed = await placer.place(Self.request(within: .seconds(10)))
             #expect(!placed.outcomeKnown)
             #expect(placed.outcome == .failed)
             #expect(placed.providerCallId == "call-1", "what is known is reported")
@@ -211,7 +211,7 @@ struct HTTPPlacerTests {
         var b = FakeProvider.Behaviour()
         b.malformedPolls = true
         try await Self.withProvider(b) { provider, placer, _ in
-            let placed = await placer.place(Self.request(within: .seconds(3)))
+            let placed = await placer.place(Self.request(within: .seconds(10)))
             #expect(!placed.outcomeKnown)
             #expect(placed.providerCallId == "call-1")
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])
@@ -223,14 +223,16 @@ struct HTTPPlacerTests {
     func slowAcceptance() async throws {
         var b = FakeProvider.Behaviour()
         b.postDelay = .seconds(60)
-        try await Self.withProvider(b) { provider, placer, _ in
+        // One request may take longer than the call's limit: the limit is what cuts it.
+        try await Self.withProvider(b, configure: { $0.requestTimeout = .seconds(60) }) { provider, placer, _ in
             let started = ContinuousClock.now
-            let placed = await placer.place(Self.request(within: .seconds(1)))
-            // The provider answers after 60 s; the placer gives up at its 1 s limit (the margin is
+            let placed = await placer.place(Self.request(within: .seconds(5)))
+            // The provider answers after 60 s; the placer gives up at its 5 s limit (the margin is
             // for a loaded machine: this tells "returned at the limit" from "waited for the answer").
             #expect(ContinuousClock.now - started < .seconds(30), "waited for the slow provider")
             #expect(!placed.outcomeKnown, "the request reached the provider: it may have placed the call")
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])
+            #expect(provider.callsCreated == ["q-1:2026-11-29#1": 1])
         }
     }
 
@@ -240,7 +242,7 @@ struct HTTPPlacerTests {
         b.pollDelay = .seconds(60)
         try await Self.withProvider(b) { provider, placer, _ in
             let started = ContinuousClock.now
-            let placed = await placer.place(Self.request(within: .seconds(3)))
+            let placed = await placer.place(Self.request(within: .seconds(10)))
             #expect(ContinuousClock.now - started < .seconds(30), "waited for the slow provider")
             #expect(!placed.outcomeKnown)
             #expect(placed.providerCallId == "call-1")
