@@ -106,7 +106,7 @@ public struct ExecPlacer: Placer {
     }
 
     /// An unlinked temporary file with `bytes`, positioned at its start.
-    static func memoryFile(_ bytes: [UInt8]) throws -> Int32 {
+    static func requestFile(_ bytes: [UInt8]) throws -> Int32 {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         var template = Array((dir + "/campaign-call-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -129,9 +129,10 @@ public struct ExecPlacer: Placer {
     private func run(_ request: CallRequest) async throws -> Run {
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group: the hard limit kills children too
-        // stdin is an in-memory file holding the request: the command reads it at its own pace
-        // (or not at all) and no pipe write can fail halfway.
-        let input = try Self.memoryFile(ProviderJSON.encode(request.providerBody) + [UInt8(ascii: "\n")])
+        // stdin is an unlinked temporary file holding the request: the command reads it at its own
+        // pace (or not at all) and no pipe write can fail halfway. (A pipe also trips a
+        // swift-subprocess 1.0.2 fatalError when the child exits before reading it.)
+        let input = try Self.requestFile(ProviderJSON.encode(request.providerBody) + [UInt8(ascii: "\n")])
         let environment = Environment.inherit.updating([
             "CAMPAIGN_IDEMPOTENCY_KEY": request.idempotencyKey,
             "CAMPAIGN_CALL_TIMEOUT_SECONDS": String(request.secondsLeft),
