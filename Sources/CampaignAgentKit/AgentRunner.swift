@@ -170,7 +170,7 @@ public final class AgentRunner: Service, Sendable {
 
         let record = CallRecord(
             provider: self.placer.provider, providerCallId: placed.providerCallId, idempotencyKey: key,
-            startedAt: RFC3339.string(startedAt), endedAt: RFC3339.string(endedAt), outcome: placed.outcome,
+            startedAt: Timestamp.string(startedAt), endedAt: Timestamp.string(endedAt), outcome: placed.outcome,
             durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
         let report: Report
         if !placed.callPlaced {
@@ -412,15 +412,5 @@ final class Slots: Sendable {
             return s.waiter
         }
         w?.resume(returning: 0)
-    }
-}
-
-/// RFC 3339 UTC with milliseconds.
-enum RFC3339 {
-    static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
     }
 }

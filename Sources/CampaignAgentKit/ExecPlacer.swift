@@ -101,24 +101,21 @@ public struct ExecPlacer: Placer {
         }
     }
 
-    struct SystemError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// An unlinked temporary file with `bytes`, positioned at its start.
     static func requestFile(_ bytes: [UInt8]) throws -> Int32 {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         var template = Array((dir + "/campaign-call-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SystemError(description: "mkstemp in \(dir): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SystemCallError("mkstemp in \(dir)", errno: errno) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         var written = 0
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard n > 0 else {
+                let e = errno
                 close(fd)
-                throw SystemError(description: "write: \(String(cString: strerror(errno)))")
+                throw SystemCallError("write", errno: e)
             }
             written += n
         }

@@ -122,9 +122,11 @@ public final class HTTPPlacer: Placer {
             switch exchange {
             case .notSent(let why):
                 lastProblem = why
+                logger.notice("provider not reached; retrying", metadata: ["error": "\(why)"])
             case .noAnswer(let why):
                 mayHaveReached = true
                 lastProblem = why
+                logger.notice("no answer from the provider; retrying with the same key", metadata: ["error": "\(why)"])
             case .response(let status, let headers, let bytes):
                 switch status {
                 case 200..<300:
@@ -148,8 +150,6 @@ public final class HTTPPlacer: Placer {
                         : .notPlaced("the provider refused the call with HTTP \(status)", detail)
                 }
             }
-            if case .notSent(let why) = exchange { logger.notice("provider not reached; retrying", metadata: ["error": "\(why)"]) }
-            if case .noAnswer(let why) = exchange { logger.notice("no answer from the provider; retrying with the same key", metadata: ["error": "\(why)"]) }
         }
 
         // 2. Accepted: follow the call, never create it again.

@@ -37,11 +37,11 @@ public final class ReportSpool: Sendable {
         let target = self.path(jobId)
         let temp = target + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpoolError(path: temp, errno: errno) }
+        guard fd >= 0 else { throw SystemCallError(temp, errno: errno) }
         defer { close(fd) }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count, fsync(fd) == 0 else { throw SpoolError(path: temp, errno: errno) }
-        guard rename(temp, target) == 0 else { throw SpoolError(path: target, errno: errno) }
+        guard written == data.count, fsync(fd) == 0 else { throw SystemCallError(temp, errno: errno) }
+        guard rename(temp, target) == 0 else { throw SystemCallError(target, errno: errno) }
     }
 
     func remove(_ jobId: Int64) {
@@ -71,10 +71,15 @@ public final class ReportSpool: Sendable {
         }
         return reports.sorted { $0.0 < $1.0 }.map(\.1)
     }
+}
 
-    struct SpoolError: Error, CustomStringConvertible {
-        var path: String
-        var errno: Int32
-        var description: String { "\(self.path): \(String(cString: strerror(self.errno)))" }
+/// A failed system call: what it was about, and errno.
+struct SystemCallError: Error, CustomStringConvertible {
+    var what: String
+    var errno: Int32
+    init(_ what: String, errno: Int32) {
+        self.what = what
+        self.errno = errno
     }
+    var description: String { "\(self.what): \(String(cString: strerror(self.errno)))" }
 }

@@ -9,17 +9,15 @@ enum CallRecordValidation {
         guard (1...64).contains(call.provider.utf8.count) else { return "call.provider must be 1…64 bytes" }
         guard (call.providerCallId?.utf8.count ?? 0) <= 200 else { return "call.providerCallId must be at most 200 bytes" }
         guard (1...300).contains(call.idempotencyKey.utf8.count) else { return "call.idempotencyKey must be 1…300 bytes" }
-        var instants: [Date] = []
+        var instants: [String: Date] = [:]
         for (name, value) in [("startedAt", call.startedAt), ("endedAt", call.endedAt)] {
             guard let value else { continue }
-            guard let date = Self.instant(value) else {
+            guard let date = Timestamp.parse(value) else {
                 return "call.\(name) must be an RFC 3339 timestamp with a timezone, like 2026-11-29T10:15:00.250Z"
             }
-            instants.append(date)
+            instants[name] = date
         }
-        if let s = call.startedAt.flatMap(Self.instant), let e = call.endedAt.flatMap(Self.instant), e < s {
-            return "call.endedAt is before call.startedAt"
-        }
+        if let s = instants["startedAt"], let e = instants["endedAt"], e < s { return "call.endedAt is before call.startedAt" }
         if let d = call.durationMs, !(0...86_400_000).contains(d) { return "call.durationMs must be 0…86400000" }
         if let detail = call.detail {
             guard case .object = detail else { return "call.detail must be a JSON object" }
@@ -28,16 +26,5 @@ enum CallRecordValidation {
             }
         }
         return nil
-    }
-
-    /// An RFC 3339 date-time (with or without fractional seconds), nil otherwise.
-    static func instant(_ text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let d = plain.date(from: text) { return d }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
     }
 }

@@ -160,7 +160,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         r.register(ListJobs.self) { p, _ in
             if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
             for (name, value) in [("updatedSince", p.updatedSince), ("updatedBefore", p.updatedBefore)] {
-                if let value, CallRecordValidation.instant(value) == nil {
+                if let value, Timestamp.parse(value) == nil {
                     throw RPCError(.validationFailed, "\(name) must be an RFC 3339 timestamp with a timezone")
                 }
             }
@@ -238,16 +238,10 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             agents: sessions.map { s in
                 AgentView(
                     agentId: s.agentId, version: s.version, capacity: s.capacity, connectionId: Int64(s.connectionID),
-                    connectedAt: Self.timestamp(s.connectedAt), pid: s.peer?.pid, uid: s.peer?.uid, gid: s.peer?.gid,
+                    connectedAt: Timestamp.string(s.connectedAt), pid: s.peer?.pid, uid: s.peer?.uid, gid: s.peer?.gid,
                     unit: s.peer.flatMap { PeerIdentity.unit(pid: $0.pid) },
                     role: roles[s.connectionID]?.role ?? .reader, leasesHeld: held[s.leaseOwner] ?? 0, reports: s.reports)
             })
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
     }
 
     public func connectionInputEnded(_ context: RPCContext) async {

@@ -33,15 +33,3 @@ enum CustomerValidation {
                 attributesJSON: attributesJSON))
     }
 }
-
-/// RFC 3339 parsing for times on the wire.
-enum Timestamp {
-    static func parse(_ s: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = withFraction.date(from: s) { return d }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        return plain.date(from: s)
-    }
-}
