@@ -256,6 +256,10 @@ struct ProviderEndToEndTests {
         let agent = try scene.agent("spooler", arguments: arguments)
         #expect(try await scene.eventually(
             "SELECT count(*) = 10 FROM campaign.campaign_jobs WHERE phase = 'DIALING'", within: .seconds(30)), "\(scene.logs())")
+        // DIALING in the database is not enough: the agent must have had the answer and rung
+        // (the simulated provider's log says so), or it gives the job back without calling.
+        for _ in 0..<300 where scene.dials().count < 10 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(scene.dials().count == 10, "\(scene.logs())")
         coordinator.signal(SIGKILL)
         _ = await coordinator.waitExit(timeout: .seconds(5))
         // The calls end with no coordinator to hear it: the reports go to the spool.
