@@ -27,12 +27,22 @@ public final class AgentRunner: Service, Sendable {
         public var shutdownReportGrace: Duration
         /// Where undelivered reports wait across restarts (nil: memory only).
         public var spoolDirectory: String?
+        /// Lease with the pre-dial check in the same request (`jobs.lease` `dial: true`): one round
+        /// trip and one transaction less per call. Off: `jobs.dialing` before each call.
+        public var leaseAndDial: Bool
+        /// The longest long poll in lease-and-dial mode. Such a poll is not cancelled at shutdown
+        /// (what it leases is already DIALING and must be called, not dropped), so shutdown may
+        /// wait this long for it.
+        public var dialLeaseWait: Duration
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
+            leaseAndDial: Bool = true, dialLeaseWait: Duration = .seconds(3),
             outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20),
             spoolDirectory: String? = nil
         ) {
+            self.leaseAndDial = leaseAndDial
+            self.dialLeaseWait = dialLeaseWait
             self.spoolDirectory = spoolDirectory
             self.capacity = capacity
             self.leaseWait = leaseWait
@@ -105,11 +115,25 @@ public final class AgentRunner: Service, Sendable {
                     self.refreshStatus()  // the link may have just come up: say so before a long poll
                     let jobs: [LeasedJob]
                     do {
-                        let waitMs = Int(self.configuration.leaseWait.components.seconds * 1000)
-                        // A long poll must not hold up shutdown: cancel it. Anything leased meanwhile
-                        // is CLAIMED only, and returns to the queue when the connection closes.
-                        jobs = try await cancelWhenGracefulShutdown {
-                            try await client.call(LeaseJobs.self, .init(max: free, waitMs: waitMs)).jobs
+                        let dial = self.configuration.leaseAndDial
+                        let wait = dial ? min(self.configuration.leaseWait, self.configuration.dialLeaseWait)
+                            : self.configuration.leaseWait
+                        let params = LeaseJobs.Params(
+                            max: free, waitMs: Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000),
+                            dial: dial ? true : nil)
+                        let leased: LeaseJobs.Result
+                        if dial {
+                            // Not cancelled at shutdown: what it leases is DIALING and gets called.
+                            leased = try await client.call(LeaseJobs.self, params)
+                        } else {
+                            // A long poll must not hold up shutdown: cancel it. Anything leased meanwhile
+                            // is CLAIMED only, and returns to the queue when the connection closes.
+                            leased = try await cancelWhenGracefulShutdown { try await client.call(LeaseJobs.self, params) }
+                        }
+                        jobs = leased.jobs
+                        if let refused = leased.refused, !refused.isEmpty {
+                            self.stats.withLockedValue { $0.skippedBeforeDial += refused.count }
+                            self.logger.debug("not calling: refused by a rule", metadata: ["jobs": "\(refused.count)"])
                         }
                     } catch {
                         self.slots.release(free)
@@ -149,11 +173,17 @@ public final class AgentRunner: Service, Sendable {
     func work(_ job: LeasedJob) async {
         var logger = self.logger
         logger[metadataKey: "job.id"] = "\(job.jobId)"
-        guard let dialing = await self.askToDial(job, logger: logger) else { return }
-        guard dialing.allowed, let key = dialing.idempotencyKey else {
-            self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
-            logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
-            return
+        let key: String
+        if let leasedDialing = job.idempotencyKey {
+            key = leasedDialing  // leased with the pre-dial check passed: DIALING already
+        } else {
+            guard let dialing = await self.askToDial(job, logger: logger) else { return }
+            guard dialing.allowed, let allowedKey = dialing.idempotencyKey else {
+                self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
+                logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
+                return
+            }
+            key = allowedKey
         }
 
         self.stats.withLockedValue { $0.onCalls += 1 }
@@ -223,6 +253,7 @@ public final class AgentRunner: Service, Sendable {
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
     /// nothing to dial (the job is no longer ours, or it was given back).
     func askToDial(_ job: LeasedJob, logger: Logger) async -> DialingJob.Result? {
+        var backoff = Duration.milliseconds(50)
         while true {
             guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
                 // Without the pre-dial check there is no call; the coordinator requeues the claim.
@@ -237,6 +268,13 @@ public final class AgentRunner: Service, Sendable {
             {
                 logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
                 return nil
+            } catch let error as RPCError where error.retryable && !Task.isShuttingDownGracefully {
+                // "Ask again later" (LIMIT_EXCEEDED, DATABASE_UNAVAILABLE): never a failed job,
+                // never an attempt spent. The coordinator keeps renewing the claim meanwhile.
+                logger.debug("pre-dial check refused for now, asking again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff + .milliseconds(Int.random(in: 0...50)))
+                backoff = min(backoff * 2, .seconds(2))
+                continue
             } catch {
                 // No answer, no call. Give the job back (a retryable failure before dialing) rather
                 // than sit on its lease; if even that fails, the lease runs out on its own.

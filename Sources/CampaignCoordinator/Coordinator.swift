@@ -79,8 +79,12 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
     private let timezones = NIOLockedValueBox<Set<String>?>(nil)
-    /// Coalesces agent requests into one transaction per batch.
-    private let batcher: RequestBatcher
+    /// Coalesces agent reports and dialing checks into one transaction per batch.
+    private let batcher: RequestBatcher<JobRequest, JobRequestOutcome>
+    /// Coalesces the `jobs.lease` calls of every agent into one transaction per batch.
+    private let leases: RequestBatcher<LeaseRequest, LeaseAnswer>
+    /// Set while a lease waits on a provider limit: reports (which end calls) then wake it.
+    private let providerLimited = NIOLockedValueBox(false)
 
     public init(configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger) {
         self.configuration = configuration
@@ -93,10 +97,16 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             let s = try await settings.get()
             return try await store.apply(requests, retry: s.retryPolicy, rules: s.dialRules)
         }
+        self.leases = RequestBatcher { requests in
+            let s = try await settings.get()
+            return try await store.lease(requests, leaseSeconds: s.leaseSeconds, rules: s.dialRules)
+        }
     }
 
-    /// How many requests each group commit carried, most recent last (for tests and benchmarks).
+    /// How many requests each group commit of reports carried, most recent last (for tests and benchmarks).
     public var batchSizes: [Int] { self.batcher.batchSizes.withLockedValue { $0 } }
+    /// How many `jobs.lease` calls each group commit of leases carried, most recent last.
+    public var leaseBatchSizes: [Int] { self.leases.batchSizes.withLockedValue { $0 } }
 
     /// Builds the dispatch table.
     public func makeRouter() -> RPCRouter {
@@ -345,22 +355,25 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         guard (1...1000).contains(p.max) else { throw RPCError(.validationFailed, "max must be 1…1000") }
         let wait = min(Duration.milliseconds(max(0, p.waitMs ?? 0)), self.configuration.maximumLeaseWait)
         let deadline = ContinuousClock.now + wait
-        let settings = try await self.settings()
+        let dial = p.dial ?? false
+        let request = LeaseRequest(owner: session.leaseOwner, max: p.max, dial: dial)
         while true {
             let generation = self.signal.generation
-            let jobs = try await self.db {
-                try await self.store.lease(owner: session.leaseOwner, max: p.max, leaseSeconds: settings.leaseSeconds)
-            }
+            let answer = try await self.db { try await self.leases.submit(request) }
             let now = ContinuousClock.now
-            if !jobs.isEmpty || now >= deadline || self.signal.hasEnded(ctx.connectionID) {
-                if !jobs.isEmpty {
-                    ctx.logger.debug("leased", metadata: ["agent.id": "\(session.agentId)", "jobs": "\(jobs.count)"])
+            if !answer.jobs.isEmpty || !answer.refused.isEmpty || now >= deadline || self.signal.hasEnded(ctx.connectionID) {
+                if !answer.jobs.isEmpty {
+                    ctx.logger.trace("leased", metadata: ["agent.id": "\(session.agentId)", "jobs": "\(answer.jobs.count)"])
                 }
-                return LeaseJobs.Result(jobs: jobs)
+                return LeaseJobs.Result(jobs: answer.jobs, refused: dial ? answer.refused : nil)
             }
-            await self.signal.wait(
-                after: generation, connectionID: ctx.connectionID,
-                timeout: min(deadline - now, self.configuration.fallbackPoll))
+            var timeout = min(deadline - now, self.configuration.fallbackPoll)
+            if let ms = answer.retryAfterMs {
+                // Held back by a provider limit: a call that ends (a report) or the window moving on frees it.
+                self.providerLimited.withLockedValue { $0 = true }
+                timeout = min(timeout, .milliseconds(ms))
+            }
+            await self.signal.wait(after: generation, connectionID: ctx.connectionID, timeout: timeout)
         }
     }
 
@@ -379,7 +392,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 .invalidState, "not allowed while the job is \(status.rawValue)",
                 details: ["status": .string(status.rawValue)])
         case .report(let r):
-            if r.status == .queued && !r.replayed { self.wakeLeasers() }
+            let limited = !r.replayed && self.providerLimited.withLockedValue { l in defer { l = false }; return l }
+            if (r.status == .queued && !r.replayed) || limited { self.wakeLeasers() }
             if !r.replayed { self.sessions.withLockedValue { $0[ctx.connectionID]?.reports += 1 } }
             return outcome
         case .dialing:

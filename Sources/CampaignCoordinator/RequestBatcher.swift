@@ -2,33 +2,35 @@ import CampaignCore
 import CampaignStore
 import NIOConcurrencyHelpers
 
-/// Group commit for agent requests (`jobs.dialing`, `jobs.complete`, `jobs.fail`, `jobs.skip`).
+/// Group commit for agent requests: leases (`jobs.lease`) in one batcher, reports and dialing
+/// checks (`jobs.dialing`, `jobs.complete`, `jobs.fail`, `jobs.skip`) in another.
 ///
 /// Requests that arrive while a batch is being written wait and go together in the next one:
 /// one transaction and one array-taking statement per step serve them all, and each caller gets
 /// its own answer when that transaction commits. There is no timer: an idle coordinator writes a
 /// lone request at once, a busy one naturally batches more (DESIGN §9).
-final class RequestBatcher: Sendable {
-    private typealias Waiter = CheckedContinuation<Result<JobRequestOutcome, any Error>, Never>
+final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
+    private typealias Waiter = CheckedContinuation<Result<Outcome, any Error>, Never>
 
     private struct State {
-        var pending: [(JobRequest, Waiter)] = []
+        var pending: [(Request, Waiter)] = []
         var flushing = false
     }
 
     private let state = NIOLockedValueBox(State())
     private let maximumBatch: Int
-    private let write: @Sendable ([JobRequest]) async throws -> [JobRequestOutcome]
+    private let write: @Sendable ([Request]) async throws -> [Outcome]
 
-    /// Sizes of the batches written, for tests and metrics.
+    /// Sizes of the last batches written (at most `keptSizes`), for tests and benchmarks.
     let batchSizes = NIOLockedValueBox<[Int]>([])
+    private let keptSizes = 1000
 
-    init(maximumBatch: Int = 500, write: @escaping @Sendable ([JobRequest]) async throws -> [JobRequestOutcome]) {
+    init(maximumBatch: Int = 500, write: @escaping @Sendable ([Request]) async throws -> [Outcome]) {
         self.maximumBatch = maximumBatch
         self.write = write
     }
 
-    func submit(_ request: JobRequest) async throws -> JobRequestOutcome {
+    func submit(_ request: Request) async throws -> Outcome {
         let result = await withCheckedContinuation { (cont: Waiter) in
             let lead = self.state.withLockedValue { s -> Bool in
                 s.pending.append((request, cont))
@@ -46,7 +48,7 @@ final class RequestBatcher: Sendable {
 
     private func flush() async {
         while true {
-            let batch: [(JobRequest, Waiter)] = self.state.withLockedValue { s in
+            let batch: [(Request, Waiter)] = self.state.withLockedValue { s in
                 let n = min(s.pending.count, self.maximumBatch)
                 let b = Array(s.pending.prefix(n))
                 s.pending.removeFirst(n)
@@ -54,7 +56,10 @@ final class RequestBatcher: Sendable {
                 return b
             }
             if batch.isEmpty { return }
-            self.batchSizes.withLockedValue { $0.append(batch.count) }
+            self.batchSizes.withLockedValue { sizes in
+                if sizes.count >= self.keptSizes { sizes.removeFirst(sizes.count - self.keptSizes + 1) }
+                sizes.append(batch.count)
+            }
             do {
                 let outcomes = try await self.write(batch.map(\.0))
                 for (i, (_, waiter)) in batch.enumerated() { waiter.resume(returning: .success(outcomes[i])) }

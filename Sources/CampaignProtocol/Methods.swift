@@ -103,14 +103,36 @@ public enum LeaseJobs: RPCMethod {
     public struct Params: Codable, Sendable, Equatable {
         public var max: Int
         public var waitMs: Int?
-        public init(max: Int, waitMs: Int? = nil) {
+        /// Lease and pass the pre-dial check at once: every job returned is already ACTIVE/DIALING
+        /// with its `idempotencyKey` (dial it now; do not call `jobs.dialing`). The business rules
+        /// and provider limits are checked in the lease's own transaction, exactly as
+        /// `jobs.dialing` would check them: jobs a rule refuses are SKIPPED and listed in
+        /// `refused`; jobs a provider limit holds back are not leased at all (they stay QUEUED).
+        public var dial: Bool?
+        public init(max: Int, waitMs: Int? = nil, dial: Bool? = nil) {
             self.max = max
             self.waitMs = waitMs
+            self.dial = dial
         }
     }
     public struct Result: Codable, Sendable, Equatable {
         public var jobs: [LeasedJob]
-        public init(jobs: [LeasedJob]) { self.jobs = jobs }
+        /// With `dial: true`: jobs leased and refused by a business rule (now SKIPPED with it).
+        public var refused: [DialRefusal]?
+        public init(jobs: [LeasedJob], refused: [DialRefusal]? = nil) {
+            self.jobs = jobs
+            self.refused = refused
+        }
+    }
+}
+
+/// A job that `jobs.lease` with `dial: true` leased and found refused by a rule (now SKIPPED).
+public struct DialRefusal: Codable, Sendable, Equatable {
+    public var jobId: Int64
+    public var rule: String
+    public init(jobId: Int64, rule: String) {
+        self.jobId = jobId
+        self.rule = rule
     }
 }
 

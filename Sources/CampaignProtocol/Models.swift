@@ -88,11 +88,14 @@ public struct LeasedJob: Codable, Sendable, Equatable {
     public var leaseExpiresAt: String
     public var reason: String?
     public var customer: CallTarget
+    /// Present when leased with `dial: true`: the job is ACTIVE/DIALING; pass this key to the provider.
+    public var idempotencyKey: String?
 
     public init(
         jobId: Int64, queueJobId: String, leaseToken: String, attempt: Int, maxAttempts: Int,
-        leaseExpiresAt: String, reason: String?, customer: CallTarget
+        leaseExpiresAt: String, reason: String?, customer: CallTarget, idempotencyKey: String? = nil
     ) {
+        self.idempotencyKey = idempotencyKey
         self.jobId = jobId
         self.queueJobId = queueJobId
         self.leaseToken = leaseToken

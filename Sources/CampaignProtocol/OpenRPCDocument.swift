@@ -1599,7 +1599,7 @@ public enum OpenRPCDocument {
     {
       "name": "jobs.lease",
       "summary": "Leases up to `max` due jobs; long-polls up to `waitMs` when none is due.",
-      "description": "Each job comes with a fresh `leaseToken` that every report about it must carry. The coordinator renews the leases of connected agents itself. A long poll does not hold up the connection's other calls.",
+      "description": "Each job comes with a fresh `leaseToken` that every report about it must carry. The coordinator renews the leases of connected agents itself. A long poll does not hold up the connection's other calls. With `dial: true` the lease and the pre-dial check are one step: every job returned is already ACTIVE/DIALING with its `idempotencyKey` (dial it at once; do not call `jobs.dialing`), checked against the business rules and the provider limits in the lease's own transaction, exactly as `jobs.dialing` checks them. Jobs a rule refuses are SKIPPED with the rule and listed in `refused`; jobs a provider limit holds back are not leased (they stay QUEUED) and the poll goes on waiting. A client must not abandon such a poll: what it leases is DIALING and, if never called, ends FAILED `outcome_unknown` when its lease runs out (never redialed).",
       "x-roles": [
         "admin",
         "agent"
@@ -1622,6 +1622,17 @@ public enum OpenRPCDocument {
           "schema": {
             "type": [
               "integer",
+              "null"
+            ]
+          }
+        },
+        {
+          "name": "dial",
+          "description": "Lease with the pre-dial check passed (see the description); default false.",
+          "required": false,
+          "schema": {
+            "type": [
+              "boolean",
               "null"
             ]
           }
@@ -3190,6 +3201,10 @@ public enum OpenRPCDocument {
           },
           "customer": {
             "$ref": "#/components/schemas/CallTarget"
+          },
+          "idempotencyKey": {
+            "description": "Present when leased with `dial: true`: the job is ACTIVE/DIALING; pass this `<queueJobId>#<attempt>` to the provider.",
+            "type": "string"
           }
         },
         "required": [
@@ -3837,6 +3852,13 @@ public enum OpenRPCDocument {
             "items": {
               "$ref": "#/components/schemas/LeasedJob"
             }
+          },
+          "refused": {
+            "description": "With `dial: true`: jobs leased and refused by a business rule at the pre-dial check (now SKIPPED with it).",
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DialRefusal"
+            }
           }
         },
         "required": [
@@ -4315,6 +4337,23 @@ public enum OpenRPCDocument {
         "required": [
           "coordinator",
           "agents"
+        ],
+        "additionalProperties": false
+      },
+      "DialRefusal": {
+        "description": "A job `jobs.lease` with `dial: true` leased and found refused by a business rule (now SKIPPED with the rule as reason).",
+        "type": "object",
+        "properties": {
+          "jobId": {
+            "$ref": "#/components/schemas/JobId"
+          },
+          "rule": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "jobId",
+          "rule"
         ],
         "additionalProperties": false
       }

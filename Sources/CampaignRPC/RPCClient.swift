@@ -25,6 +25,10 @@ public final class RPCClient: Sendable {
         var pending: [Int64: EventLoopPromise<[UInt8]>] = [:]
         var closed = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Calls holding one of the `maximumInFlight` slots (sent or about to be).
+        var inFlight = 0
+        var nextSlotWaiter: UInt64 = 0
+        var slotWaiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -33,17 +37,25 @@ public final class RPCClient: Sendable {
     private var eventLoop: any EventLoop { self.channel.eventLoop }
     /// Longest request line sent (the server's default limit).
     public let maximumRequestBytes = 1 << 20
+    /// Most calls in flight at once; more wait for a slot here instead of being refused by the
+    /// server (whose limit is 128 per connection, protocol/README "Limits").
+    public let maximumInFlight: Int
 
-    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
+    /// The client's default in-flight bound: below the server's 128, so a busy agent (capacity up
+    /// to 1000) queues its calls here rather than being answered LIMIT_EXCEEDED.
+    public static let defaultMaximumInFlight = 100
+
+    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, maximumInFlight: Int) {
         self.outbound = outbound
         self.channel = channel
+        self.maximumInFlight = max(1, maximumInFlight)
     }
 
     /// Connects to `socketPath`, runs `body` with the client, and closes the connection after.
     ///
     /// - Throws: ``RPCClientError`` (`connectFailed`) when nobody listens on the socket.
     public static func withConnection<R: Sendable>(
-        socketPath: String, maximumLineLength: Int = 64 << 20,
+        socketPath: String, maximumLineLength: Int = 64 << 20, maximumInFlight: Int = RPCClient.defaultMaximumInFlight,
         _ body: @escaping @Sendable (RPCClient) async throws -> R
     ) async throws -> R {
         let channel: NIOAsyncChannel<LineFrame, ByteBuffer>
@@ -60,7 +72,7 @@ public final class RPCClient: Sendable {
             throw RPCClientError(.connectFailed, "cannot connect to \(socketPath): \(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            let client = RPCClient(outbound: outbound, channel: channel.channel)
+            let client = RPCClient(outbound: outbound, channel: channel.channel, maximumInFlight: maximumInFlight)
             return try await withThrowingTaskGroup(of: R?.self) { group in
                 group.addTask {
                     do {
@@ -114,14 +126,21 @@ public final class RPCClient: Sendable {
     public var isClosed: Bool { self.state.withLockedValue { $0.closed } }
 
     private func send<P: Encodable & Sendable>(method: String, params: P) async throws -> [UInt8] {
+        try await self.acquireSlot()
         let promise = self.eventLoop.makePromise(of: [UInt8].self)
+        // However the call ends (answer, failure, close, cancellation), its slot is freed once.
+        promise.futureResult.whenComplete { _ in self.releaseSlot() }
         let id = self.state.withLockedValue { s -> Int64? in
             if s.closed { return nil }
             s.nextID += 1
             s.pending[s.nextID] = promise
             return s.nextID
         }
-        guard let id else { throw RPCClientError(.connectionClosed, "connection closed") }
+        guard let id else {
+            let error = RPCClientError(.connectionClosed, "connection closed")
+            promise.fail(error)
+            throw error
+        }
         var data: Data
         do {
             data = try JSONCoding.encoder.encode(RPCRequest(id: .int(id), method: method, params: params))
@@ -148,6 +167,54 @@ public final class RPCClient: Sendable {
         } onCancel: {
             self.fail(id: id, error: CancellationError())
         }
+    }
+
+    /// Waits for one of the `maximumInFlight` slots (at once when one is free).
+    private func acquireSlot() async throws {
+        let waiterID = self.state.withLockedValue { s -> UInt64? in
+            if s.inFlight < self.maximumInFlight {
+                s.inFlight += 1
+                return nil
+            }
+            s.nextSlotWaiter += 1
+            return s.nextSlotWaiter
+        }
+        guard let waiterID else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                let ready = self.state.withLockedValue { s -> Bool in
+                    // A slot may have been freed (or the task cancelled) since we looked.
+                    if Task.isCancelled { return false }
+                    if s.inFlight < self.maximumInFlight {
+                        s.inFlight += 1
+                        return true
+                    }
+                    s.slotWaiters.append((waiterID, cont))
+                    return false
+                }
+                if ready {
+                    cont.resume()
+                } else if Task.isCancelled {
+                    cont.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let cont = self.state.withLockedValue { s -> CheckedContinuation<Void, any Error>? in
+                guard let i = s.slotWaiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
+                return s.slotWaiters.remove(at: i).continuation
+            }
+            cont?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Frees a slot, handing it straight to the longest waiter if there is one.
+    private func releaseSlot() {
+        let next = self.state.withLockedValue { s -> CheckedContinuation<Void, any Error>? in
+            if !s.slotWaiters.isEmpty { return s.slotWaiters.removeFirst().continuation }  // the slot moves on
+            s.inFlight -= 1
+            return nil
+        }
+        next?.resume()
     }
 
     private func fail(id: Int64, error: any Error) {

@@ -131,22 +131,88 @@ public final class PostgresJobStore: Sendable {
 
     // MARK: Leasing
 
-    /// Leases up to `max` due jobs to `owner` for `leaseSeconds`.
+    /// Leases up to `max` due jobs to `owner` for `leaseSeconds` (CLAIMED: the agent asks
+    /// `jobs.dialing` before each call). A group of one of ``lease(_:leaseSeconds:rules:)``.
     public func lease(owner: String, max: Int, leaseSeconds: Int) async throws -> [LeasedJob] {
         guard max > 0 else { return [] }
-        return try await self.pool.withConnection { conn in
-            let rows = try conn.execute(SQL.jobsLease, [owner, String(max), String(leaseSeconds)])
-            return try rows.all.map { r in
-                LeasedJob(
-                    jobId: try r.int64("id"), queueJobId: try r.string("queue_job_id"),
-                    leaseToken: try r.string("lease_token"), attempt: try r.int("attempts_made"),
-                    maxAttempts: try r.int("max_attempts"), leaseExpiresAt: try r.string("lease_expires_at"),
-                    reason: r["reason"],
-                    customer: CallTarget(
-                        customerId: try r.int64("customer_id"), externalRef: try r.string("external_ref"),
-                        name: r["name"] ?? "", phone: try r.string("phone"), timezone: try r.string("timezone"),
-                        attributes: JSONText.decode(r["attributes"])))
-            }.sorted { $0.jobId < $1.jobId }
+        return try await self.lease([LeaseRequest(owner: owner, max: max)], leaseSeconds: leaseSeconds)[0].jobs
+    }
+
+    /// Serves the `jobs.lease` requests of many agents in one transaction (group commit).
+    ///
+    /// Due rows are locked best first (`SKIP LOCKED`) and handed out in request order. Each lease
+    /// is decided by the ``JobStateMachine`` (`leaseRequested`); for a request with `dial`, the
+    /// same machine then decides `dialingRequested` with the verdict of the business rules and
+    /// the provider limits taken under the dial-limits lock, in this transaction, at this
+    /// instant — the check `jobs.dialing` would make, only without a second round trip. A
+    /// provider limit leaves the jobs it holds back QUEUED (the answer says when to ask again);
+    /// a rule's refusal makes the job SKIPPED with the rule. One statement writes every decision.
+    public func lease(
+        _ requests: [LeaseRequest], leaseSeconds: Int, rules: DialRules = .unrestricted
+    ) async throws -> [LeaseAnswer] {
+        guard requests.contains(where: { $0.max > 0 }) else { return requests.map { _ in LeaseAnswer() } }
+        return try await self.pool.transaction { conn in
+            var limits: DialLimiter?
+            if requests.contains(where: { $0.dial && $0.max > 0 }) {
+                try conn.execute(SQL.dialLimitsLock)
+                limits = try DialLimiter(conn, rules: rules)
+            }
+            // As many rows as asked for, even when a provider limit will hold some back: a rule's
+            // refusal spends no call slot, so the next row may still be dialed. Rows held back stay
+            // QUEUED, locked only until this transaction ends.
+            let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
+            var due = wanted > 0 ? try LockedJob.lockOrdered(conn, SQL.jobsLockDue, [String(wanted)])[...] : []
+
+            var answers = requests.map { _ in LeaseAnswer() }
+            var writes: [LeaseWrite] = []
+            var dialed: [Int64] = []
+            for (i, request) in requests.enumerated() {
+                var handed = 0
+                while handed < request.max, var job = due.first {
+                    let token = UUID().uuidString.lowercased()
+                    job.machine.handle(.leaseRequested, newToken: token)
+                    var write = LeaseWrite(id: job.id, owner: request.owner, token: token)
+                    if request.dial {
+                        let event = JobStateMachine.Event.dialingRequested(token: token, verdict: limits!.verdict(for: job))
+                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
+                            // Over a provider limit: this job and the rest stay QUEUED for now.
+                            answers[i].retryAfterMs = wait
+                            break
+                        }
+                        if case .transition(.skip(let rule)) = job.machine.handle(event) {
+                            write.result = ["reason": .string(rule)]
+                            answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
+                        } else {
+                            write.idempotencyKey = job.idempotencyKey
+                            dialed.append(job.customerId)
+                        }
+                    }
+                    write.status = job.machine.snapshot.status
+                    write.phase = job.machine.snapshot.phase
+                    write.lastReport = job.machine.snapshot.lastReport
+                    writes.append(write)
+                    due.removeFirst()
+                    handed += 1
+                    if job.machine.snapshot.status == .active {
+                        answers[i].jobs.append(job.leased(token: token, idempotencyKey: write.idempotencyKey))
+                    }
+                }
+                // Served short because the provider limits are spent (here or by earlier requests).
+                if request.dial, handed < request.max, let l = limits, l.slack == 0 {
+                    answers[i].retryAfterMs = answers[i].retryAfterMs ?? l.waitMs
+                }
+            }
+            guard !writes.isEmpty else { return answers }
+            let expiries = try LeaseWrite.apply(conn, writes, leaseSeconds: leaseSeconds)
+            if !dialed.isEmpty {
+                try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)])
+                try limits!.record(conn, started: writes.filter { $0.phase == .dialing }.map(\.id))
+            }
+            for i in answers.indices {
+                for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
+                answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered
+            }
+            return answers
         }
     }
 
@@ -246,7 +312,7 @@ public final class PostgresJobStore: Sendable {
             if !dialed.isEmpty {
                 try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)])
                 let started = writes.values.filter { $0.phase == .dialing }.map(\.id)
-                try conn.execute(SQL.dialEventsInsert, [PGArray.encode(started)])
+                try limits!.record(conn, started: started)
             }
 
             // Answer from the rows as they are now.
@@ -562,6 +628,8 @@ struct DialLimiter {
     var dialing: Int
     var inWindow: Int
     let now: Date
+    /// The database's clock of this batch as it gave it: the instant the starts are recorded at.
+    let nowEpoch: String
     let rules: DialRules
 
     init(_ conn: PQConnection, rules: DialRules) throws {
@@ -569,8 +637,15 @@ struct DialLimiter {
         self.callsToday = try r.int("today")
         self.dialing = try r.int("dialing")
         self.inWindow = try r.int("window")
-        self.now = Date(timeIntervalSince1970: Double(try r.string("now_epoch")) ?? Date().timeIntervalSince1970)
+        self.nowEpoch = try r.string("now_epoch")
+        self.now = Date(timeIntervalSince1970: Double(self.nowEpoch) ?? Date().timeIntervalSince1970)
         self.rules = rules
+    }
+
+    /// Records the batch's call starts (audit rows and counters) at the batch's instant.
+    func record(_ conn: PQConnection, started: [Int64]) throws {
+        guard !started.isEmpty else { return }
+        try conn.execute(SQL.dialEventsInsert, [PGArray.encode(started), self.nowEpoch, String(started.count)])
     }
 
     /// The business rules for this job's customer, now (the cap included).
@@ -586,13 +661,24 @@ struct DialLimiter {
 
     /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).
     mutating func admit() -> Int? {
-        if self.dialing >= self.rules.maxConcurrentCalls { return 1000 }
-        let window = self.rules.rateWindow
-        if self.inWindow >= window.calls { return max(50, Int(window.seconds * 1000) / window.calls) }
+        guard self.slack > 0 else { return self.waitMs }
         self.dialing += 1
         self.inWindow += 1
         self.callsToday += 1
         return nil
+    }
+
+    /// How many more calls the provider limits admit now.
+    var slack: Int {
+        max(0, min(self.rules.maxConcurrentCalls - self.dialing, self.rules.rateWindow.calls - self.inWindow))
+    }
+
+    /// How long to wait when no call is admitted: until a call may end (concurrency), or one
+    /// call's share of the rate window.
+    var waitMs: Int {
+        if self.dialing >= self.rules.maxConcurrentCalls { return 1000 }
+        let window = self.rules.rateWindow
+        return max(50, Int(window.seconds * 1000) / window.calls)
     }
 }
 
@@ -606,15 +692,35 @@ struct LockedJob {
     var timezone: String
     var lastCalledEpoch: Double?
     var machine: JobStateMachine
+    var reason: String?
+    var externalRef: String
+    var name: String
+    var attributes: String?
 
     var idempotencyKey: String { "\(self.queueJobId)#\(self.machine.snapshot.attemptsMade)" }
+
+    /// The wire form of this job just leased with `token` (its expiry is filled in once written).
+    func leased(token: String, idempotencyKey: String?) -> LeasedJob {
+        LeasedJob(
+            jobId: self.id, queueJobId: self.queueJobId, leaseToken: token, attempt: self.machine.snapshot.attemptsMade,
+            maxAttempts: self.machine.snapshot.maxAttempts, leaseExpiresAt: "", reason: self.reason,
+            customer: CallTarget(
+                customerId: self.customerId, externalRef: self.externalRef, name: self.name, phone: self.phone,
+                timezone: self.timezone, attributes: JSONText.decode(self.attributes)),
+            idempotencyKey: idempotencyKey)
+    }
 
     static func lock(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: LockedJob] {
         try self.lock(conn, SQL.jobsLockForReport, [PGArray.encode(ids)])
     }
 
     static func lock(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [Int64: LockedJob] {
-        var out: [Int64: LockedJob] = [:]
+        Dictionary(try self.lockOrdered(conn, statement, params).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The locked rows in the statement's order.
+    static func lockOrdered(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [LockedJob] {
+        var out: [LockedJob] = []
         for r in try conn.execute(statement, params).all {
             let snapshot = JobStateMachine.Snapshot(
                 status: JobStatus(rawValue: try r.string("status")) ?? .failed,
@@ -622,12 +728,13 @@ struct LockedJob {
                 attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
                 outcomeUnknown: r.bool("outcome_unknown"),
                 lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
-            let id = try r.int64("id")
-            out[id] = LockedJob(
-                id: id, queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
+            out.append(LockedJob(
+                id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
                 customerStatus: CustomerStatus(rawValue: try r.string("customer_status")) ?? .invalidNumber,
                 phone: try r.string("phone"), timezone: try r.string("timezone"),
-                lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot))
+                lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
+                reason: r["reason"], externalRef: try r.string("external_ref"), name: r["name"] ?? "",
+                attributes: r["attributes"]))
         }
         return out
     }
@@ -662,6 +769,36 @@ struct TransitionWrite {
             PGArray.encode(writes.map { $0.maxAttempts }),
             PGArray.encode(writes.map { $0.lastReport?.rawValue }),
         ])
+    }
+}
+
+/// One row of the lease statement.
+struct LeaseWrite {
+    var id: Int64
+    var owner: String
+    var token: String
+    var status: JobStatus = .active
+    var phase: JobPhase? = .claimed
+    var idempotencyKey: String?
+    var result: [String: JSONValue]?
+    var lastReport: JobStateMachine.ReportKind?
+
+    /// Writes the leases; returns each ACTIVE job's lease expiry.
+    static func apply(_ conn: PQConnection, _ writes: [LeaseWrite], leaseSeconds: Int) throws -> [Int64: String] {
+        let rows = try conn.execute(SQL.jobsLeaseWrite, [
+            PGArray.encode(writes.map { $0.id }),
+            PGArray.encode(writes.map { $0.status.rawValue }),
+            PGArray.encode(writes.map { $0.phase?.rawValue }),
+            PGArray.encode(writes.map { $0.owner }),
+            PGArray.encode(writes.map { $0.token }),
+            PGArray.encode(writes.map { $0.idempotencyKey }),
+            PGArray.encode(writes.map { w in w.result.map { JSONText.encode(.object($0)) } }),
+            PGArray.encode(writes.map { $0.lastReport?.rawValue }),
+            String(leaseSeconds),
+        ])
+        var out: [Int64: String] = [:]
+        for r in rows.all { if let e = r["lease_expires_at"] { out[try r.int64("id")] = e } }
+        return out
     }
 }
 

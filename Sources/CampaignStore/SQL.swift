@@ -96,29 +96,43 @@ public enum SQL {
 
     // MARK: Jobs: agent side
 
-    /// Leases up to `$2` due jobs to agent `$1` for `$3` seconds: QUEUED → ACTIVE/CLAIMED,
-    /// attempts_made + 1, a fresh lease token. `SKIP LOCKED` keeps concurrent leasers (and
-    /// coordinators) from ever taking the same row.
-    static let jobsLease = SQLStatement(
-        "jobs_lease",
+    /// Locks up to `$1` due jobs, best first, for a group commit of leases (the requests of
+    /// every agent waiting at that moment). `SKIP LOCKED` keeps concurrent leasers (and
+    /// coordinators) from ever taking the same row; the store then decides each lease with the
+    /// state machine and writes them all with `jobsLeaseWrite`.
+    static let jobsLockDue = SQLStatement(
+        "jobs_lock_due",
         """
-        WITH picked AS (
-            SELECT id FROM campaign.campaign_jobs
-            WHERE status = 'QUEUED' AND run_at <= now()
-            ORDER BY priority DESC, run_at, id
-            LIMIT $2::int
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE campaign.campaign_jobs j
-        SET status = 'ACTIVE', phase = 'CLAIMED', attempts_made = j.attempts_made + 1,
-            lease_owner = $1, lease_token = gen_random_uuid(),
-            lease_expires_at = now() + make_interval(secs => $3::int),
-            idempotency_key = NULL, last_report = NULL, started_at = now(), updated_at = now()
-        FROM picked, campaign.customers c
-        WHERE j.id = picked.id AND c.id = j.customer_id
-        RETURNING j.id, j.queue_job_id, j.lease_token, j.attempts_made, j.max_attempts,
-                  campaign.ts(j.lease_expires_at) AS lease_expires_at, j.reason,
-                  c.id AS customer_id, c.external_ref, c.name, c.phone, c.timezone, c.attributes
+        SELECT \(lockedJobColumns)
+        FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        WHERE j.status = 'QUEUED' AND j.run_at <= now()
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT $1::int
+        FOR UPDATE OF j SKIP LOCKED
+        """)
+
+    /// Writes decided leases: QUEUED → ACTIVE/CLAIMED, ACTIVE/DIALING (leased with the pre-dial
+    /// check passed: `idem` set) or SKIPPED (refused by a rule at that check: `result` set);
+    /// attempts_made + 1 and a fresh lease token `token` each. Lease fields for `$9` seconds
+    /// while ACTIVE; the token is kept on a SKIPPED job, like every finished one.
+    static let jobsLeaseWrite = SQLStatement(
+        "jobs_lease_write",
+        """
+        UPDATE campaign.campaign_jobs j SET
+            status = u.status::campaign.campaign_job_status,
+            phase = u.phase::campaign.job_phase,
+            attempts_made = j.attempts_made + 1,
+            lease_token = u.token,
+            lease_owner = CASE WHEN u.status = 'ACTIVE' THEN u.owner END,
+            lease_expires_at = CASE WHEN u.status = 'ACTIVE' THEN now() + make_interval(secs => $9::int) END,
+            idempotency_key = u.idem,
+            result = coalesce(u.result, j.result),
+            last_report = u.last_report,
+            started_at = now(), updated_at = now()
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::jsonb[], $8::text[])
+            AS u(id, status, phase, owner, token, idem, result, last_report)
+        WHERE j.id = u.id
+        RETURNING j.id, campaign.ts(j.lease_expires_at) AS lease_expires_at
         """)
 
     /// The columns the state machine needs of a locked job, plus the customer's state for the
@@ -128,7 +142,8 @@ public enum SQL {
         j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
         j.last_report,
         c.status AS customer_status, c.phone, c.timezone,
-        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch
+        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
+        j.reason, c.external_ref, c.name, c.attributes
         """
 
     /// Locks the jobs named in a batch of reports (in id order, so batches never deadlock).
@@ -273,26 +288,56 @@ public enum SQL {
 
     /// What the pre-dial check counts, at one instant: calls started today (in the campaign
     /// timezone `$1`), calls in progress, call starts within the last `$2` seconds, and the clock.
+    ///
+    /// Every part costs the same whatever the number of calls made before (issue 11): today is
+    /// a sum of at most 96 quarter-hour counters (`bucket >` the quarter before midnight takes
+    /// the bucket holding midnight whole: exact for every zone of today, whose offsets are
+    /// multiples of 15 minutes, and an over-count otherwise), the window a sum of the 100 ms
+    /// counters that touch it (whole, so never an under-count), in progress an index of the
+    /// DIALING jobs only. The clock is read once (`clock`, a materialised CTE) so all parts
+    /// agree, and the bounds are parameters of index scans, not volatile filters.
     static let dialCounters = SQLStatement(
         "dial_counters",
         """
+        WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t)
         SELECT
-            (SELECT count(*) FROM campaign.dial_events
-              WHERE at >= (date_trunc('day', clock_timestamp() AT TIME ZONE $1) AT TIME ZONE $1)) AS today,
+            (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
+              WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE $1) AT TIME ZONE $1) - interval '15 minutes')
+                AS today,
             (SELECT count(*) FROM campaign.campaign_jobs WHERE phase = 'DIALING') AS dialing,
-            (SELECT count(*) FROM campaign.dial_events
-              WHERE at > clock_timestamp() - make_interval(secs => $2::float8)) AS window,
-            extract(epoch FROM clock_timestamp())::float8 AS now_epoch
+            (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
+              WHERE k.bucket > clock.t - make_interval(secs => $2::float8) - interval '100 milliseconds') AS window,
+            extract(epoch FROM clock.t)::float8 AS now_epoch
+        FROM clock
         """)
 
-    /// Records call starts (for the cap and the rate limit).
+    /// Records call starts at the batch's instant `$2` (seconds since 1970, from `dialCounters`):
+    /// one audit row per job, and `$3` starts added to the counters of that instant's buckets.
     static let dialEventsInsert = SQLStatement(
         "dial_events_insert",
-        "INSERT INTO campaign.dial_events (job_id) SELECT unnest($1::bigint[])")
+        """
+        WITH at AS (SELECT to_timestamp($2::float8) AS t),
+        quarter AS (
+            INSERT INTO campaign.dial_counts_quarter (bucket, n)
+            SELECT to_timestamp(floor($2::float8 / 900) * 900), $3::bigint
+            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
+        ), tick AS (
+            INSERT INTO campaign.dial_counts_tick (bucket, n)
+            SELECT to_timestamp(floor($2::float8 * 10) / 10), $3::bigint
+            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
+        )
+        INSERT INTO campaign.dial_events (job_id, at) SELECT unnest($1::bigint[]), at.t FROM at
+        """)
 
-    /// Forgets call starts older than `$1` days (the counters only look at today).
+    /// Forgets call starts older than `$1` days (the counters only look at today), and the
+    /// 100 ms counters older than ten minutes (the rate window is at most 100 s).
     static let dialEventsPrune = SQLStatement(
-        "dial_events_prune", "DELETE FROM campaign.dial_events WHERE at < now() - make_interval(days => $1::int)")
+        "dial_events_prune",
+        """
+        WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $1::int)),
+             k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes')
+        DELETE FROM campaign.dial_events WHERE at < now() - make_interval(days => $1::int)
+        """)
 
     /// `automation.run` in one statement: classifies every customer by the first eligibility rule
     /// it fails (`campaign.eligibility_reason`, the same rules in the same order as
@@ -313,7 +358,8 @@ public enum SQL {
             SELECT (at.t AT TIME ZONE $1)::date AS d, (date_trunc('day', at.t AT TIME ZONE $1) AT TIME ZONE $1) AS start
             FROM at
         ), used AS (
-            SELECT (SELECT count(*) FROM campaign.dial_events, day WHERE dial_events.at >= day.start)
+            SELECT (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q, day
+                     WHERE q.bucket > day.start - interval '15 minutes')
                  + (SELECT count(*) FROM campaign.campaign_jobs
                      WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
         ), classified AS (

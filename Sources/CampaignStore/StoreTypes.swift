@@ -99,3 +99,33 @@ public struct DialRules: Sendable, Equatable {
         return (seconds, max(1, Int((self.callsPerSecond * seconds).rounded(.down))))
     }
 }
+
+/// One agent's `jobs.lease` in a group commit of leases.
+public struct LeaseRequest: Sendable, Equatable {
+    /// The `lease_owner` of the agent's connection.
+    public var owner: String
+    public var max: Int
+    /// Lease and pass the pre-dial check in the same transaction (`jobs.lease` `dial: true`).
+    public var dial: Bool
+    public init(owner: String, max: Int, dial: Bool = false) {
+        self.owner = owner
+        self.max = max
+        self.dial = dial
+    }
+}
+
+/// The store's answer to one ``LeaseRequest``.
+public struct LeaseAnswer: Sendable, Equatable {
+    /// Leased (CLAIMED, or DIALING with their idempotency keys when `dial`), in lease order.
+    public var jobs: [LeasedJob] = []
+    /// With `dial`: jobs leased and refused by a business rule (now SKIPPED with it).
+    public var refused: [DialRefusal] = []
+    /// With `dial`: a provider limit held jobs back; ask again after this many milliseconds
+    /// (nil: not limited).
+    public var retryAfterMs: Int?
+    public init(jobs: [LeasedJob] = [], refused: [DialRefusal] = [], retryAfterMs: Int? = nil) {
+        self.jobs = jobs
+        self.refused = refused
+        self.retryAfterMs = retryAfterMs
+    }
+}

@@ -25,6 +25,11 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     @Option(help: "Calls at once (env CAMPAIGN_AGENT_CAPACITY).")
     var capacity: Int = Int(env["CAMPAIGN_AGENT_CAPACITY"] ?? "") ?? 4
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Lease with the pre-dial check in the same request (jobs.lease dial: true); --no-lease-dial asks jobs.dialing before each call (env CAMPAIGN_LEASE_DIAL=0 for no).")
+    var leaseDial: Bool = env["CAMPAIGN_LEASE_DIAL"] != "0"
+
     @Option(help: "Placer backend: simulate, exec or http (env CAMPAIGN_PLACER).")
     var placer: String = env["CAMPAIGN_PLACER"] ?? "simulate"
 
@@ -203,7 +208,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         let spool = self.spoolDir.flatMap { $0 == "none" || $0.isEmpty ? nil : $0 }
         let runner = try AgentRunner(
             configuration: .init(
-                capacity: self.capacity, callHardLimit: .seconds(self.callTimeout),
+                capacity: self.capacity, callHardLimit: .seconds(self.callTimeout), leaseAndDial: self.leaseDial,
                 outcomePolicy: try OutcomePolicy.parse(self.outcomeActions), spoolDirectory: spool),
             link: link, placer: placer, logger: logger, notifier: notifier)
         runnerBox.withLockedValue { $0 = runner }

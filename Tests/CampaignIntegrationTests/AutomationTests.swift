@@ -152,6 +152,83 @@ struct AutomationTests {
         #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
     }
 
+    /// Today's calls are the quarter-hour counters from the campaign's local midnight on
+    /// (Kathmandu, UTC+05:45: midnight is not on a whole UTC hour), whatever came before it.
+    @Test func theDailyCapCountsTheCountersSinceLocalMidnightOnly() async throws {
+        let (db, store) = try await TestDatabase.migrated("capday")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 3)
+        let jobs = try await store.lease(owner: "a", max: 3, leaseSeconds: 30)
+        let midnight = """
+            (date_trunc('day', clock_timestamp() AT TIME ZONE 'Asia/Kathmandu') AT TIME ZONE 'Asia/Kathmandu')
+            """
+        // 50 calls in the quarter hour before midnight, 2 in the quarter hour that starts at it.
+        _ = try db.connect().query("""
+            INSERT INTO campaign.dial_counts_quarter (bucket, n)
+            VALUES (\(midnight) - interval '15 minutes', 50), (\(midnight), 2)
+            """)
+        var rules = DialRules.unrestricted
+        rules.timezone = "Asia/Kathmandu"
+        rules.dailyCap = 3
+        let out = try await store.apply(
+            jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
+            retry: RetryPolicy(), rules: rules)
+        let allowed = out.map { o -> Bool in if case .dialing(let d) = o { return d.allowed } else { return false } }
+        #expect(allowed == [true, false, false], "\(out)")
+        // The start was added to the counters of its instant, and audited.
+        #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_quarter") == "53")
+        #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_tick") == "1")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
+    }
+
+    /// `jobs.lease` with `dial: true`: two agents' leases in one group commit, each job leased
+    /// and passed through the pre-dial check in the same transaction — DIALING with its key, or
+    /// SKIPPED with the rule — and a provider limit leaves what it holds back QUEUED.
+    @Test func leaseAndDialDecidesTheCheckInTheLeaseTransaction() async throws {
+        let (db, store) = try await TestDatabase.migrated("leasedial")
+        defer { db.drop() }
+        let ids = try await TestFactory.jobs(store, count: 6)
+        // The customer of the second job opted out after it was enqueued.
+        _ = try db.connect().query(
+            "UPDATE campaign.customers SET status = 'OPTED_OUT' WHERE id = (SELECT customer_id FROM campaign.campaign_jobs WHERE id = $1)",
+            [String(ids[1])])
+        var rules = DialRules.unrestricted
+        rules.maxConcurrentCalls = 3
+        let answers = try await store.lease(
+            [LeaseRequest(owner: "a", max: 2, dial: true), LeaseRequest(owner: "b", max: 4, dial: true)],
+            leaseSeconds: 30, rules: rules)
+        // Three calls may start (the limit); the opted-out job is refused without spending one.
+        #expect(answers[0].jobs.map(\.jobId) == [ids[0]] && answers[0].refused == [DialRefusal(jobId: ids[1], rule: "not_active")])
+        #expect(answers[1].jobs.map(\.jobId) == [ids[2], ids[3]], "\(answers[1])")
+        #expect(answers[1].retryAfterMs != nil && answers[0].retryAfterMs == nil)
+        for job in answers[0].jobs + answers[1].jobs {
+            #expect(job.idempotencyKey == "\(job.queueJobId)#1" && job.attempt == 1 && !job.leaseExpiresAt.isEmpty)
+        }
+        let rows = try db.scalar("""
+            SELECT string_agg(status || coalesce('/' || phase, '') || coalesce('/' || lease_owner, ''), ' ' ORDER BY id)
+            FROM campaign.campaign_jobs
+            """)
+        #expect(rows == "ACTIVE/DIALING/a SKIPPED ACTIVE/DIALING/b ACTIVE/DIALING/b QUEUED QUEUED", "\(rows ?? "?")")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "3")
+        // The report of a call leased this way lands like any other, with its call log.
+        let job = answers[0].jobs[0]
+        let now = Timestamp.string(Date())
+        let out = try await store.apply(
+            [JobRequest(
+                jobId: job.jobId, leaseToken: job.leaseToken, kind: .complete(outcome: .answered),
+                call: CallRecord(
+                    provider: "t", providerCallId: nil, idempotencyKey: job.idempotencyKey!, startedAt: now, endedAt: now,
+                    outcome: .answered, durationMs: 0, detail: nil),
+                agent: "a")],
+            retry: RetryPolicy(), rules: rules)
+        guard case .report(let r) = out[0] else {
+            Issue.record("expected a report: \(out)")
+            return
+        }
+        #expect(r.status == .completed)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs WHERE job_id = \(job.jobId)") == "1")
+    }
+
     @Test func providerLimitsSayWaitWithoutChangingTheJob() async throws {
         let (db, store) = try await TestDatabase.migrated("limits")
         defer { db.drop() }
@@ -169,7 +246,9 @@ struct AutomationTests {
         // Calls per second: with 1 call/s and the concurrency freed, one more is let through, then "wait".
         rules.maxConcurrentCalls = 100
         rules.callsPerSecond = 1
+        // The rate window counts the 100 ms counters (dial_events is the audit): age both.
         _ = try db.connect().query("UPDATE campaign.dial_events SET at = at - interval '5 seconds'")
+        _ = try db.connect().query("UPDATE campaign.dial_counts_tick SET bucket = bucket - interval '5 seconds'")
         let rest = try await store.apply(
             jobs[2...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
             retry: RetryPolicy(), rules: rules)

@@ -294,6 +294,34 @@ struct ConformanceTests {
         }
     }
 
+    /// `jobs.lease` with `dial: true` over the socket: the answer validates against the documented
+    /// result schema, with a DIALING job's idempotency key and a rule's refusal.
+    @Test("jobs.lease with dial answers as documented")
+    func leaseWithDialMatchesTheSchema() async throws {
+        try await CoordinatorHarness.run("openrpcdial") { h in
+            let ids = try await TestFactory.jobs(h.store, count: 2)
+            _ = try h.db.connect().query(
+                "UPDATE campaign.customers SET status = 'DO_NOT_CALL' WHERE id = (SELECT customer_id FROM campaign.campaign_jobs WHERE id = $1)",
+                [String(ids[1])])
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                try await send(try Self.line(
+                    id: 1, method: AgentHello.name,
+                    params: ["agentId": "dialer", "capacity": 2, "version": "t"]))
+                _ = try await receive()
+                try await send(try Self.line(id: 2, method: LeaseJobs.name, params: ["max": 2, "dial": true]))
+                let response = try Self.parse(try await receive())
+                let m = try #require(Self.method(LeaseJobs.name))
+                #expect(Self.paramViolations(["max": 2, "dial": true], m).isEmpty)
+                let result = try #require(response["result"], "\(Self.show(response["error"]))")
+                let v = Self.validator.validate(result, against: m.resultSchema, path: "result")
+                #expect(v.isEmpty, "\(v)")
+                #expect(Self.array(result["jobs"]).count == 1)
+                #expect(Self.array(result["jobs"]).first?["idempotencyKey"] == .string("cust-job-0#1"))
+                #expect(Self.array(result["refused"]).first?["rule"] == .string("not_active"))
+            }
+        }
+    }
+
     /// Lease tokens are random: give the leased jobs the tokens the `jobs.lease` example shows, so
     /// the later examples (which quote them) hold.
     static func adoptDocumentedTokens(_ documented: JSONValue, _ h: CoordinatorHarness) throws {

@@ -9,5 +9,6 @@ public struct Migration: Sendable {
     public static let all: [Migration] = [
         Migration0001Initial.migration,
         Migration0002Eligibility.migration,
+        Migration0003DialCounters.migration,
     ]
 }
