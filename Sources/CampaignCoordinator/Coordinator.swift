@@ -359,6 +359,9 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         let request = LeaseRequest(owner: session.leaseOwner, max: p.max, dial: dial)
         while true {
             let generation = self.signal.generation
+            // A client that went away gets nothing more: above all no DIALING job, which nobody
+            // would call and which would end `outcome_unknown` (a CLAIMED one would come back).
+            if self.signal.hasEnded(ctx.connectionID) { return LeaseJobs.Result(jobs: [], refused: dial ? [] : nil) }
             let answer = try await self.db { try await self.leases.submit(request) }
             let now = ContinuousClock.now
             if !answer.jobs.isEmpty || !answer.refused.isEmpty || now >= deadline || self.signal.hasEnded(ctx.connectionID) {
