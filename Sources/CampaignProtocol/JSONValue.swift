@@ -11,25 +11,45 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// Tries the kinds most common on the wire first (strings, objects, arrays): each failed
+    /// attempt costs a `DecodingError` with its coding path, and this runs for every member of
+    /// every `result`, `detail` and `attributes` (issue 11's profile).
     public init(from decoder: any Decoder) throws {
+        if let c = try? decoder.container(keyedBy: AnyCodingKey.self) {
+            var o: [String: JSONValue] = [:]
+            o.reserveCapacity(c.allKeys.count)
+            for k in c.allKeys { o[k.stringValue] = try c.decode(JSONValue.self, forKey: k) }
+            self = .object(o)
+            return
+        }
+        if var u = try? decoder.unkeyedContainer() {
+            var a: [JSONValue] = []
+            if let n = u.count { a.reserveCapacity(n) }
+            while !u.isAtEnd { a.append(try u.decode(JSONValue.self)) }
+            self = .array(a)
+            return
+        }
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
         } else if let b = try? c.decode(Bool.self) {
             self = .bool(b)
         } else if let i = try? c.decode(Int64.self) {
             self = .int(i)
         } else if let d = try? c.decode(Double.self) {
             self = .double(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else if let o = try? c.decode([String: JSONValue].self) {
-            self = .object(o)
         } else {
             throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a JSON value")
         }
+    }
+
+    private struct AnyCodingKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     public func encode(to encoder: any Encoder) throws {
