@@ -1,0 +1,59 @@
+-- pgbench script of scripts/bench-drain: the raw limit of the product's lease + complete SQL at
+-- batch :batch (pgbench -M prepared -D batch=B). One pgbench "transaction" = two database
+-- transactions, as the product makes them: the lease commits before the call is placed, the
+-- report commits with its call log.
+--
+-- 1. SQL.jobsLease (Sources/CampaignStore/SQL.swift at 785d785), $1 = agent id, $2 = :batch,
+--    $3 = 60 s; the leased ids are kept in :ids, their customers in :cids (array literals).
+WITH picked AS (
+    SELECT id FROM campaign.campaign_jobs
+    WHERE status = 'QUEUED' AND run_at <= now()
+    ORDER BY priority DESC, run_at, id
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE campaign.campaign_jobs j
+    SET status = 'ACTIVE', phase = 'CLAIMED', attempts_made = j.attempts_made + 1,
+        lease_owner = 'pgbench-' || :client_id, lease_token = gen_random_uuid(),
+        lease_expires_at = now() + make_interval(secs => 60),
+        idempotency_key = NULL, last_report = NULL, started_at = now(), updated_at = now()
+    FROM picked, campaign.customers c
+    WHERE j.id = picked.id AND c.id = j.customer_id
+    RETURNING j.id, j.queue_job_id, j.lease_token, j.attempts_made, j.max_attempts,
+              campaign.ts(j.lease_expires_at) AS lease_expires_at, j.reason,
+              c.id AS customer_id, c.external_ref, c.name, c.phone, c.timezone, c.attributes
+)
+SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS ids,
+       coalesce(array_agg(customer_id ORDER BY customer_id), '{}')::text AS cids, count(*) AS leased
+FROM leased
+\gset
+-- 2. The report transaction of jobs.complete: SQL.jobsLockForReport, SQL.jobsApplyTransitions
+--    (COMPLETED, lease cleared, idempotency key kept), SQL.callLogsInsert (one ANSWERED call per
+--    job), SQL.jobsReportView (the answers).
+BEGIN;
+SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
+       j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
+       j.last_report, c.status AS customer_status, c.phone, c.timezone,
+       extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch
+FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+WHERE j.id = ANY(:ids::bigint[])
+ORDER BY j.id
+FOR UPDATE OF j;
+UPDATE campaign.campaign_jobs j SET
+    status = 'COMPLETED', phase = NULL, run_at = j.run_at,
+    result = coalesce('{"outcome": "ANSWERED"}'::jsonb, j.result),
+    idempotency_key = coalesce(j.queue_job_id || '#' || j.attempts_made, j.idempotency_key),
+    max_attempts = j.max_attempts, last_report = 'complete',
+    lease_owner = NULL, lease_expires_at = NULL,
+    completed_at = now(), failed_at = j.failed_at, updated_at = now()
+FROM unnest(:ids::bigint[]) AS u(id)
+WHERE j.id = u.id;
+INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
+    idempotency_key, started_at, ended_at, outcome, duration, detail)
+SELECT j.id, j.customer_id, j.attempts_made, 'pgbench-' || :client_id, 'simulate', 'sim-' || j.id,
+       j.queue_job_id || '#' || j.attempts_made, now(), now(), 'ANSWERED', interval '0', NULL
+FROM campaign.campaign_jobs j WHERE j.id = ANY(:ids::bigint[])
+ON CONFLICT DO NOTHING;
+SELECT id, status, attempts_made, campaign.ts(run_at) AS run_at, result
+FROM campaign.campaign_jobs WHERE id = ANY(:ids::bigint[]);
+COMMIT;
