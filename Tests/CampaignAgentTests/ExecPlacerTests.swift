@@ -22,7 +22,7 @@ struct ExecPlacerTests {
         return try await body(path, dir)
     }
 
-    static func place(_ path: String, arguments: [String] = [], within: Duration = .seconds(10)) async -> PlacedCall {
+    static func place(_ path: String, arguments: [String] = [], within: Duration = .seconds(30)) async -> PlacedCall {
         await ExecPlacer(configuration: .init(command: path, arguments: arguments))
             .place(HTTPPlacerTests.request(within: within))
     }

@@ -49,7 +49,7 @@ struct HTTPPlacerTests {
         }
     }
 
-    static func request(_ key: String = "q-1:2026-11-29#1", within: Duration = .seconds(10)) -> CallRequest {
+    static func request(_ key: String = "q-1:2026-11-29#1", within: Duration = .seconds(30)) -> CallRequest {
         let job = LeasedJob(
             jobId: 7, queueJobId: "q-1:2026-11-29", leaseToken: "t", attempt: 1, maxAttempts: 3,
             leaseExpiresAt: "2026-11-29T10:00:00Z", reason: "renewal",
