@@ -37,7 +37,7 @@ public final class AgentRunner: Service, Sendable {
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
-            leaseAndDial: Bool = true, dialLeaseWait: Duration = .seconds(3),
+            leaseAndDial: Bool = false, dialLeaseWait: Duration = .seconds(3),
             outcomePolicy: OutcomePolicy = .default, shutdownReportGrace: Duration = .seconds(20),
             spoolDirectory: String? = nil
         ) {

@@ -105,8 +105,6 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
 
     /// How many requests each group commit of reports carried, most recent last (for tests and benchmarks).
     public var batchSizes: [Int] { self.batcher.batchSizes.withLockedValue { $0 } }
-    /// How many `jobs.lease` calls each group commit of leases carried, most recent last.
-    public var leaseBatchSizes: [Int] { self.leases.batchSizes.withLockedValue { $0 } }
 
     /// Builds the dispatch table.
     public func makeRouter() -> RPCRouter {

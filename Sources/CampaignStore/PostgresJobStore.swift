@@ -205,8 +205,7 @@ public final class PostgresJobStore: Sendable {
             guard !writes.isEmpty else { return answers }
             let expiries = try LeaseWrite.apply(conn, writes, leaseSeconds: leaseSeconds)
             if !dialed.isEmpty {
-                try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)])
-                try limits!.record(conn, started: writes.filter { $0.phase == .dialing }.map(\.id))
+                try limits!.record(conn, started: writes.filter { $0.phase == .dialing }.map(\.id), customers: dialed)
             }
             for i in answers.indices {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
@@ -310,9 +309,7 @@ public final class PostgresJobStore: Sendable {
             if !writes.isEmpty { try TransitionWrite.apply(conn, Array(writes.values)) }
             if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
             if !dialed.isEmpty {
-                try conn.execute(SQL.customersMarkCalled, [PGArray.encode(dialed)])
-                let started = writes.values.filter { $0.phase == .dialing }.map(\.id)
-                try limits!.record(conn, started: started)
+                try limits!.record(conn, started: writes.values.filter { $0.phase == .dialing }.map(\.id), customers: dialed)
             }
 
             // Answer from the rows as they are now.
@@ -642,9 +639,12 @@ struct DialLimiter {
         self.rules = rules
     }
 
-    /// Records the batch's call starts (audit rows and counters) at the batch's instant.
-    func record(_ conn: PQConnection, started: [Int64]) throws {
+    /// Records the batch's call starts, the one home of "a call started": the customers are
+    /// marked called (their cooldown counts from now), the starts audited and counted at the
+    /// batch's instant.
+    func record(_ conn: PQConnection, started: [Int64], customers: [Int64]) throws {
         guard !started.isEmpty else { return }
+        try conn.execute(SQL.customersMarkCalled, [PGArray.encode(customers)])
         try conn.execute(SQL.dialEventsInsert, [PGArray.encode(started), self.nowEpoch, String(started.count)])
     }
 

@@ -27,8 +27,8 @@ struct CampaignAgentCommand: AsyncParsableCommand {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "Lease with the pre-dial check in the same request (jobs.lease dial: true); --no-lease-dial asks jobs.dialing before each call (env CAMPAIGN_LEASE_DIAL=0 for no).")
-    var leaseDial: Bool = env["CAMPAIGN_LEASE_DIAL"] != "0"
+        help: "Lease with the pre-dial check in the same request (jobs.lease dial: true; env CAMPAIGN_LEASE_DIAL=1): faster, but a job leased by an agent killed before it dials ends outcome_unknown uncalled. Default: jobs.dialing before each call.")
+    var leaseDial: Bool = env["CAMPAIGN_LEASE_DIAL"] == "1"
 
     @Option(help: "Placer backend: simulate, exec or http (env CAMPAIGN_PLACER).")
     var placer: String = env["CAMPAIGN_PLACER"] ?? "simulate"
