@@ -43,14 +43,37 @@ public struct LocalTime: Sendable, Equatable {
     /// The local calendar date, `YYYY-MM-DD`.
     public var date: String
 
+    /// The zone's offset at that instant, then plain calendar arithmetic (days since 1970 to a
+    /// proleptic Gregorian date): a `Calendar` and `String(format:)` per call took 3 % of the
+    /// coordinator's CPU in issue 11's drain. Tests hold it to `Calendar` in every zone.
     public init(_ instant: Date, _ timeZone: TimeZone) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
-        // Foundation: 1 = Sunday … 7 = Saturday; ISO: 1 = Monday … 7 = Sunday.
-        self.isoWeekday = ((c.weekday! + 5) % 7) + 1
-        self.secondOfDay = c.hour! * 3600 + c.minute! * 60 + c.second!
-        self.date = String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+        let offset = timeZone.secondsFromGMT(for: instant)
+        // Whole seconds, rounded down (also before 1970), shifted to local wall-clock time.
+        let local = Int64((instant.timeIntervalSince1970).rounded(.down)) + Int64(offset)
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        self.secondOfDay = Int(local - days * 86_400)
+        // 1970-01-01 was a Thursday (ISO 4).
+        self.isoWeekday = Int(((days % 7) + 7 + 3) % 7) + 1
+        let (y, m, d) = Self.civil(fromDays: days)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        self.date = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
+    /// Year, month, day of the day `days` after 1970-01-01 (the well-known era algorithm: 400-year
+    /// eras of 146,097 days, years starting in March so that the leap day comes last).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097  // [0, 146096]
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365  // [0, 399]
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)  // [0, 365]
+        let mp = (5 * doy + 2) / 153  // [0, 11], March = 0
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
 

@@ -120,6 +120,34 @@ struct WorkingHoursContainsTests {
         }
     }
 
+    @Test("LocalTime agrees with Foundation's Calendar in every zone, 1850…2150, and around DST changes")
+    func localTimeMatchesCalendar() throws {
+        var rng = SplitMix64(seed: 0x10CA_17E)
+        var checked = 0
+        for id in TimeZone.knownTimeZoneIdentifiers {
+            let z = try #require(TimeZone(identifier: id))
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = z
+            var instants: [Date] = (0..<4).map { _ in
+                // Whole and fractional seconds, before and after 1970.
+                Date(timeIntervalSince1970: Double(Int64(rng.next() % 9_467_280_000) - 3_786_825_600) + 0.25)
+            }
+            if let change = z.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: 1_780_000_000)) {
+                instants += [change - 1, change, change + 0.5]
+            }
+            for instant in instants {
+                let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
+                let t = LocalTime(instant, z)
+                let date = String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+                #expect(t.date == date, "\(id) at \(instant)")
+                #expect(t.secondOfDay == c.hour! * 3600 + c.minute! * 60 + c.second!, "\(id) at \(instant)")
+                #expect(t.isoWeekday == ((c.weekday! + 5) % 7) + 1, "\(id) at \(instant)")
+                checked += 1
+            }
+        }
+        #expect(checked > 2000)
+    }
+
     @Test("LocalTime drops fractions and formats the local date")
     func localTime() {
         let t = LocalTime(utc("2026-06-15T03:29:59.999Z"), zone("Asia/Kolkata"))

@@ -22,6 +22,24 @@ struct StoreTests {
                 == "QUEUED,ACTIVE,COMPLETED,FAILED,SKIPPED")
     }
 
+    @Test("PGArray literals reach PostgreSQL as the same strings: quotes, backslashes, braces, commas, NULL, UTF-8")
+    func arrayLiteralsRoundTrip() async throws {
+        let db = try await TestDatabase.create("pgarray")
+        defer { db.drop() }
+        let conn = try db.connect()
+        let values: [String?] = [
+            "plain", "", "a\"b", "back\\slash\\", "{braces}", "a,b", " spaced ", "NULL", nil, "ümlaut ☎ 😀",
+            "\\\"", "line\nbreak\ttab",
+        ]
+        let rows = try conn.query(
+            "SELECT ord, v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, ord) ORDER BY ord", [PGArray.encode(values)])
+        #expect(rows.count == values.count)
+        for i in 0..<rows.count { #expect(rows[i, 1] == values[i], "element \(i)") }
+        let ints = try conn.query("SELECT array_to_string($1::bigint[], ',', '-')", [PGArray.encode([1, -2, nil, Int64.max])])
+        #expect(ints[0, 0] == "1,-2,-,\(Int64.max)")
+        #expect(try conn.query("SELECT cardinality($1::text[])", [PGArray.encode([String?]())])[0, 0] == "0")
+    }
+
     @Test func concurrentMigratorsApplyOnce() async throws {
         let db = try await TestDatabase.create("migrrace")
         defer { db.drop() }
