@@ -110,15 +110,15 @@ public final class MaintenanceService: Service, Sendable {
         }
     }
 
-    /// On the leader, once an hour: forget call starts older than three days (the cap and the
-    /// rate limit look at today and the last second only).
+    /// On the leader, once an hour: forget call-start counters older than three days (the cap
+    /// and the rate limit look at today and the last 100 s at most).
     func pruneIfDue() async throws {
         let due = self.lastPrune.withLockedValue { last -> Bool in
             if let l = last, ContinuousClock.now - l < .seconds(3600) { return false }
             last = ContinuousClock.now
             return true
         }
-        if due { try await self.coordinator.store.pruneDialEvents(olderThanDays: 3) }
+        if due { try await self.coordinator.store.pruneDialCounters(olderThanDays: 3) }
     }
 
     func statusLine(_ h: Health.Result?) -> String {

@@ -205,7 +205,7 @@ public final class PostgresJobStore: Sendable {
             guard !writes.isEmpty else { return answers }
             let expiries = try LeaseWrite.apply(conn, writes, leaseSeconds: leaseSeconds)
             if !dialed.isEmpty {
-                try limits!.record(conn, started: writes.filter { $0.phase == .dialing }.map(\.id), customers: dialed)
+                try limits!.record(conn, customers: dialed)
             }
             for i in answers.indices {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
@@ -309,7 +309,7 @@ public final class PostgresJobStore: Sendable {
             if !writes.isEmpty { try TransitionWrite.apply(conn, Array(writes.values)) }
             if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
             if !dialed.isEmpty {
-                try limits!.record(conn, started: writes.values.filter { $0.phase == .dialing }.map(\.id), customers: dialed)
+                try limits!.record(conn, customers: dialed)
             }
 
             // Answer from the rows as they are now.
@@ -505,10 +505,13 @@ public final class PostgresJobStore: Sendable {
         }
     }
 
-    /// Forgets call starts older than `days` days.
+    /// Forgets call-start counters older than `days` days (and 100 ms ones older than ten
+    /// minutes); answers how many counter rows went.
     @discardableResult
-    public func pruneDialEvents(olderThanDays days: Int = 3) async throws -> Int {
-        try await self.pool.withConnection { conn in try conn.execute(SQL.dialEventsPrune, [String(days)]).affected }
+    public func pruneDialCounters(olderThanDays days: Int = 3) async throws -> Int {
+        try await self.pool.withConnection { conn in
+            try conn.execute(SQL.dialCountersPrune, [String(days)]).row(0).int("n")
+        }
     }
 
     // MARK: Reads
@@ -639,13 +642,13 @@ struct DialLimiter {
         self.rules = rules
     }
 
-    /// Records the batch's call starts, the one home of "a call started": the customers are
-    /// marked called (their cooldown counts from now), the starts audited and counted at the
-    /// batch's instant.
-    func record(_ conn: PQConnection, started: [Int64], customers: [Int64]) throws {
-        guard !started.isEmpty else { return }
+    /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
+    /// own DIALING rows): the customers are marked called (their cooldown counts from now) and
+    /// the starts counted at the batch's instant.
+    func record(_ conn: PQConnection, customers: [Int64]) throws {
+        guard !customers.isEmpty else { return }
         try conn.execute(SQL.customersMarkCalled, [PGArray.encode(customers)])
-        try conn.execute(SQL.dialEventsInsert, [PGArray.encode(started), self.nowEpoch, String(started.count)])
+        try conn.execute(SQL.dialCountersAdd, [self.nowEpoch, String(customers.count)])
     }
 
     /// The business rules for this job's customer, now (the cap included).

@@ -311,32 +311,30 @@ public enum SQL {
         FROM clock
         """)
 
-    /// Records call starts at the batch's instant `$2` (seconds since 1970, from `dialCounters`):
-    /// one audit row per job, and `$3` starts added to the counters of that instant's buckets.
-    static let dialEventsInsert = SQLStatement(
-        "dial_events_insert",
+    /// Counts `$2` call starts at the batch's instant `$1` (seconds since 1970, from
+    /// `dialCounters`): added to the counters of that instant's quarter hour and 100 ms tick.
+    static let dialCountersAdd = SQLStatement(
+        "dial_counters_add",
         """
-        WITH at AS (SELECT to_timestamp($2::float8) AS t),
-        quarter AS (
+        WITH quarter AS (
             INSERT INTO campaign.dial_counts_quarter (bucket, n)
-            SELECT to_timestamp(floor($2::float8 / 900) * 900), $3::bigint
+            SELECT to_timestamp(floor($1::float8 / 900) * 900), $2::bigint
             ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
-        ), tick AS (
-            INSERT INTO campaign.dial_counts_tick (bucket, n)
-            SELECT to_timestamp(floor($2::float8 * 10) / 10), $3::bigint
-            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
         )
-        INSERT INTO campaign.dial_events (job_id, at) SELECT unnest($1::bigint[]), at.t FROM at
+        INSERT INTO campaign.dial_counts_tick (bucket, n)
+        SELECT to_timestamp(floor($1::float8 * 10) / 10), $2::bigint
+        ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
         """)
 
-    /// Forgets call starts older than `$1` days (the counters only look at today), and the
-    /// 100 ms counters older than ten minutes (the rate window is at most 100 s).
-    static let dialEventsPrune = SQLStatement(
-        "dial_events_prune",
+    /// Forgets the quarter-hour counters older than `$1` days (the cap only looks at today) and
+    /// the 100 ms counters older than ten minutes (the rate window is at most 100 s); answers
+    /// the number of counter rows removed.
+    static let dialCountersPrune = SQLStatement(
+        "dial_counters_prune",
         """
-        WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $1::int)),
-             k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes')
-        DELETE FROM campaign.dial_events WHERE at < now() - make_interval(days => $1::int)
+        WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $1::int) RETURNING 1),
+             k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes' RETURNING 1)
+        SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM k) AS n
         """)
 
     /// `automation.run` in one statement: classifies every customer by the first eligibility rule

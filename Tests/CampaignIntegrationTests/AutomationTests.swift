@@ -82,17 +82,25 @@ struct AutomationTests {
         // A follower does not run it.
         await maintenance.tick(leaseSeconds: 60)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "0")
-        // A call start from four days ago, and one from two days ago (neither counts for today's cap).
-        let ids = try await TestFactory.jobs(store, count: 1, prefix: "old")
-        _ = try db.connect().query(
-            "INSERT INTO campaign.dial_events (job_id, at) VALUES ($1, now() - interval '4 days'), ($1, now() - interval '2 days')",
-            [String(ids[0])])
+        // Call starts four days ago and two days ago (neither counts for today's cap), and 100 ms
+        // counters of twenty minutes ago (older than any rate window).
+        _ = try await TestFactory.jobs(store, count: 1, prefix: "old")
+        _ = try db.connect().query("""
+            INSERT INTO campaign.dial_counts_quarter (bucket, n)
+            VALUES (to_timestamp(floor(extract(epoch FROM now() - interval '4 days') / 900) * 900), 7),
+                   (to_timestamp(floor(extract(epoch FROM now() - interval '2 days') / 900) * 900), 5)
+            """)
+        _ = try db.connect().query("""
+            INSERT INTO campaign.dial_counts_tick (bucket, n)
+            VALUES (to_timestamp(floor(extract(epoch FROM now() - interval '20 minutes') * 10) / 10), 3)
+            """)
         _ = try db.connect().query("UPDATE campaign.campaign_jobs SET status = 'COMPLETED'")
         c.isLeader.withLockedValue { $0 = true }
         await maintenance.tick(leaseSeconds: 60)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "10")
-        // The leader forgets call starts older than three days.
-        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
+        // The leader forgets counters older than three days (and 100 ms ones older than ten minutes).
+        #expect(try db.scalar("SELECT string_agg(n::text, ',') FROM campaign.dial_counts_quarter") == "5")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_counts_tick") == "0")
         // Disabled: no new enqueues, even on a fresh leader whose first tick would otherwise run
         // at once (as the first leader's did above), with cap to spare.
         s.enabled = false
@@ -149,7 +157,7 @@ struct AutomationTests {
             return
         }
         #expect(first.allowed && !second.allowed && second.rule == "daily_cap")
-        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
+        #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_quarter") == "1")
     }
 
     /// Today's calls are the quarter-hour counters from the campaign's local midnight on
@@ -175,10 +183,9 @@ struct AutomationTests {
             retry: RetryPolicy(), rules: rules)
         let allowed = out.map { o -> Bool in if case .dialing(let d) = o { return d.allowed } else { return false } }
         #expect(allowed == [true, false, false], "\(out)")
-        // The start was added to the counters of its instant, and audited.
+        // The start was added to the counters of its instant.
         #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_quarter") == "53")
         #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_tick") == "1")
-        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "1")
     }
 
     /// `jobs.lease` with `dial: true`: two agents' leases in one group commit, each job leased
@@ -209,7 +216,8 @@ struct AutomationTests {
             FROM campaign.campaign_jobs
             """)
         #expect(rows == "ACTIVE/DIALING/a SKIPPED ACTIVE/DIALING/b ACTIVE/DIALING/b QUEUED QUEUED", "\(rows ?? "?")")
-        #expect(try db.scalar("SELECT count(*) FROM campaign.dial_events") == "3")
+        #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_quarter") == "3")
+        #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_tick") == "3")
         // The report of a call leased this way lands like any other, with its call log.
         let job = answers[0].jobs[0]
         let now = Timestamp.string(Date())
@@ -246,8 +254,7 @@ struct AutomationTests {
         // Calls per second: with 1 call/s and the concurrency freed, one more is let through, then "wait".
         rules.maxConcurrentCalls = 100
         rules.callsPerSecond = 1
-        // The rate window counts the 100 ms counters (dial_events is the audit): age both.
-        _ = try db.connect().query("UPDATE campaign.dial_events SET at = at - interval '5 seconds'")
+        // The rate window counts the 100 ms counters: age them.
         _ = try db.connect().query("UPDATE campaign.dial_counts_tick SET bucket = bucket - interval '5 seconds'")
         let rest = try await store.apply(
             jobs[2...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },

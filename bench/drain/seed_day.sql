@@ -1,5 +1,5 @@
 -- "A day of calls" for the drain benchmark (scripts/bench-drain, step "pickup on a full day"):
--- :calls COMPLETED jobs started today, each with its call log and its dial event, so that the
+-- :calls COMPLETED jobs started today, each with its call log and its counted start, so that the
 -- pre-dial check runs against a database that already holds a day's worth of calls.
 --
 --   psql -X -v ON_ERROR_STOP=1 -v calls=1000000 -v tz=UTC -f bench/drain/seed_day.sql DBURL
@@ -44,8 +44,14 @@ SELECT job_id, customer_id, 1, 'seed-agent', 'simulate', 'sim-day-' || n, queue_
        at, at + interval '2 seconds', 'ANSWERED', interval '2 seconds', NULL, at + interval '2 seconds'
 FROM seed_day ORDER BY n;
 
-INSERT INTO campaign.dial_events (at, job_id)
-SELECT at, job_id FROM seed_day ORDER BY n;
+-- One audit row per call start, in builds before migration 0004 (which dropped the table).
+DO $$
+BEGIN
+    IF to_regclass('campaign.dial_events') IS NOT NULL THEN
+        INSERT INTO campaign.dial_events (at, job_id) SELECT at, job_id FROM seed_day ORDER BY n;
+    END IF;
+END
+$$;
 
 -- counters
 -- The incremental call-start counters of the pre-dial check (migration 0003; absent in builds

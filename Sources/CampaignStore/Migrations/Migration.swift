@@ -10,5 +10,6 @@ public struct Migration: Sendable {
         Migration0001Initial.migration,
         Migration0002Eligibility.migration,
         Migration0003DialCounters.migration,
+        Migration0004DropDialEvents.migration,
     ]
 }
