@@ -21,7 +21,7 @@ enum CallRecordValidation {
         if let d = call.durationMs, !(0...86_400_000).contains(d) { return "call.durationMs must be 0…86400000" }
         if let detail = call.detail {
             guard case .object = detail else { return "call.detail must be a JSON object" }
-            guard ((try? JSONEncoder().encode(detail))?.count ?? .max) <= 16 * 1024 else {
+            guard detail.jsonByteCount <= 16 * 1024 else {
                 return "call.detail must be at most 16 KiB of JSON"
             }
         }

@@ -889,16 +889,14 @@ extension JobView {
 
 /// JSON text ↔ ``JSONValue`` for jsonb columns.
 enum JSONText {
+    /// A jsonb column's text (always valid JSON) as a value.
     static func decode(_ text: String?) -> JSONValue? {
-        guard let text, let data = text.data(using: .utf8) else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: data)
+        guard let text else { return nil }
+        return try? JSONValue(jsonText: text)
     }
 
-    static func encode(_ value: JSONValue) -> String {
-        // Encoding a JSONValue cannot fail (no non-finite doubles come from the wire).
-        let data = (try? JSONEncoder().encode(value)) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
+    /// A value as JSON text for a jsonb parameter.
+    static func encode(_ value: JSONValue) -> String { value.jsonText }
 }
 
 /// Settings ↔ key/value rows (one row per field, so each change is logged on its own).
