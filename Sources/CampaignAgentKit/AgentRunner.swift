@@ -75,6 +75,8 @@ public final class AgentRunner: Service, Sendable {
     private let lastStatusCheck = NIOLockedValueBox(ContinuousClock.now - .seconds(1))
     private let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let spool: ReportSpool?
+    /// Reports travel several per `jobs.report` request when calls end together.
+    let reports = ReportSender()
 
     public init(
         configuration: Configuration, link: CoordinatorLink, placer: any Placer, logger: Logger,
@@ -336,6 +338,13 @@ public final class AgentRunner: Service, Sendable {
             case .fail(let p): return p.leaseToken
             }
         }
+
+        var wire: JobReport {
+            switch self {
+            case .complete(let p): return .complete(p)
+            case .fail(let p): return .fail(p)
+            }
+        }
     }
 
     /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
@@ -365,11 +374,7 @@ public final class AgentRunner: Service, Sendable {
             }
             guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
             do {
-                let result: ReportResult
-                switch report {
-                case .complete(let p): result = try await client.call(CompleteJob.self, p)
-                case .fail(let p): result = try await client.call(FailJob.self, p)
-                }
+                let result = try await self.reports.send(report.wire, via: client)
                 self.stats.withLockedValue { $0.reportsDelivered += 1 }
                 logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
                 return true

@@ -130,40 +130,10 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             try await self.agentRequest(JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .dialing, agent: ""), ctx)
                 .dialing()
         }
-        r.register(CompleteJob.self) { p, ctx in
-            if let call = p.call, let problem = CallRecordValidation.problem(call) {
-                throw RPCError(.validationFailed, problem)
-            }
-            return try await self.agentRequest(
-                JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .complete(outcome: p.outcome), call: p.call,
-                           agent: ""), ctx
-            ).report()
-        }
-        r.register(FailJob.self) { p, ctx in
-            guard !p.error.isEmpty, p.error.utf8.count <= 2000 else {
-                throw RPCError(.validationFailed, "error must be 1…2000 bytes")
-            }
-            if let call = p.call, let problem = CallRecordValidation.problem(call) {
-                throw RPCError(.validationFailed, problem)
-            }
-            return try await self.agentRequest(
-                JobRequest(
-                    jobId: p.jobId, leaseToken: p.leaseToken,
-                    kind: .fail(
-                        retryable: p.retryable, error: p.error, outcome: p.outcome,
-                        outcomeUnknown: p.outcomeUnknown ?? false),
-                    call: p.call, agent: ""),
-                ctx
-            ).report()
-        }
-        r.register(SkipJob.self) { p, ctx in
-            guard !p.reason.isEmpty, p.reason.utf8.count <= 200 else {
-                throw RPCError(.validationFailed, "reason must be 1…200 bytes")
-            }
-            return try await self.agentRequest(
-                JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .skip(reason: p.reason), agent: ""), ctx
-            ).report()
-        }
+        r.register(CompleteJob.self) { p, ctx in try await self.agentRequest(try Self.jobRequest(p), ctx).report() }
+        r.register(FailJob.self) { p, ctx in try await self.agentRequest(try Self.jobRequest(p), ctx).report() }
+        r.register(SkipJob.self) { p, ctx in try await self.agentRequest(try Self.jobRequest(p), ctx).report() }
+        r.register(ReportJobs.self) { p, ctx in try await self.reports(p, ctx) }
         r.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
         r.register(ListJobs.self) { p, _ in
             if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
@@ -378,11 +348,91 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         }
     }
 
+    // MARK: Reports
+
+    /// A `jobs.complete` as a store request, checked as the method checks it.
+    static func jobRequest(_ p: CompleteJob.Params) throws -> JobRequest {
+        if let call = p.call, let problem = CallRecordValidation.problem(call) {
+            throw RPCError(.validationFailed, problem)
+        }
+        return JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .complete(outcome: p.outcome), call: p.call, agent: "")
+    }
+
+    /// A `jobs.fail` as a store request, checked as the method checks it.
+    static func jobRequest(_ p: FailJob.Params) throws -> JobRequest {
+        guard !p.error.isEmpty, p.error.utf8.count <= 2000 else {
+            throw RPCError(.validationFailed, "error must be 1…2000 bytes")
+        }
+        if let call = p.call, let problem = CallRecordValidation.problem(call) {
+            throw RPCError(.validationFailed, problem)
+        }
+        return JobRequest(
+            jobId: p.jobId, leaseToken: p.leaseToken,
+            kind: .fail(retryable: p.retryable, error: p.error, outcome: p.outcome, outcomeUnknown: p.outcomeUnknown ?? false),
+            call: p.call, agent: "")
+    }
+
+    /// A `jobs.skip` as a store request, checked as the method checks it.
+    static func jobRequest(_ p: SkipJob.Params) throws -> JobRequest {
+        guard !p.reason.isEmpty, p.reason.utf8.count <= 200 else {
+            throw RPCError(.validationFailed, "reason must be 1…200 bytes")
+        }
+        return JobRequest(jobId: p.jobId, leaseToken: p.leaseToken, kind: .skip(reason: p.reason), agent: "")
+    }
+
+    /// One report of `jobs.report` as a store request.
+    static func jobRequest(_ r: JobReport) throws -> JobRequest {
+        switch (r.complete, r.fail, r.skip) {
+        case (let c?, nil, nil): return try Self.jobRequest(c)
+        case (nil, let f?, nil): return try Self.jobRequest(f)
+        case (nil, nil, let k?): return try Self.jobRequest(k)
+        default: throw RPCError(.validationFailed, "a report has exactly one of complete, fail, skip")
+        }
+    }
+
+    /// `jobs.report`: every report that passes its method's checks goes to the batcher at once
+    /// (one group commit unless the batch is full); each answers as its own method would. When a
+    /// batch's transaction fails, the whole request fails like a single report would, and the
+    /// agent resends it: the reports that did land answer `replayed: true`.
+    func reports(_ p: ReportJobs.Params, _ ctx: RPCContext) async throws -> ReportJobs.Result {
+        guard (1...ReportJobs.maximumReports).contains(p.reports.count) else {
+            throw RPCError(.validationFailed, "give 1…\(ReportJobs.maximumReports) reports")
+        }
+        let session = try self.session(ctx)
+        var answers = [JobReportAnswer?](repeating: nil, count: p.reports.count)
+        var requests: [(index: Int, request: JobRequest)] = []
+        for (i, report) in p.reports.enumerated() {
+            do {
+                var request = try Self.jobRequest(report)
+                request.agent = session.agentId
+                requests.append((i, request))
+            } catch let error as RPCError {
+                answers[i] = JobReportAnswer(error: error)
+            }
+        }
+        let outcomes = await self.batcher.submitAll(requests.map(\.request))
+        let settled = try await self.db { try outcomes.map { try $0.get() } }
+        for ((i, request), outcome) in zip(requests, settled) {
+            do {
+                answers[i] = JobReportAnswer(result: try self.answer(outcome, to: request, ctx).report())
+            } catch let error as RPCError {
+                answers[i] = JobReportAnswer(error: error)
+            }
+        }
+        return ReportJobs.Result(results: answers.map { $0! })
+    }
+
     func agentRequest(_ request: JobRequest, _ ctx: RPCContext) async throws -> JobRequestOutcome {
         let session = try self.session(ctx)
         var request = request
         request.agent = session.agentId
         let outcome = try await self.db { try await self.batcher.submit(request) }
+        return try self.answer(outcome, to: request, ctx)
+    }
+
+    /// What a report or dialing check answers, from the store's outcome: errors for refusals,
+    /// and the bookkeeping of a report that changed a job (waking leasers, the session's count).
+    func answer(_ outcome: JobRequestOutcome, to request: JobRequest, _ ctx: RPCContext) throws -> JobRequestOutcome {
         switch outcome {
         case .notFound:
             throw RPCError(.notFound, "no job \(request.jobId)")

@@ -10,7 +10,8 @@ import NIOConcurrencyHelpers
 /// its own answer when that transaction commits. There is no timer: an idle coordinator writes a
 /// lone request at once, a busy one naturally batches more (DESIGN §9).
 final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
-    private typealias Waiter = CheckedContinuation<Result<Outcome, any Error>, Never>
+    /// Called once with the request's outcome when its batch is written.
+    private typealias Waiter = @Sendable (Result<Outcome, any Error>) -> Void
 
     private struct State {
         var pending: [(Request, Waiter)] = []
@@ -31,19 +32,55 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
     }
 
     func submit(_ request: Request) async throws -> Outcome {
-        let result = await withCheckedContinuation { (cont: Waiter) in
-            let lead = self.state.withLockedValue { s -> Bool in
-                s.pending.append((request, cont))
-                if s.flushing { return false }
-                s.flushing = true
-                return true
-            }
-            // The first caller of an idle batcher writes; later ones ride along. The writing task
-            // is unstructured because it outlives the caller that started it (it serves everyone
-            // who queued meanwhile); it ends as soon as nothing is pending.
-            if lead { Task { await self.flush() } }
+        let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<Outcome, any Error>, Never>) in
+            self.enqueue([(request, { @Sendable r in cont.resume(returning: r) })])
         }
         return try result.get()
+    }
+
+    /// Several requests queued at once (one `jobs.report`), so that they share a batch unless it
+    /// is full; each outcome (or the error of its batch) in the order given.
+    func submitAll(_ requests: [Request]) async -> [Result<Outcome, any Error>] {
+        guard !requests.isEmpty else { return [] }
+        let collector = Collector(count: requests.count)
+        return await withCheckedContinuation { (cont: CheckedContinuation<[Result<Outcome, any Error>], Never>) in
+            collector.continuation.withLockedValue { $0 = cont }
+            self.enqueue(requests.enumerated().map { i, r in (r, { @Sendable o in collector.set(i, o) }) })
+        }
+    }
+
+    private final class Collector: Sendable {
+        private struct State {
+            var results: [Result<Outcome, any Error>?]
+            var left: Int
+        }
+        private let state: NIOLockedValueBox<State>
+        let continuation = NIOLockedValueBox<CheckedContinuation<[Result<Outcome, any Error>], Never>?>(nil)
+
+        init(count: Int) { self.state = NIOLockedValueBox(State(results: Array(repeating: nil, count: count), left: count)) }
+
+        func set(_ i: Int, _ r: Result<Outcome, any Error>) {
+            let done: [Result<Outcome, any Error>]? = self.state.withLockedValue { s in
+                s.results[i] = r
+                s.left -= 1
+                return s.left == 0 ? s.results.map { $0! } : nil
+            }
+            // The continuation is stored before any request is queued, so it is there by now.
+            if let done { self.continuation.withLockedValue { $0 }!.resume(returning: done) }
+        }
+    }
+
+    private func enqueue(_ entries: [(Request, Waiter)]) {
+        let lead = self.state.withLockedValue { s -> Bool in
+            s.pending.append(contentsOf: entries)
+            if s.flushing { return false }
+            s.flushing = true
+            return true
+        }
+        // The first caller of an idle batcher writes; later ones ride along. The writing task
+        // is unstructured because it outlives the caller that started it (it serves everyone
+        // who queued meanwhile); it ends as soon as nothing is pending.
+        if lead { Task { await self.flush() } }
     }
 
     private func flush() async {
@@ -62,9 +99,9 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
             }
             do {
                 let outcomes = try await self.write(batch.map(\.0))
-                for (i, (_, waiter)) in batch.enumerated() { waiter.resume(returning: .success(outcomes[i])) }
+                for (i, (_, waiter)) in batch.enumerated() { waiter(.success(outcomes[i])) }
             } catch {
-                for (_, waiter) in batch { waiter.resume(returning: .failure(error)) }
+                for (_, waiter) in batch { waiter(.failure(error)) }
             }
         }
     }

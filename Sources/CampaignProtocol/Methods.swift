@@ -235,6 +235,54 @@ public enum SkipJob: RPCMethod {
     public typealias Result = ReportResult
 }
 
+/// `jobs.report`: several reports in one request — what an agent sends for the calls that ended
+/// while its previous report request was on its way. Each report is applied exactly as its own
+/// `jobs.complete` / `jobs.fail` / `jobs.skip` would be (same checks, same answers, same
+/// replays), all of them in the same group commit; each gets its own answer, in order, so one
+/// refused report (a lost lease, say) does not hold back the others.
+public enum ReportJobs: RPCMethod {
+    public static let name = "jobs.report"
+    public static let requiredRole = AccessRole.agent
+    /// Most reports in one request.
+    public static let maximumReports = 1000
+    public struct Params: Codable, Sendable, Equatable {
+        public var reports: [JobReport]
+        public init(reports: [JobReport]) { self.reports = reports }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        /// One per report, in the order given.
+        public var results: [JobReportAnswer]
+        public init(results: [JobReportAnswer]) { self.results = results }
+    }
+}
+
+/// One report of `jobs.report`: exactly one of the three members, with the params of the method
+/// of that name.
+public struct JobReport: Codable, Sendable, Equatable {
+    public var complete: CompleteJob.Params?
+    public var fail: FailJob.Params?
+    public var skip: SkipJob.Params?
+    public init(complete: CompleteJob.Params? = nil, fail: FailJob.Params? = nil, skip: SkipJob.Params? = nil) {
+        self.complete = complete
+        self.fail = fail
+        self.skip = skip
+    }
+    public static func complete(_ p: CompleteJob.Params) -> JobReport { JobReport(complete: p) }
+    public static func fail(_ p: FailJob.Params) -> JobReport { JobReport(fail: p) }
+    public static func skip(_ p: SkipJob.Params) -> JobReport { JobReport(skip: p) }
+}
+
+/// The answer to one report of `jobs.report`: the `result` its own method would have answered,
+/// or the `error` object it would have answered with.
+public struct JobReportAnswer: Codable, Sendable, Equatable {
+    public var result: ReportResult?
+    public var error: RPCError?
+    public init(result: ReportResult? = nil, error: RPCError? = nil) {
+        self.result = result
+        self.error = error
+    }
+}
+
 /// `jobs.enqueue`: one or many jobs, idempotent on `queueJobId`.
 public enum EnqueueJobs: RPCMethod {
     public static let name = "jobs.enqueue"
@@ -556,7 +604,7 @@ public enum RunAutomation: RPCMethod {
 public enum ProtocolMethods {
     public static let types: [any RPCMethod.Type] = [
         RPCDiscover.self, Health.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
-        CompleteJob.self, FailJob.self, SkipJob.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
+        CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
     ]

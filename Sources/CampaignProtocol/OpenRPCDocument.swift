@@ -2485,6 +2485,159 @@ public enum OpenRPCDocument {
       ]
     },
     {
+      "name": "jobs.report",
+      "summary": "Several reports in one request.",
+      "description": "Each report is exactly one of `complete`, `fail` or `skip`, with the params of the method of that name, and is applied exactly as that method would apply it (same checks, same answers, same replays), all in one group commit. Each gets its own answer, in order: the `result` its method would have answered, or the `error` object it would have failed with, so one refused report does not hold back the others. Agents send the reports of the calls that ended while their previous report request was on its way (`campaign-agent` does). If the database cannot take the batch, the whole request fails (DATABASE_UNAVAILABLE) and is resent as it was: the reports that did land then answer `replayed: true`.",
+      "x-roles": [
+        "admin",
+        "agent"
+      ],
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "reports",
+          "description": "1…1000 reports.",
+          "required": true,
+          "schema": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+              "$ref": "#/components/schemas/JobReport"
+            }
+          }
+        }
+      ],
+      "result": {
+        "name": "reports",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "results": {
+              "description": "One per report, in the order given.",
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/JobReportAnswer"
+              }
+            }
+          },
+          "required": [
+            "results"
+          ],
+          "additionalProperties": false
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/INVALID_PARAMS"
+        },
+        {
+          "$ref": "#/components/errors/INTERNAL_ERROR"
+        },
+        {
+          "$ref": "#/components/errors/FORBIDDEN"
+        },
+        {
+          "$ref": "#/components/errors/DATABASE_UNAVAILABLE"
+        },
+        {
+          "$ref": "#/components/errors/VALIDATION_FAILED"
+        },
+        {
+          "$ref": "#/components/errors/LIMIT_EXCEEDED"
+        }
+      ],
+      "examples": [
+        {
+          "name": "resend-and-stale",
+          "description": "After the `jobs.skip` examples: job 1's report again (it was applied: replayed) and a report for job 2 with a token that is not its current one.",
+          "params": [
+            {
+              "name": "reports",
+              "value": [
+                {
+                  "complete": {
+                    "jobId": 1,
+                    "leaseToken": "3f1c2a9e-7b4d-4c51-9a0e-2d6f8b1c4e01",
+                    "outcome": "ANSWERED",
+                    "call": {
+                      "provider": "simulate",
+                      "providerCallId": "sim-7f3a",
+                      "idempotencyKey": "welcome-cust-1001#1",
+                      "startedAt": "2026-11-30T10:15:03.000Z",
+                      "endedAt": "2026-11-30T10:15:45.500Z",
+                      "outcome": "ANSWERED",
+                      "durationMs": 42500,
+                      "detail": {
+                        "sipCode": 200
+                      }
+                    }
+                  }
+                },
+                {
+                  "fail": {
+                    "jobId": 2,
+                    "leaseToken": "00000000-0000-0000-0000-000000000000",
+                    "retryable": false,
+                    "error": "x"
+                  }
+                }
+              ]
+            }
+          ],
+          "result": {
+            "name": "resend-and-stale-result",
+            "value": {
+              "results": [
+                {
+                  "result": {
+                    "jobId": 1,
+                    "status": "COMPLETED",
+                    "attemptsMade": 1,
+                    "replayed": true,
+                    "result": {
+                      "outcome": "ANSWERED"
+                    }
+                  }
+                },
+                {
+                  "error": {
+                    "code": 1001,
+                    "message": "lease lost: the job's lease token has changed",
+                    "data": {
+                      "code": "LEASE_LOST",
+                      "retryable": false,
+                      "status": "QUEUED"
+                    }
+                  }
+                }
+              ]
+            }
+          }
+        }
+      ],
+      "x-error-examples": [
+        {
+          "name": "no-reports",
+          "description": "At least one report.",
+          "params": [
+            {
+              "name": "reports",
+              "value": []
+            }
+          ],
+          "error": {
+            "code": 1007,
+            "message": "give 1…1000 reports",
+            "data": {
+              "code": "VALIDATION_FAILED",
+              "retryable": false
+            }
+          }
+        }
+      ]
+    },
+    {
       "name": "jobs.get",
       "summary": "One job, by `id` or `queueJobId`, with its call logs.",
       "description": "Give exactly one of `id` and `queueJobId`.",
@@ -3544,7 +3697,7 @@ public enum OpenRPCDocument {
         }
       },
       "ReportResult": {
-        "description": "The answer to a report (`jobs.complete`, `jobs.fail`, `jobs.skip`): the job after it.",
+        "description": "The answer to a report (`jobs.complete`, `jobs.fail`, `jobs.skip`, each report of `jobs.report`): the job after it.",
         "type": "object",
         "properties": {
           "jobId": {
@@ -4356,6 +4509,71 @@ public enum OpenRPCDocument {
           "rule"
         ],
         "additionalProperties": false
+      },
+      "JobReport": {
+        "description": "One report of `jobs.report`: exactly one member, with the params of `jobs.complete`, `jobs.fail` or `jobs.skip`.",
+        "type": "object",
+        "properties": {
+          "complete": {
+            "description": "The params of `jobs.complete`.",
+            "type": "object"
+          },
+          "fail": {
+            "description": "The params of `jobs.fail`.",
+            "type": "object"
+          },
+          "skip": {
+            "description": "The params of `jobs.skip`.",
+            "type": "object"
+          }
+        },
+        "oneOf": [
+          {
+            "required": [
+              "complete"
+            ]
+          },
+          {
+            "required": [
+              "fail"
+            ]
+          },
+          {
+            "required": [
+              "skip"
+            ]
+          }
+        ],
+        "additionalProperties": false
+      },
+      "JobReportAnswer": {
+        "description": "The answer to one report of `jobs.report`: its method's result, or its error object.",
+        "oneOf": [
+          {
+            "type": "object",
+            "properties": {
+              "result": {
+                "$ref": "#/components/schemas/ReportResult"
+              }
+            },
+            "required": [
+              "result"
+            ],
+            "additionalProperties": false
+          },
+          {
+            "type": "object",
+            "properties": {
+              "error": {
+                "$ref": "#/components/schemas/Error"
+              }
+            },
+            "required": [
+              "error"
+            ],
+            "additionalProperties": false
+          }
+        ]
       }
     },
     "errors": {

@@ -138,6 +138,9 @@ struct ChaosTests {
         // A long call: the agent is killed in the middle of it.
         let agent = try scene.agent("slow", capacity: 1, durationMs: "60000-60000")
         #expect(try await scene.eventually("SELECT phase = 'DIALING' FROM campaign.campaign_jobs", within: .seconds(30)))
+        // DIALING commits a moment before the placer records its dial: kill in the call, not before it.
+        let ringing = ContinuousClock.now + .seconds(30)
+        while scene.dials().values.reduce(0, +) < 1, ContinuousClock.now < ringing { try await Task.sleep(for: .milliseconds(20)) }
         agent.signal(SIGKILL)
         // After the lease runs out: FAILED outcome_unknown.
         #expect(try await scene.eventually(

@@ -49,7 +49,7 @@ struct AccessPolicyTests {
             "rpc.discover", "health", "agents.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
             "customers.list", "automation.get",
         ]
-        let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip"]
+        let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]
         for (name, role) in ProtocolMethods.roles {
             let expected: AccessRole = reads.contains(name) ? .reader : agent.contains(name) ? .agent : .admin
             #expect(role == expected, "\(name)")

@@ -171,6 +171,54 @@ struct CoordinatorTests {
         }
     }
 
+    /// `jobs.report`: each report answers as its own method would (result or error object, in
+    /// order), the valid ones in one group commit, a refused one holding back none of the others.
+    @Test func severalReportsInOneRequestAnswerEachInOrder() async throws {
+        try await CoordinatorHarness.run("reportmany") { h in
+            try await TestFactory.jobs(h.store, count: 4)
+            try await h.client { agent in
+                _ = try await agent.call(AgentHello.self, .init(agentId: "a1", capacity: 4, version: "t"))
+                let jobs = try await agent.call(LeaseJobs.self, .init(max: 4, dial: true)).jobs
+                #expect(jobs.count == 4)
+                func call(_ j: LeasedJob, _ outcome: CallOutcome) -> CallRecord {
+                    CallRecord(provider: "t", providerCallId: "p-\(j.jobId)", idempotencyKey: j.idempotencyKey!, startedAt: nil,
+                               endedAt: nil, outcome: outcome, durationMs: 5, detail: ["k": "v"])
+                }
+                let before = h.coordinator.batchSizes.count
+                let reports: [JobReport] = [
+                    .complete(.init(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, outcome: .answered, call: call(jobs[0], .answered))),
+                    .fail(.init(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, retryable: true, error: "busy", outcome: .busy,
+                                call: call(jobs[1], .busy))),
+                    .fail(.init(jobId: jobs[2].jobId, leaseToken: "00000000-0000-0000-0000-000000000000", retryable: true, error: "x",
+                                outcome: nil, call: nil)),
+                    .fail(.init(jobId: jobs[3].jobId, leaseToken: jobs[3].leaseToken, retryable: true, error: "", outcome: nil, call: nil)),
+                    JobReport(
+                        complete: .init(jobId: jobs[3].jobId, leaseToken: jobs[3].leaseToken, outcome: .answered, call: nil),
+                        skip: .init(jobId: jobs[3].jobId, leaseToken: jobs[3].leaseToken, reason: "both")),
+                    .complete(.init(jobId: 999_999, leaseToken: jobs[0].leaseToken, outcome: .answered, call: nil)),
+                ]
+                let answer = try await agent.call(ReportJobs.self, .init(reports: reports))
+                let r = answer.results
+                #expect(r.count == 6)
+                #expect(r[0].result?.status == .completed && r[0].result?.replayed == false && r[0].error == nil)
+                #expect(r[1].result?.status == .queued && r[1].result?.runAt != nil)
+                #expect(r[2].error?.symbol == "LEASE_LOST" && r[2].result == nil)
+                #expect(r[3].error?.symbol == "VALIDATION_FAILED")
+                #expect(r[4].error?.symbol == "VALIDATION_FAILED")
+                #expect(r[5].error?.symbol == "NOT_FOUND")
+                // The four that passed the checks (the unknown job is the store's to find) went in one transaction.
+                #expect(Array(h.coordinator.batchSizes.dropFirst(before)) == [4])
+                // Resent as it was: what landed replays, nothing is logged twice.
+                let again = try await agent.call(ReportJobs.self, .init(reports: Array(reports.prefix(2))))
+                #expect(again.results.map { $0.result?.replayed } == [true, true])
+                #expect(try h.db.scalar("SELECT count(*) FROM campaign.call_logs") == "2")
+                #expect(try h.db.scalar("SELECT status FROM campaign.campaign_jobs WHERE id = \(jobs[3].jobId)") == "ACTIVE")
+                // The request itself: 1…1000 reports.
+                await #expect(throws: RPCError.self) { _ = try await agent.call(ReportJobs.self, .init(reports: [])) }
+            }
+        }
+    }
+
     @Test func wholeAgentCycleOverTheSocket() async throws {
         try await CoordinatorHarness.run("cycle") { h in
             try await TestFactory.jobs(h.store, count: 2)
