@@ -258,7 +258,9 @@ public enum JSONCoding {
 
     /// `{"jsonrpc":"2.0","id":<id>,"result":<result>}`, the id as the request's own bytes.
     static func success(id: [UInt8], result: any Encodable & Sendable) throws -> [UInt8] {
-        Self.envelope(id: id, member: #","result":"#, value: try self.encoder.encode(AnyEncodable(result)))
+        // The hot path's answers (leases, reports) are written by hand; the rest by JSONEncoder.
+        if let hot = result as? any JSONWritable { return Self.envelope(id: id, member: #","result":"#, value: hot.jsonBytes) }
+        return Self.envelope(id: id, member: #","result":"#, value: try self.encoder.encode(AnyEncodable(result)))
     }
 
     /// `{"jsonrpc":"2.0","id":<id>,"error":<error>}`, the id as the request's own bytes.
@@ -267,7 +269,7 @@ public enum JSONCoding {
         Self.envelope(id: id, member: #","error":"#, value: (try? self.encoder.encode(error)) ?? Data("{}".utf8))
     }
 
-    private static func envelope(id: [UInt8], member: String, value: Data) -> [UInt8] {
+    private static func envelope(id: [UInt8], member: String, value: some Collection<UInt8>) -> [UInt8] {
         let head = #"{"jsonrpc":"2.0","id":"#
         var out: [UInt8] = []
         out.reserveCapacity(head.utf8.count + id.count + member.utf8.count + value.count + 1)

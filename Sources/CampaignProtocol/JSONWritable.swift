@@ -1,0 +1,163 @@
+/// Results the coordinator writes as JSON by hand, without `JSONEncoder` (issue 11's profile:
+/// encoding lease and report answers was ~15 % of the coordinator's CPU in a drain). The bytes
+/// are what `JSONEncoder` would write for the same value, up to member order and number form:
+/// optional members that are nil are left out, as synthesized `Codable` leaves them out. Tests
+/// hold each writer to the `Codable` form by decoding both.
+public protocol JSONWritable {
+    func writeJSON(into out: inout [UInt8])
+}
+
+extension JSONWritable {
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        self.writeJSON(into: &out)
+        return out
+    }
+}
+
+/// Writes `{"a":…,"b":…}` member by member.
+struct JSONObjectWriter {
+    private var first = true
+
+    mutating func key(_ name: StaticString, into out: inout [UInt8]) {
+        out.append(self.first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        self.first = false
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    mutating func string(_ name: StaticString, _ v: String?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        JSONValue.writeString(v, into: &out)
+    }
+
+    mutating func int<I: BinaryInteger>(_ name: StaticString, _ v: I?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        out.append(contentsOf: String(v).utf8)
+    }
+
+    mutating func bool(_ name: StaticString, _ v: Bool?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        out.append(contentsOf: (v ? "true" : "false").utf8)
+    }
+
+    mutating func value(_ name: StaticString, _ v: JSONValue?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        JSONValue.write(v, into: &out)
+    }
+
+    mutating func object(_ name: StaticString, _ v: (some JSONWritable)?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        v.writeJSON(into: &out)
+    }
+
+    mutating func array(_ name: StaticString, _ v: [some JSONWritable]?, into out: inout [UInt8]) {
+        guard let v else { return }
+        self.key(name, into: &out)
+        out.append(UInt8(ascii: "["))
+        for (i, e) in v.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeJSON(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    func end(into out: inout [UInt8]) {
+        if self.first { out.append(UInt8(ascii: "{")) }
+        out.append(UInt8(ascii: "}"))
+    }
+}
+
+extension CallTarget: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("customerId", self.customerId, into: &out)
+        w.string("externalRef", self.externalRef, into: &out)
+        w.string("name", self.name, into: &out)
+        w.string("phone", self.phone, into: &out)
+        w.string("timezone", self.timezone, into: &out)
+        w.value("attributes", self.attributes, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension LeasedJob: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("queueJobId", self.queueJobId, into: &out)
+        w.string("leaseToken", self.leaseToken, into: &out)
+        w.int("attempt", self.attempt, into: &out)
+        w.int("maxAttempts", self.maxAttempts, into: &out)
+        w.string("leaseExpiresAt", self.leaseExpiresAt, into: &out)
+        w.string("reason", self.reason, into: &out)
+        w.object("customer", self.customer, into: &out)
+        w.string("idempotencyKey", self.idempotencyKey, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension DialRefusal: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("rule", self.rule, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension LeaseJobs.Result: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.array("jobs", self.jobs, into: &out)
+        w.array("refused", self.refused, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension ReportResult: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("status", self.status.rawValue, into: &out)
+        w.int("attemptsMade", self.attemptsMade, into: &out)
+        w.string("runAt", self.runAt, into: &out)
+        w.bool("replayed", self.replayed, into: &out)
+        w.value("result", self.result, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension RPCError: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("code", self.code, into: &out)
+        w.string("message", self.message, into: &out)
+        w.value("data", self.data, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension JobReportAnswer: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.object("result", self.result, into: &out)
+        w.object("error", self.error, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension ReportJobs.Result: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.array("results", self.results, into: &out)
+        w.end(into: &out)
+    }
+}

@@ -1,0 +1,73 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import Testing
+
+/// The hand-written answers of the hot path against their `Codable` form: the same value back,
+/// and the same JSON tree as `JSONEncoder` writes (nil members left out alike).
+@Suite("JSONWritable: hand-written lease and report answers")
+struct JSONWritableTests {
+    static func check<T: JSONWritable & Codable & Equatable>(_ value: T, _ label: String) throws {
+        let ours = Data(value.jsonBytes)
+        #expect(try JSONDecoder().decode(T.self, from: ours) == value, "\(label): \(String(decoding: ours, as: UTF8.self))")
+        let theirs = try JSONEncoder().encode(value)
+        let a = try JSONValue(jsonText: String(decoding: ours, as: UTF8.self))
+        let b = try JSONDecoder().decode(JSONValue.self, from: theirs)
+        #expect(JSONValueTextTests.same(a, b), "\(label): ours \(a) vs JSONEncoder's \(b)")
+    }
+
+    static let texts = ["", "plain", "quote \" and \\ back", "line\nbreak\t\u{1}", "ünï ☎ 😀", "a/b"]
+
+    static func target(_ i: Int) -> CallTarget {
+        CallTarget(
+            customerId: Int64(i) * 7_919, externalRef: "cust-\(texts[i % texts.count])", name: texts[(i + 1) % texts.count],
+            phone: "+1415555\(1000 + i)", timezone: "Europe/Paris",
+            attributes: i % 3 == 0 ? nil : i % 3 == 1 ? .object(["tier": "gold", "n": .int(Int64(i)), "x": .double(0.5)]) : .object(["tags": ["a", nil, true]]))
+    }
+
+    static func leased(_ i: Int) -> LeasedJob {
+        LeasedJob(
+            jobId: Int64(i), queueJobId: "q-\(texts[i % texts.count])", leaseToken: UUID().uuidString.lowercased(),
+            attempt: i % 3 + 1, maxAttempts: 3, leaseExpiresAt: "2026-12-01T10:00:0\(i % 10).123Z",
+            reason: i % 2 == 0 ? nil : "automation", customer: target(i), idempotencyKey: i % 4 == 0 ? nil : "q-\(i)#1")
+    }
+
+    static func report(_ i: Int) -> ReportResult {
+        ReportResult(
+            jobId: Int64(i), status: JobStatus.allCases[i % JobStatus.allCases.count], attemptsMade: i % 4,
+            runAt: i % 2 == 0 ? nil : "2026-12-01T10:00:00.000Z", replayed: i % 3 == 0,
+            result: i % 5 == 0 ? nil : .object(["outcome": "ANSWERED", "error": .string(texts[i % texts.count]), "retry": true]))
+    }
+
+    @Test("lease answers: with and without refusals, reasons, keys, attributes")
+    func leases() throws {
+        for i in 0..<24 {
+            try Self.check(Self.target(i), "target \(i)")
+            try Self.check(Self.leased(i), "leased \(i)")
+            let refused: [DialRefusal]? = i % 3 == 0 ? nil : (0..<(i % 3)).map { DialRefusal(jobId: Int64($0), rule: "not_active") }
+            try Self.check(LeaseJobs.Result(jobs: (0..<(i % 5)).map(Self.leased), refused: refused), "lease result \(i)")
+        }
+        try Self.check(LeaseJobs.Result(jobs: []), "empty lease")
+    }
+
+    @Test("report answers: results, errors with data, and jobs.report's mix")
+    func reports() throws {
+        for i in 0..<24 {
+            try Self.check(Self.report(i), "report \(i)")
+            let error = RPCError(.leaseLost, "lease lost: \(Self.texts[i % Self.texts.count])", details: ["status": "QUEUED"])
+            try Self.check(error, "error \(i)")
+            try Self.check(RPCError(code: -32000 - i, message: "plain"), "error without data \(i)")
+            let answers = (0..<(i % 6)).map { k in k % 2 == 0 ? JobReportAnswer(result: Self.report(k)) : JobReportAnswer(error: error) }
+            try Self.check(ReportJobs.Result(results: answers), "jobs.report result \(i)")
+        }
+    }
+
+    @Test("the exact bytes of a small answer")
+    func bytes() {
+        let r = ReportResult(jobId: 7, status: .completed, attemptsMade: 1, runAt: nil, replayed: false, result: ["outcome": "ANSWERED"])
+        #expect(String(decoding: r.jsonBytes, as: UTF8.self)
+            == #"{"jobId":7,"status":"COMPLETED","attemptsMade":1,"replayed":false,"result":{"outcome":"ANSWERED"}}"#)
+        #expect(String(decoding: ReportJobs.Result(results: []).jsonBytes, as: UTF8.self) == #"{"results":[]}"#)
+        #expect(String(decoding: JobReportAnswer().jsonBytes, as: UTF8.self) == "{}")
+    }
+}
