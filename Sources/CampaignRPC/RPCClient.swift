@@ -93,6 +93,28 @@ public final class RPCClient: Sendable {
     /// Calls `M` and returns its result, or throws the server's ``RPCError``.
     public func call<M: RPCMethod>(_ method: M.Type, _ params: M.Params) async throws -> M.Result {
         let bytes = try await self.send(method: M.name, params: params)
+        if let readable = M.Result.self as? any JSONReadable.Type {
+            // The hot path's answers (leases, reports): one parse into a tree, fields read by hand.
+            let response: JSONValue
+            do {
+                response = try bytes.withUnsafeBufferPointer { try JSONValue(jsonText: String(decoding: $0, as: UTF8.self)) }
+            } catch {
+                throw RPCClientError(.badResponse, "bad response to \(M.name): \(error)")
+            }
+            if let e = response["error"], e != .null {
+                do { throw try RPCError(json: e) } catch let shape as JSONShapeError {
+                    throw RPCClientError(.badResponse, "bad error in the response to \(M.name): error\(shape)")
+                }
+            }
+            guard let r = response["result"], r != .null else {
+                throw RPCClientError(.badResponse, "response to \(M.name) has neither result nor error")
+            }
+            do {
+                return try readable.init(json: r) as! M.Result
+            } catch {
+                throw RPCClientError(.badResponse, "bad response to \(M.name): result\(error)")
+            }
+        }
         let response: RPCResponse<M.Result>
         do {
             response = try JSONCoding.decoder.decode(RPCResponse<M.Result>.self, from: Data(bytes))

@@ -71,3 +71,66 @@ struct JSONWritableTests {
         #expect(String(decoding: JobReportAnswer().jsonBytes, as: UTF8.self) == "{}")
     }
 }
+
+/// The hand-read answers of the agent against `JSONDecoder`'s reading of the same bytes.
+@Suite("JSONReadable: hand-read lease and report answers")
+struct JSONReadableTests {
+    static func read<T: JSONReadable>(_ type: T.Type, _ text: String) throws -> T { try T(json: try JSONValue(jsonText: text)) }
+
+    static func check<T: JSONReadable & Codable & Equatable>(_ value: T, _ label: String) throws {
+        let text = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        #expect(try Self.read(T.self, text) == value, "\(label): \(text)")
+        #expect(try Self.read(T.self, text) == JSONDecoder().decode(T.self, from: Data(text.utf8)), "\(label)")
+    }
+
+    @Test("every writer's value reads back; JSONDecoder agrees")
+    func roundTrips() throws {
+        for i in 0..<24 {
+            try Self.check(JSONWritableTests.leased(i), "leased \(i)")
+            let refused: [DialRefusal]? = i % 3 == 0 ? nil : [DialRefusal(jobId: Int64(i), rule: "daily_cap")]
+            try Self.check(LeaseJobs.Result(jobs: (0..<(i % 4)).map(JSONWritableTests.leased), refused: refused), "lease \(i)")
+            try Self.check(JSONWritableTests.report(i), "report \(i)")
+            let error = RPCError(.invalidState, "not allowed while the job is SKIPPED", details: ["status": "SKIPPED"])
+            try Self.check(
+                ReportJobs.Result(results: (0..<(i % 5)).map { k in
+                    k % 2 == 0 ? JobReportAnswer(result: JSONWritableTests.report(k)) : JobReportAnswer(error: error)
+                }), "jobs.report \(i)")
+        }
+    }
+
+    @Test("optional members absent or null, unknown members ignored")
+    func leniency() throws {
+        let r = try Self.read(
+            ReportResult.self, #"{"jobId":3,"status":"QUEUED","attemptsMade":1,"runAt":null,"replayed":false,"result":null,"new":1}"#)
+        #expect(r == ReportResult(jobId: 3, status: .queued, attemptsMade: 1, runAt: nil, replayed: false, result: nil))
+        #expect(try Self.read(LeaseJobs.Result.self, #"{"jobs":[],"refused":null}"#) == LeaseJobs.Result(jobs: [], refused: nil))
+    }
+
+    @Test("what JSONDecoder refuses is refused", arguments: [
+        #"{"status":"QUEUED","attemptsMade":1,"replayed":false}"#,  // jobId missing
+        #"{"jobId":"3","status":"QUEUED","attemptsMade":1,"replayed":false}"#,  // jobId a string
+        #"{"jobId":3,"status":"LOST","attemptsMade":1,"replayed":false}"#,  // unknown status
+        #"{"jobId":3,"status":"QUEUED","attemptsMade":1,"replayed":"no"}"#,  // replayed not a boolean
+        #"{"jobId":3,"status":"QUEUED","attemptsMade":1.5,"replayed":false}"#,  // not an integer
+        #"[1]"#,
+    ])
+    func refusals(_ text: String) {
+        #expect(throws: JSONShapeError.self) { try Self.read(ReportResult.self, text) }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ReportResult.self, from: Data(text.utf8)) }
+    }
+
+    @Test("a lease without its customer, or with a malformed one, is refused with the path")
+    func nested() {
+        #expect(throws: JSONShapeError.self) {
+            try Self.read(LeasedJob.self, #"{"jobId":1,"queueJobId":"q","leaseToken":"t","attempt":1,"maxAttempts":3,"leaseExpiresAt":"x"}"#)
+        }
+        do {
+            _ = try Self.read(LeaseJobs.Result.self, #"{"jobs":[{"jobId":1,"queueJobId":"q","leaseToken":"t","attempt":1,"maxAttempts":3,"leaseExpiresAt":"x","customer":{"customerId":1}}]}"#)
+            Issue.record("accepted a customer without its fields")
+        } catch let e as JSONShapeError {
+            #expect(e.path == ".jobs[0].customer.externalRef", "\(e)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+}
