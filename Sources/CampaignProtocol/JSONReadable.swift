@@ -150,3 +150,78 @@ extension ReportJobs.Result: JSONReadable {
         self.init(results: try f.required("results", try f.array("results", JobReportAnswer.self)))
     }
 }
+
+// MARK: Requests the coordinator reads by hand (`jobs.report`, the agent's hot path)
+
+extension JSONFields {
+    func outcome(_ key: String) throws -> CallOutcome? {
+        guard let s = try self.optionalString(key) else { return nil }
+        guard let o = CallOutcome(rawValue: s) else {
+            throw JSONShapeError(path: "\(self.path).\(key)", problem: "unknown outcome \(s)")
+        }
+        return o
+    }
+
+    func optionalInt(_ key: String) throws -> Int? {
+        guard self.value(key) != nil else { return nil }
+        return try self.int(key)
+    }
+
+    func optionalBool(_ key: String) throws -> Bool? {
+        guard self.value(key) != nil else { return nil }
+        return try self.bool(key)
+    }
+}
+
+extension CallRecord: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(
+            provider: try f.string("provider"), providerCallId: try f.optionalString("providerCallId"),
+            idempotencyKey: try f.string("idempotencyKey"), startedAt: try f.optionalString("startedAt"),
+            endedAt: try f.optionalString("endedAt"), outcome: try f.required("outcome", try f.outcome("outcome")),
+            durationMs: try f.optionalInt("durationMs"), detail: f.value("detail"))
+    }
+}
+
+extension CompleteJob.Params: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(
+            jobId: try f.int64("jobId"), leaseToken: try f.string("leaseToken"),
+            outcome: try f.required("outcome", try f.outcome("outcome")), call: try f.object("call", CallRecord.self))
+    }
+}
+
+extension FailJob.Params: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(
+            jobId: try f.int64("jobId"), leaseToken: try f.string("leaseToken"), retryable: try f.bool("retryable"),
+            error: try f.string("error"), outcome: try f.outcome("outcome"), call: try f.object("call", CallRecord.self),
+            outcomeUnknown: try f.optionalBool("outcomeUnknown"))
+    }
+}
+
+extension SkipJob.Params: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(jobId: try f.int64("jobId"), leaseToken: try f.string("leaseToken"), reason: try f.string("reason"))
+    }
+}
+
+extension JobReport: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(
+            complete: try f.object("complete", CompleteJob.Params.self), fail: try f.object("fail", FailJob.Params.self),
+            skip: try f.object("skip", SkipJob.Params.self))
+    }
+}
+
+extension ReportJobs.Params: JSONReadable {
+    public init(json: JSONValue) throws {
+        let f = try JSONFields(json, "")
+        self.init(reports: try f.required("reports", try f.array("reports", JobReport.self)))
+    }
+}

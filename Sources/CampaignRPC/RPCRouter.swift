@@ -243,7 +243,14 @@ public enum JSONCoding {
 
     /// Decodes the `params` member of a request line as `P` (absent or `[]`: as `{}`).
     static func decodeParams<P: Decodable>(_ type: P.Type, fromLine data: Data) throws -> P {
-        try self.decoder.decode(ParamsOf<P>.self, from: data).params
+        if let readable = P.self as? any JSONReadable.Type {
+            // The hot path's params (`jobs.report`): one parse into a tree, fields read by hand.
+            let line = try JSONValue(jsonText: String(decoding: data, as: UTF8.self))
+            var params = line["params"] ?? .object([:])
+            if case .array(let a) = params, a.isEmpty { params = .object([:]) }  // `[]` = no params
+            return try readable.init(json: params) as! P
+        }
+        return try self.decoder.decode(ParamsOf<P>.self, from: data).params
     }
 
     static func decodeParams<P: Decodable>(_ type: P.Type, from params: JSONValue?) throws -> P {
@@ -283,6 +290,10 @@ public enum JSONCoding {
 
     /// A short, safe description of a decoding error (the field path and the problem).
     public static func describe(_ error: any Error) -> String {
+        if let shape = error as? JSONShapeError {
+            let path = shape.path.hasPrefix(".") ? String(shape.path.dropFirst()) : shape.path
+            return "\(path.isEmpty ? "params" : path): \(shape.problem)"
+        }
         guard let e = error as? DecodingError else { return "\(error)" }
         func path(_ p: [any CodingKey]) -> String {
             // Params read from the request line carry the `params` key first: name fields from inside.

@@ -134,3 +134,55 @@ struct JSONReadableTests {
         }
     }
 }
+
+/// The hand-read params of `jobs.report` against `JSONDecoder`.
+@Suite("JSONReadable: jobs.report params")
+struct JSONReadableParamsTests {
+    static func call(_ i: Int) -> CallRecord? {
+        i % 4 == 0 ? nil : CallRecord(
+            provider: "sim", providerCallId: i % 2 == 0 ? nil : "p-\(i)", idempotencyKey: "q-\(i)#1",
+            startedAt: i % 3 == 0 ? nil : "2026-12-01T10:00:00.000Z", endedAt: "2026-12-01T10:00:01.500Z",
+            outcome: CallOutcome.allCases[i % CallOutcome.allCases.count], durationMs: i % 5 == 0 ? nil : i * 10,
+            detail: i % 2 == 0 ? nil : .object(["simulated": true, "sip": .int(200), "note": .string(JSONWritableTests.texts[i % 6])]))
+    }
+
+    static func report(_ i: Int) -> JobReport {
+        switch i % 3 {
+        case 0: return .complete(.init(jobId: Int64(i), leaseToken: "t-\(i)", outcome: .answered, call: call(i)))
+        case 1:
+            return .fail(.init(jobId: Int64(i), leaseToken: "t-\(i)", retryable: i % 2 == 0, error: "e \(JSONWritableTests.texts[i % 6])",
+                               outcome: i % 4 == 1 ? nil : .busy, call: call(i), outcomeUnknown: i % 5 == 0 ? nil : i % 2 == 0))
+        default: return .skip(.init(jobId: Int64(i), leaseToken: "t-\(i)", reason: "r"))
+        }
+    }
+
+    @Test("reports of every kind read back; JSONDecoder agrees")
+    func roundTrips() throws {
+        for n in 1..<20 {
+            let p = ReportJobs.Params(reports: (0..<n).map(Self.report))
+            let text = String(decoding: try JSONEncoder().encode(p), as: UTF8.self)
+            let ours = try ReportJobs.Params(json: try JSONValue(jsonText: text))
+            #expect(ours == p, "\(text)")
+            #expect(ours == (try JSONDecoder().decode(ReportJobs.Params.self, from: Data(text.utf8))))
+        }
+    }
+
+    @Test("wrong params are refused with their path", arguments: [
+        (#"{"reports":[{"complete":{"jobId":1,"leaseToken":"t"}}]}"#, ".reports[0].complete.outcome"),
+        (#"{"reports":[{"complete":{"jobId":1,"leaseToken":"t","outcome":"MAYBE"}}]}"#, ".reports[0].complete.outcome"),
+        (#"{"reports":[{"fail":{"jobId":1,"leaseToken":"t","retryable":1,"error":"x"}}]}"#, ".reports[0].fail.retryable"),
+        (#"{"reports":[{"fail":{"jobId":1,"leaseToken":"t","retryable":true,"error":"x","call":{"provider":"p"}}}]}"#,
+         ".reports[0].fail.call.idempotencyKey"),
+        (#"{"reports":{}}"#, ".reports"),
+        (#"{}"#, ".reports"),
+    ])
+    func refusals(_ text: String, _ path: String) throws {
+        do {
+            _ = try ReportJobs.Params(json: try JSONValue(jsonText: text))
+            Issue.record("accepted \(text)")
+        } catch let e as JSONShapeError {
+            #expect(e.path == path, "\(e)")
+        }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ReportJobs.Params.self, from: Data(text.utf8)) }
+    }
+}
