@@ -161,3 +161,97 @@ extension ReportJobs.Result: JSONWritable {
         w.end(into: &out)
     }
 }
+
+// MARK: Requests the agent writes by hand
+
+extension CallRecord: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.string("provider", self.provider, into: &out)
+        w.string("providerCallId", self.providerCallId, into: &out)
+        w.string("idempotencyKey", self.idempotencyKey, into: &out)
+        w.string("startedAt", self.startedAt, into: &out)
+        w.string("endedAt", self.endedAt, into: &out)
+        w.string("outcome", self.outcome.rawValue, into: &out)
+        w.int("durationMs", self.durationMs, into: &out)
+        w.value("detail", self.detail, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension CompleteJob.Params: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("leaseToken", self.leaseToken, into: &out)
+        w.string("outcome", self.outcome.rawValue, into: &out)
+        w.object("call", self.call, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension FailJob.Params: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("leaseToken", self.leaseToken, into: &out)
+        w.bool("retryable", self.retryable, into: &out)
+        w.string("error", self.error, into: &out)
+        w.string("outcome", self.outcome?.rawValue, into: &out)
+        w.object("call", self.call, into: &out)
+        w.bool("outcomeUnknown", self.outcomeUnknown, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension SkipJob.Params: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("jobId", self.jobId, into: &out)
+        w.string("leaseToken", self.leaseToken, into: &out)
+        w.string("reason", self.reason, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension JobReport: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.object("complete", self.complete, into: &out)
+        w.object("fail", self.fail, into: &out)
+        w.object("skip", self.skip, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension ReportJobs.Params: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.array("reports", self.reports, into: &out)
+        w.end(into: &out)
+    }
+}
+
+extension LeaseJobs.Params: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        var w = JSONObjectWriter()
+        w.int("max", self.max, into: &out)
+        w.int("waitMs", self.waitMs, into: &out)
+        w.bool("dial", self.dial, into: &out)
+        w.end(into: &out)
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"method":<method>,"params":<params>}` for params written by hand.
+public func writeRequest(id: Int64, method: String, params: some JSONWritable) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(512)
+    out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+    out.append(contentsOf: String(id).utf8)
+    out.append(contentsOf: #","method":"#.utf8)
+    JSONValue.writeString(method, into: &out)
+    out.append(contentsOf: #","params":"#.utf8)
+    params.writeJSON(into: &out)
+    out.append(UInt8(ascii: "}"))
+    return out
+}

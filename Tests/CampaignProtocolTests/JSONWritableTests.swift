@@ -186,3 +186,32 @@ struct JSONReadableParamsTests {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ReportJobs.Params.self, from: Data(text.utf8)) }
     }
 }
+
+/// The hand-written requests of the agent against their `Codable` form.
+@Suite("JSONWritable: the agent's requests")
+struct JSONWritableRequestTests {
+    @Test("reports and leases: the same value back, the same tree as JSONEncoder")
+    func requests() throws {
+        for i in 0..<24 {
+            if let c = JSONReadableParamsTests.call(i) { try JSONWritableTests.check(c, "call \(i)") }
+            let r = JSONReadableParamsTests.report(i)
+            try JSONWritableTests.check(r, "report \(i)")
+            if let p = r.complete { try JSONWritableTests.check(p, "complete \(i)") }
+            if let p = r.fail { try JSONWritableTests.check(p, "fail \(i)") }
+            if let p = r.skip { try JSONWritableTests.check(p, "skip \(i)") }
+            try JSONWritableTests.check(ReportJobs.Params(reports: (0..<i).map(JSONReadableParamsTests.report)), "jobs.report \(i)")
+            let lease = LeaseJobs.Params(max: i + 1, waitMs: i % 2 == 0 ? nil : i * 100, dial: i % 3 == 0 ? nil : i % 3 == 1)
+            try JSONWritableTests.check(lease, "lease \(i)")
+        }
+    }
+
+    @Test("the request envelope is JSONEncoder's RPCRequest")
+    func envelope() throws {
+        let p = ReportJobs.Params(reports: [JSONReadableParamsTests.report(1), JSONReadableParamsTests.report(2)])
+        let ours = try JSONValue(jsonText: String(decoding: writeRequest(id: 42, method: ReportJobs.name, params: p), as: UTF8.self))
+        let theirs = try JSONDecoder().decode(
+            JSONValue.self, from: JSONEncoder().encode(RPCRequest(id: .int(42), method: ReportJobs.name, params: p)))
+        #expect(JSONValueTextTests.same(ours, theirs), "\(ours) vs \(theirs)")
+        #expect(ours["jsonrpc"] == "2.0" && ours["id"] == .int(42) && ours["method"] == "jobs.report")
+    }
+}
