@@ -306,14 +306,19 @@ public final class PostgresJobStore: Sendable {
                 }
             }
 
-            if !writes.isEmpty { try TransitionWrite.apply(conn, Array(writes.values)) }
+            var views = writes.isEmpty ? [:] : try TransitionWrite.apply(conn, Array(writes.values))
             if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
             if !dialed.isEmpty {
                 try limits!.record(conn, customers: dialed)
             }
 
-            // Answer from the rows as they are now.
-            let views = try ReportView.load(conn, ids: ids)
+            // Answer from the rows as they are now: the written ones came back from the update,
+            // the others (replays) are read.
+            let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
+                .subtracting(views.keys)
+            if !unwritten.isEmpty {
+                views.merge(try ReportView.load(conn, ids: unwritten.sorted()), uniquingKeysWith: { a, _ in a })
+            }
             return requests.enumerated().map { i, request in
                 if let decided = outcomes[i] { return decided }
                 let view = views[request.jobId]!
@@ -761,8 +766,10 @@ struct TransitionWrite {
         if self.maxAttempts == nil { self.maxAttempts = earlier.maxAttempts }
     }
 
-    static func apply(_ conn: PQConnection, _ writes: [TransitionWrite]) throws {
-        try conn.execute(SQL.jobsApplyTransitions, [
+    /// Writes the transitions; answers each written job's report view.
+    @discardableResult
+    static func apply(_ conn: PQConnection, _ writes: [TransitionWrite]) throws -> [Int64: ReportView] {
+        try ReportView.views(try conn.execute(SQL.jobsApplyTransitions, [
             PGArray.encode(writes.map { $0.id }),
             PGArray.encode(writes.map { $0.status.rawValue }),
             PGArray.encode(writes.map { $0.phase?.rawValue }),
@@ -771,7 +778,7 @@ struct TransitionWrite {
             PGArray.encode(writes.map { $0.idempotencyKey }),
             PGArray.encode(writes.map { $0.maxAttempts }),
             PGArray.encode(writes.map { $0.lastReport?.rawValue }),
-        ])
+        ]))
     }
 }
 
@@ -852,8 +859,13 @@ struct ReportView {
     var result: JSONValue?
 
     static func load(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: ReportView] {
+        try self.views(try conn.execute(SQL.jobsReportView, [PGArray.encode(ids)]))
+    }
+
+    /// Rows of `SQL.reportViewColumns`, by job id.
+    static func views(_ rows: PQRows) throws -> [Int64: ReportView] {
         var out: [Int64: ReportView] = [:]
-        for r in try conn.execute(SQL.jobsReportView, [PGArray.encode(ids)]).all {
+        for r in rows.all {
             out[try r.int64("id")] = ReportView(
                 status: JobStatus(rawValue: try r.string("status")) ?? .failed,
                 attemptsMade: try r.int("attempts_made"), runAt: r["run_at"], result: JSONText.decode(r["result"]))

@@ -223,6 +223,7 @@ public enum SQL {
 
     /// Applies the state machine's transitions to many jobs at once. Lease fields are kept while
     /// ACTIVE and cleared otherwise; the lease token is kept, so a resent report is recognised.
+    /// Answers each written job's report view.
     static let jobsApplyTransitions = SQLStatement(
         "jobs_apply_transitions",
         """
@@ -244,6 +245,7 @@ public enum SQL {
                     $8::text[])
             AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report)
         WHERE j.id = u.id
+        RETURNING \(reportViewColumns)
         """)
 
     /// Marks the customers of jobs that started dialing as called now (the cooldown counts from here).
@@ -271,12 +273,16 @@ public enum SQL {
         ON CONFLICT DO NOTHING
         """)
 
-    /// The wire view of jobs after a batch, for the answers.
+    /// What an answer to a report shows of a job (`ReportView`).
+    static let reportViewColumns = "j.id, j.status, j.attempts_made, campaign.ts(j.run_at) AS run_at, j.result"
+
+    /// The wire view of jobs a batch did not write (a replayed report), for the answers; the
+    /// written ones come back from `jobsApplyTransitions` itself.
     static let jobsReportView = SQLStatement(
         "jobs_report_view",
         """
-        SELECT id, status, attempts_made, campaign.ts(run_at) AS run_at, result
-        FROM campaign.campaign_jobs WHERE id = ANY($1::bigint[])
+        SELECT \(reportViewColumns)
+        FROM campaign.campaign_jobs j WHERE j.id = ANY($1::bigint[])
         """)
 
     // MARK: Eligibility and provider limits

@@ -28,8 +28,9 @@ SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS ids,
 FROM leased
 \gset
 -- 2. The report transaction of jobs.complete: SQL.jobsLockForReport, SQL.jobsApplyTransitions
---    (COMPLETED, lease cleared, idempotency key kept), SQL.callLogsInsert (one ANSWERED call per
---    job), SQL.jobsReportView (the answers).
+--    (COMPLETED, lease cleared, idempotency key kept; its RETURNING is the answers' view, which
+--    was a separate SQL.jobsReportView before the tree after 6387acf), SQL.callLogsInsert (one
+--    ANSWERED call per job).
 BEGIN;
 SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
        j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
@@ -47,13 +48,12 @@ UPDATE campaign.campaign_jobs j SET
     lease_owner = NULL, lease_expires_at = NULL,
     completed_at = now(), failed_at = j.failed_at, updated_at = now()
 FROM unnest(:ids::bigint[]) AS u(id)
-WHERE j.id = u.id;
+WHERE j.id = u.id
+RETURNING j.id, j.status, j.attempts_made, campaign.ts(j.run_at) AS run_at, j.result;
 INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
     idempotency_key, started_at, ended_at, outcome, duration, detail)
 SELECT j.id, j.customer_id, j.attempts_made, 'pgbench-' || :client_id, 'simulate', 'sim-' || j.id,
        j.queue_job_id || '#' || j.attempts_made, now(), now(), 'ANSWERED', interval '0', NULL
 FROM campaign.campaign_jobs j WHERE j.id = ANY(:ids::bigint[])
 ON CONFLICT DO NOTHING;
-SELECT id, status, attempts_made, campaign.ts(run_at) AS run_at, result
-FROM campaign.campaign_jobs WHERE id = ANY(:ids::bigint[]);
 COMMIT;
