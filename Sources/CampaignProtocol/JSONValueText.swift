@@ -132,6 +132,7 @@ private struct JSONTextParser {
             guard depth < self.maximumDepth else { throw self.error("nested too deeply") }
             self.i += 1
             var o: [String: JSONValue] = [:]
+            o.reserveCapacity(8)
             self.skipWhitespace()
             if self.i < self.bytes.count, self.bytes[self.i] == UInt8(ascii: "}") {
                 self.i += 1
@@ -242,6 +243,17 @@ private struct JSONTextParser {
     /// A string, the opening quote at `i`. Raw bytes must be valid UTF-8 without control characters.
     mutating func string() throws -> String {
         self.i += 1
+        // Most strings hold no escape: validate the bytes in place, without a copy.
+        var k = self.i
+        while k < self.bytes.count {
+            let b = self.bytes[k]
+            if b == UInt8(ascii: "\""), let s = String(validating: UnsafeBufferPointer(rebasing: self.bytes[self.i..<k]), as: UTF8.self) {
+                self.i = k + 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 || b == UInt8(ascii: "\"") { break }
+            k += 1
+        }
         var out: [UInt8] = []
         var runStart = self.i
         while true {
