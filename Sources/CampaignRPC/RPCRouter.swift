@@ -45,7 +45,8 @@ public final class RPCRouter: Sendable {
     /// Where a request's params come from: decoded straight from the request line (the fast
     /// path), or from an already-parsed value (batch members).
     enum ParamsSource: Sendable {
-        case line(Data)
+        /// The request's line, and its tree when the line was parsed whole (the fast path).
+        case line(Data, tree: JSONValue?)
         case value(JSONValue?)
     }
 
@@ -74,7 +75,7 @@ public final class RPCRouter: Sendable {
             let decoded: M.Params
             do {
                 switch source {
-                case .line(let data): decoded = try JSONCoding.decodeParams(M.Params.self, fromLine: data)
+                case .line(let data, let tree): decoded = try JSONCoding.decodeParams(M.Params.self, fromLine: data, tree: tree)
                 case .value(let params): decoded = try JSONCoding.decodeParams(M.Params.self, from: params)
                 }
             } catch {
@@ -112,10 +113,16 @@ public final class RPCRouter: Sendable {
             // Fast path for a single request: read its envelope, then its params straight into the
             // method's type — no generic tree, no re-encoding. Anything unusual (a malformed
             // envelope) takes the general path below, which words the errors.
-            if id != .invalid, let head = try? JSONCoding.decoder.decode(RequestHead.self, from: data),
+            // The envelope from one parse of the line by the Codable-free parser (whose tree the
+            // hot methods read their params from); a line it cannot hold goes the Codable way.
+            if id != .invalid, let tree = try? bytes.withUnsafeBufferPointer({ try JSONValue(jsonText: String(decoding: $0, as: UTF8.self)) }) {
+                if let head = RequestHead(tree), head.jsonrpc == "2.0", let method = head.method, head.params != .other {
+                    return await self.dispatch(method: method, id: id.raw, params: .line(data, tree: tree), context: context)
+                }
+            } else if id != .invalid, let head = try? JSONCoding.decoder.decode(RequestHead.self, from: data),
                 head.jsonrpc == "2.0", let method = head.method, head.params != .other
             {
-                return await self.dispatch(method: method, id: id.raw, params: .line(data), context: context)
+                return await self.dispatch(method: method, id: id.raw, params: .line(data, tree: nil), context: context)
             }
             guard let value = try? JSONCoding.decoder.decode(JSONValue.self, from: data) else {
                 return JSONCoding.failure(id: JSONCoding.nullID, Self.unrepresentable)
@@ -242,10 +249,10 @@ public enum JSONCoding {
     }()
 
     /// Decodes the `params` member of a request line as `P` (absent or `[]`: as `{}`).
-    static func decodeParams<P: Decodable>(_ type: P.Type, fromLine data: Data) throws -> P {
+    static func decodeParams<P: Decodable>(_ type: P.Type, fromLine data: Data, tree: JSONValue? = nil) throws -> P {
         if let readable = P.self as? any JSONReadable.Type {
-            // The hot path's params (`jobs.report`): one parse into a tree, fields read by hand.
-            let line = try JSONValue(jsonText: String(decoding: data, as: UTF8.self))
+            // The hot path's params (`jobs.report`): fields read by hand from the line's tree.
+            let line = try tree ?? JSONValue(jsonText: String(decoding: data, as: UTF8.self))
             var params = line["params"] ?? .object([:])
             if case .array(let a) = params, a.isEmpty { params = .object([:]) }  // `[]` = no params
             return try readable.init(json: params) as! P
@@ -319,6 +326,28 @@ struct AnyEncodable: Encodable {
 /// The envelope of a request, read without building its params or its id.
 struct RequestHead: Decodable {
     enum ParamsKind: Equatable { case absent, object, emptyArray, array, other }
+
+    /// The head of a request from its parsed tree; nil when the line is not an object.
+    init?(_ tree: JSONValue) {
+        guard case .object(let o) = tree else { return nil }
+        // Present but not a string: as the Decodable reading, which fails and words the error later.
+        switch o["jsonrpc"] {
+        case nil, .null?: self.jsonrpc = nil
+        case .string(let v)?: self.jsonrpc = v
+        default: return nil
+        }
+        switch o["method"] {
+        case nil, .null?: self.method = nil
+        case .string(let v)?: self.method = v
+        default: return nil
+        }
+        switch o["params"] {
+        case nil: self.params = .absent
+        case .object?: self.params = .object
+        case .array(let a)?: self.params = a.isEmpty ? .emptyArray : .array
+        default: self.params = .other
+        }
+    }
 
     var jsonrpc: String?
     var method: String?
