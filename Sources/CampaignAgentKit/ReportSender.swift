@@ -34,9 +34,6 @@ final class ReportSender: Sendable {
     let maximumReports: Int
     let maximumBytes: Int
 
-    /// Reports per request sent so far, most recent last (at most 1000 kept), for tests.
-    let batchSizes = NIOLockedValueBox<[Int]>([])
-
     init(maximumInFlight: Int = 2, maximumReports: Int = 200, maximumBytes: Int = 256 << 10) {
         self.maximumInFlight = maximumInFlight
         self.maximumReports = min(maximumReports, ReportJobs.maximumReports)
@@ -83,10 +80,6 @@ final class ReportSender: Sendable {
                 return take
             }
             guard let client = batch.first?.client else { return }
-            self.batchSizes.withLockedValue { sizes in
-                if sizes.count >= 1000 { sizes.removeFirst(sizes.count - 999) }
-                sizes.append(batch.count)
-            }
             do {
                 let answer = try await client.call(ReportJobs.self, ReportJobs.Params(reports: batch.map(\.report)))
                 guard answer.results.count == batch.count else {

@@ -42,22 +42,25 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
     /// is full; each outcome (or the error of its batch) in the order given.
     func submitAll(_ requests: [Request]) async -> [Result<Outcome, any Error>] {
         guard !requests.isEmpty else { return [] }
-        let collector = Collector(count: requests.count)
         return await withCheckedContinuation { (cont: CheckedContinuation<[Result<Outcome, any Error>], Never>) in
-            collector.continuation.withLockedValue { $0 = cont }
+            let collector = Collector(count: requests.count, continuation: cont)
             self.enqueue(requests.enumerated().map { i, r in (r, { @Sendable o in collector.set(i, o) }) })
         }
     }
 
+    /// Gathers the outcomes of one `submitAll` and resumes its caller with the last one.
     private final class Collector: Sendable {
         private struct State {
             var results: [Result<Outcome, any Error>?]
             var left: Int
         }
         private let state: NIOLockedValueBox<State>
-        let continuation = NIOLockedValueBox<CheckedContinuation<[Result<Outcome, any Error>], Never>?>(nil)
+        private let continuation: CheckedContinuation<[Result<Outcome, any Error>], Never>
 
-        init(count: Int) { self.state = NIOLockedValueBox(State(results: Array(repeating: nil, count: count), left: count)) }
+        init(count: Int, continuation: CheckedContinuation<[Result<Outcome, any Error>], Never>) {
+            self.state = NIOLockedValueBox(State(results: Array(repeating: nil, count: count), left: count))
+            self.continuation = continuation
+        }
 
         func set(_ i: Int, _ r: Result<Outcome, any Error>) {
             let done: [Result<Outcome, any Error>]? = self.state.withLockedValue { s in
@@ -65,8 +68,7 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
                 s.left -= 1
                 return s.left == 0 ? s.results.map { $0! } : nil
             }
-            // The continuation is stored before any request is queued, so it is there by now.
-            if let done { self.continuation.withLockedValue { $0 }!.resume(returning: done) }
+            if let done { self.continuation.resume(returning: done) }
         }
     }
 

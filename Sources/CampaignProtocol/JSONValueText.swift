@@ -85,14 +85,25 @@ extension JSONValue {
     /// Nesting deeper than `maximumDepth` is refused.
     public init(jsonText text: String, maximumDepth: Int = 512) throws {
         var copy = text
-        self = try copy.withUTF8 { bytes in
-            var p = JSONTextParser(bytes: bytes, maximumDepth: maximumDepth)
-            p.skipWhitespace()
-            let v = try p.value(depth: 0)
-            p.skipWhitespace()
-            guard p.i == bytes.count else { throw p.error("text after the value") }
-            return v
+        self = try copy.withUTF8 { try Self.parse($0, maximumDepth: maximumDepth) }
+    }
+
+    /// The same, from the bytes of a line as they came (no String made of the whole text first).
+    public init(jsonUTF8 bytes: some Collection<UInt8>, maximumDepth: Int = 512) throws {
+        if let v = try bytes.withContiguousStorageIfAvailable({ try Self.parse($0, maximumDepth: maximumDepth) }) {
+            self = v
+        } else {
+            self = try Array(bytes).withUnsafeBufferPointer { try Self.parse($0, maximumDepth: maximumDepth) }
         }
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) throws -> JSONValue {
+        var p = JSONTextParser(bytes: bytes, maximumDepth: maximumDepth)
+        p.skipWhitespace()
+        let v = try p.value(depth: 0)
+        p.skipWhitespace()
+        guard p.i == bytes.count else { throw p.error("text after the value") }
+        return v
     }
 }
 

@@ -97,7 +97,7 @@ public final class RPCClient: Sendable {
             // The hot path's answers (leases, reports): one parse into a tree, fields read by hand.
             let response: JSONValue
             do {
-                response = try bytes.withUnsafeBufferPointer { try JSONValue(jsonText: String(decoding: $0, as: UTF8.self)) }
+                response = try JSONValue(jsonUTF8: bytes)
             } catch {
                 throw RPCClientError(.badResponse, "bad response to \(M.name): \(error)")
             }

@@ -115,7 +115,7 @@ public final class RPCRouter: Sendable {
             // envelope) takes the general path below, which words the errors.
             // The envelope from one parse of the line by the Codable-free parser (whose tree the
             // hot methods read their params from); a line it cannot hold goes the Codable way.
-            if id != .invalid, let tree = try? bytes.withUnsafeBufferPointer({ try JSONValue(jsonText: String(decoding: $0, as: UTF8.self)) }) {
+            if id != .invalid, let tree = try? JSONValue(jsonUTF8: bytes) {
                 if let head = RequestHead(tree), head.jsonrpc == "2.0", let method = head.method, head.params != .other {
                     return await self.dispatch(method: method, id: id.raw, params: .line(data, tree: tree), context: context)
                 }
@@ -252,7 +252,7 @@ public enum JSONCoding {
     static func decodeParams<P: Decodable>(_ type: P.Type, fromLine data: Data, tree: JSONValue? = nil) throws -> P {
         if let readable = P.self as? any JSONReadable.Type {
             // The hot path's params (`jobs.report`): fields read by hand from the line's tree.
-            let line = try tree ?? JSONValue(jsonText: String(decoding: data, as: UTF8.self))
+            let line = try tree ?? JSONValue(jsonUTF8: data)
             var params = line["params"] ?? .object([:])
             if case .array(let a) = params, a.isEmpty { params = .object([:]) }  // `[]` = no params
             return try readable.init(json: params) as! P
@@ -280,7 +280,7 @@ public enum JSONCoding {
     /// `{"jsonrpc":"2.0","id":<id>,"error":<error>}`, the id as the request's own bytes.
     static func failure(id: [UInt8], _ error: RPCError) -> [UInt8] {
         // An RPCError holds only strings, numbers and JSONValues: encoding cannot fail.
-        Self.envelope(id: id, member: #","error":"#, value: (try? self.encoder.encode(error)) ?? Data("{}".utf8))
+        Self.envelope(id: id, member: #","error":"#, value: error.jsonBytes)
     }
 
     private static func envelope(id: [UInt8], member: String, value: some Collection<UInt8>) -> [UInt8] {
