@@ -90,7 +90,8 @@ public struct SimulatePlacer: Placer {
     public func place(_ request: CallRequest) async -> PlacedCall {
         if let path = self.configuration.dialLogPath { Self.append(request.idempotencyKey + "\n", to: path) }
         let (outcome, ms) = self.draw(idempotencyKey: request.idempotencyKey)
-        try? await Task.sleep(for: .milliseconds(ms))
+        // A 0 ms call ends at once (a zero sleep still schedules a timer on the global executor).
+        if ms > 0 { try? await Task.sleep(for: .milliseconds(ms)) }
         return PlacedCall(
             outcome: outcome, providerCallId: "sim-" + request.idempotencyKey, durationMs: ms,
             detail: ["simulated": true])

@@ -25,6 +25,11 @@ public final class PQConnection: @unchecked Sendable {
     private var conn: OpaquePointer?
     private let url: String
     private var prepared: Set<String> = []
+    /// Where ``transaction(_:)`` stands: its BEGIN goes out with the first statement, and a
+    /// pipeline may carry its COMMIT (fewer round trips per transaction, issue 11).
+    private var transactionState = TransactionState.none
+
+    private enum TransactionState { case none, beginPending, open, committed }
 
     /// Connects; throws ``StoreError/Code/connectionFailed`` when the server is unreachable.
     public init(url: String) throws {
@@ -39,6 +44,7 @@ public final class PQConnection: @unchecked Sendable {
     private func connect() throws {
         if let conn = self.conn { PQfinish(conn) }
         self.prepared.removeAll()
+        self.transactionState = .none
         let conn = PQconnectdb(self.url)
         self.conn = conn
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
@@ -71,6 +77,7 @@ public final class PQConnection: @unchecked Sendable {
     @discardableResult
     public func exec(_ sql: String) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        try self.sendPendingBegin(conn)
         let res = PQexec(conn, sql)
         return try self.consume(res, what: "statement")
     }
@@ -79,6 +86,7 @@ public final class PQConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String, _ params: [String?] = []) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        try self.sendPendingBegin(conn)
         let res = withCStrings(params) { ptrs in
             PQexecParams(conn, sql, Int32(params.count), nil, ptrs, nil, nil, 0)
         }
@@ -89,6 +97,10 @@ public final class PQConnection: @unchecked Sendable {
     @discardableResult
     public func execute(_ statement: SQLStatement, _ params: [String?] = []) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        if self.transactionState == .beginPending {
+            return try self.pipeline([.statement(statement, params)])[0]  // with the BEGIN, in one round trip
+        }
+        try self.checkNotCommitted()
         if !self.prepared.contains(statement.name) {
             let res = PQprepare(conn, statement.name, statement.sql, Int32(params.count), nil)
             _ = try self.consume(res, what: "prepare \(statement.name)")
@@ -132,18 +144,141 @@ public final class PQConnection: @unchecked Sendable {
     }
 
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
+    ///
+    /// The BEGIN is sent with the body's first statement, and a ``pipeline(_:commit:)`` may send
+    /// the COMMIT with the body's last statements; a body that runs nothing sends nothing.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try self.exec("BEGIN")
+        self.transactionState = .beginPending
         do {
             let value = try body()
-            try self.exec("COMMIT")
+            if self.transactionState == .open {
+                self.transactionState = .none
+                try self.exec("COMMIT")
+            }
+            self.transactionState = .none
             return value
         } catch {
-            if let conn = self.conn, PQstatus(conn) == CONNECTION_OK {
+            let begun = self.transactionState != .beginPending
+            self.transactionState = .none
+            if begun, let conn = self.conn, PQstatus(conn) == CONNECTION_OK {
                 _ = PQexec(conn, "ROLLBACK").map { PQclear($0) }
             }
             throw error
         }
+    }
+
+    /// One statement of a ``pipeline(_:commit:)``.
+    public enum PipelineStep {
+        case statement(SQLStatement, [String?])
+    }
+
+    /// Sends the statements at once (libpq pipeline mode) and waits for their results: one round
+    /// trip instead of one per statement. Statements still run one after the other, in order; the
+    /// first that fails makes the rest not run, and its error is thrown (inside a transaction,
+    /// the transaction is then rolled back by ``transaction(_:)``). Inside a transaction, a BEGIN
+    /// not sent yet goes first and, with `commit`, the COMMIT goes last: then nothing more may run
+    /// in this transaction.
+    ///
+    /// The results are read only after everything is sent; that is safe (no pipeline deadlock)
+    /// because the statements sent are small beside the socket's buffers.
+    public func pipeline(_ steps: [PipelineStep], commit: Bool = false) throws -> [PQRows] {
+        guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        try self.checkNotCommitted()
+        let begin = self.transactionState == .beginPending
+        let end = commit && (begin || self.transactionState == .open)
+        if begin { self.transactionState = .open }
+
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw self.broken(conn, "cannot enter pipeline mode")
+        }
+        // What each result read back is: a prepare (not returned), a statement, BEGIN or COMMIT.
+        enum Sent { case prepare(String), statement(String), control(String) }
+        var sent: [Sent] = []
+        func sendControl(_ sql: String) throws {
+            guard PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 0) == 1 else {
+                throw self.broken(conn, "cannot send \(sql)")
+            }
+            sent.append(.control(sql))
+        }
+        if begin { try sendControl("BEGIN") }
+        var preparing = Set<String>()
+        for case .statement(let statement, let params) in steps {
+            if !self.prepared.contains(statement.name) && !preparing.contains(statement.name) {
+                guard PQsendPrepare(conn, statement.name, statement.sql, Int32(params.count), nil) == 1 else {
+                    throw self.broken(conn, "cannot send prepare \(statement.name)")
+                }
+                preparing.insert(statement.name)
+                sent.append(.prepare(statement.name))
+            }
+            let ok = withCStrings(params) { ptrs in
+                PQsendQueryPrepared(conn, statement.name, Int32(params.count), ptrs, nil, nil, 0)
+            }
+            guard ok == 1 else { throw self.broken(conn, "cannot send \(statement.name)") }
+            sent.append(.statement(statement.name))
+        }
+        if end { try sendControl("COMMIT") }
+        guard PQpipelineSync(conn) == 1 else { throw self.broken(conn, "cannot send the pipeline's sync") }
+
+        // Every result up to the sync is read, also after an error (the rest come back aborted).
+        var rows: [PQRows] = []
+        var firstError: StoreError?
+        for item in sent {
+            guard let res = PQgetResult(conn) else { throw self.broken(conn, "a result of the pipeline is missing") }
+            // Each statement's result is followed by a NULL.
+            while let extra = PQgetResult(conn) { PQclear(extra) }
+            if PQresultStatus(res) == PGRES_PIPELINE_ABORTED {
+                PQclear(res)
+                continue
+            }
+            let what: String
+            switch item {
+            case .prepare(let name): what = "prepare \(name)"
+            case .statement(let name): what = name
+            case .control(let sql): what = sql
+            }
+            do {
+                let result = try self.consume(res, what: what)
+                switch item {
+                case .prepare(let name): self.prepared.insert(name)
+                case .statement: rows.append(result)
+                case .control: break
+                }
+            } catch let error as StoreError {
+                if firstError == nil { firstError = error }
+            }
+        }
+        guard let sync = PQgetResult(conn), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else {
+            throw self.broken(conn, "the pipeline's sync is missing")
+        }
+        PQclear(sync)
+        guard PQexitPipelineMode(conn) == 1 else { throw self.broken(conn, "cannot leave pipeline mode") }
+        if let firstError { throw firstError }
+        if end { self.transactionState = .committed }
+        return rows
+    }
+
+    /// The BEGIN of ``transaction(_:)`` on its own, before a statement that is not pipelined.
+    private func sendPendingBegin(_ conn: OpaquePointer) throws {
+        try self.checkNotCommitted()
+        guard self.transactionState == .beginPending else { return }
+        self.transactionState = .open
+        _ = try self.consume(PQexec(conn, "BEGIN"), what: "BEGIN")
+    }
+
+    private func checkNotCommitted() throws {
+        if self.transactionState == .committed {
+            throw StoreError(.unexpectedResult, "a statement after its transaction's COMMIT (a bug in the store)")
+        }
+    }
+
+    /// A connection left in an unknown state mid-pipeline: closed, so that the pool's
+    /// ``ensureHealthy()`` opens a new one.
+    private func broken(_ conn: OpaquePointer, _ what: String) -> StoreError {
+        let message = String(cString: PQerrorMessage(conn))
+        PQfinish(conn)
+        self.conn = nil
+        self.prepared.removeAll()
+        return StoreError(.connectionFailed, what, serverMessage: message)
     }
 
     private func consume(_ res: OpaquePointer?, what: String) throws -> PQRows {
@@ -178,22 +313,37 @@ private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar
 public final class PQRows: @unchecked Sendable {
     // `@unchecked Sendable`: immutable after creation; libpq results are read-only.
     private let res: OpaquePointer
+    /// The column names, read once: `PQfnumber` case-folds a copy of the name and compares it with
+    /// every column on each call, and rows are read field by field by name.
+    private let names: [String]
 
-    init(_ res: OpaquePointer) { self.res = res }
+    init(_ res: OpaquePointer) {
+        self.res = res
+        self.names = (0..<PQnfields(res)).map { String(cString: PQfname(res, $0)) }
+    }
     deinit { PQclear(self.res) }
 
     public var count: Int { Int(PQntuples(self.res)) }
     /// Rows changed by an INSERT/UPDATE/DELETE.
     public var affected: Int { Int(String(cString: PQcmdTuples(self.res))) ?? 0 }
 
-    public func column(named name: String) -> Int? {
-        let i = Int(PQfnumber(self.res, name))
-        return i < 0 ? nil : i
-    }
+    /// The index of the column of this exact (lower-case, as PostgreSQL names unquoted) name.
+    public func column(named name: String) -> Int? { self.names.firstIndex(of: name) }
 
     public subscript(row: Int, column: Int) -> String? {
         if PQgetisnull(self.res, Int32(row), Int32(column)) != 0 { return nil }
         return String(cString: PQgetvalue(self.res, Int32(row), Int32(column)))
+    }
+
+    /// The field as a decimal integer read in place (no `String` made); nil when it is NULL or
+    /// not an integer that fits.
+    public func int64(row: Int, column: Int) -> Int64? {
+        if PQgetisnull(self.res, Int32(row), Int32(column)) != 0 { return nil }
+        guard let p = PQgetvalue(self.res, Int32(row), Int32(column)) else { return nil }
+        let length = Int(PQgetlength(self.res, Int32(row), Int32(column)))
+        return UnsafeRawBufferPointer(start: p, count: length).withMemoryRebound(to: UInt8.self) {
+            decimalInt64($0)
+        }
     }
 
     /// A row accessor that reads columns by name.
@@ -216,16 +366,36 @@ public struct PQRow {
         guard let v = self[name] else { throw StoreError(.unexpectedResult, "column \(name) is null or missing") }
         return v
     }
-    public func int(_ name: String) throws -> Int {
-        guard let v = self[name], let i = Int(v) else { throw StoreError(.unexpectedResult, "column \(name) not an int") }
-        return i
-    }
+    public func int(_ name: String) throws -> Int { Int(try self.int64(name)) }
     public func int64(_ name: String) throws -> Int64 {
-        guard let v = self[name], let i = Int64(v) else {
+        guard let c = self.rows.column(named: name), let i = self.rows.int64(row: self.index, column: c) else {
             throw StoreError(.unexpectedResult, "column \(name) not an int")
         }
         return i
     }
-    public func optionalInt(_ name: String) -> Int? { self[name].flatMap { Int($0) } }
+    public func optionalInt(_ name: String) -> Int? {
+        self.rows.column(named: name).flatMap { self.rows.int64(row: self.index, column: $0) }.map { Int($0) }
+    }
     public func bool(_ name: String) -> Bool { self[name] == "t" }
+}
+
+/// `Int64(String)` on bytes: an optional `-` and decimal digits, nothing else, no overflow.
+func decimalInt64(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    var i = 0
+    let negative = bytes.first == UInt8(ascii: "-")
+    if negative || bytes.first == UInt8(ascii: "+") { i = 1 }
+    guard i < bytes.count else { return nil }
+    var value: Int64 = 0
+    while i < bytes.count {
+        let d = bytes[i] &- UInt8(ascii: "0")
+        guard d < 10 else { return nil }
+        // Accumulate negatively: Int64.min has no positive counterpart.
+        let (m, o1) = value.multipliedReportingOverflow(by: 10)
+        let (n, o2) = m.subtractingReportingOverflow(Int64(d))
+        guard !o1, !o2 else { return nil }
+        value = n
+        i += 1
+    }
+    if negative { return value }
+    return value == .min ? nil : -value
 }

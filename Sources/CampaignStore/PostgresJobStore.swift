@@ -152,16 +152,16 @@ public final class PostgresJobStore: Sendable {
     ) async throws -> [LeaseAnswer] {
         guard requests.contains(where: { $0.max > 0 }) else { return requests.map { _ in LeaseAnswer() } }
         return try await self.pool.transaction { conn in
-            var limits: DialLimiter?
-            if requests.contains(where: { $0.dial && $0.max > 0 }) {
-                try conn.execute(SQL.dialLimitsLock)
-                limits = try DialLimiter(conn, rules: rules)
-            }
+            // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
+            let dialing = requests.contains(where: { $0.dial && $0.max > 0 })
             // As many rows as asked for, even when a provider limit will hold some back: a rule's
             // refusal spends no call slot, so the next row may still be dialed. Rows held back stay
             // QUEUED, locked only until this transaction ends.
             let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
-            var due = wanted > 0 ? try LockedJob.lockOrdered(conn, SQL.jobsLockDue, [String(wanted)])[...] : []
+            let locked = try conn.pipeline(
+                (dialing ? DialLimiter.lockSteps(rules) : []) + [.statement(SQL.jobsLockDue, [String(wanted)])])
+            var limits = dialing ? try DialLimiter(locked[1], rules: rules) : nil
+            var due = try LockedJob.parse(locked[locked.count - 1])[...]
 
             var answers = requests.map { _ in LeaseAnswer() }
             var writes: [LeaseWrite] = []
@@ -203,10 +203,10 @@ public final class PostgresJobStore: Sendable {
                 }
             }
             guard !writes.isEmpty else { return answers }
-            let expiries = try LeaseWrite.apply(conn, writes, leaseSeconds: leaseSeconds)
-            if !dialed.isEmpty {
-                try limits!.record(conn, customers: dialed)
-            }
+            let written = try conn.pipeline(
+                [LeaseWrite.step(writes, leaseSeconds: leaseSeconds)] + (limits?.recordSteps(customers: dialed) ?? []),
+                commit: true)
+            let expiries = try LeaseWrite.expiries(written[0])
             for i in answers.indices {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
                 answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered
@@ -230,13 +230,13 @@ public final class PostgresJobStore: Sendable {
         return try await self.pool.transaction { conn in
             // Dialing checks count calls: serialise them across coordinators (taken before any row
             // lock, always in the same order, so it cannot deadlock with them).
-            var limits: DialLimiter?
-            if requests.contains(where: { $0.kind == .dialing }) {
-                try conn.execute(SQL.dialLimitsLock)
-                limits = try DialLimiter(conn, rules: rules)
-            }
+            // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
+            let dialing = requests.contains(where: { $0.kind == .dialing })
             let ids = Array(Set(requests.map { $0.jobId })).sorted()
-            var jobs = try LockedJob.lock(conn, ids: ids)
+            let locked = try conn.pipeline(
+                (dialing ? DialLimiter.lockSteps(rules) : []) + [LockedJob.lockStep(ids: ids, withCustomers: dialing)])
+            var limits = dialing ? try DialLimiter(locked[1], rules: rules) : nil
+            var jobs = Dictionary(try LockedJob.parse(locked[locked.count - 1]).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             var writes: [Int64: TransitionWrite] = [:]
             var calls: [CallLogWrite] = []
             var dialed: [Int64] = []
@@ -306,18 +306,22 @@ public final class PostgresJobStore: Sendable {
                 }
             }
 
-            var views = writes.isEmpty ? [:] : try TransitionWrite.apply(conn, Array(writes.values))
-            if !calls.isEmpty { try CallLogWrite.insert(conn, calls) }
-            if !dialed.isEmpty {
-                try limits!.record(conn, customers: dialed)
-            }
-
-            // Answer from the rows as they are now: the written ones came back from the update,
-            // the others (replays) are read.
+            // Answer from the rows as they are now: the written ones come back from the update,
+            // the others (replays) are read after it. Call logs go first: their job's key check
+            // then finds the row this transaction holds FOR UPDATE (no KEY SHARE lock to write).
             let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
-                .subtracting(views.keys)
+                .subtracting(writes.keys)
+            var steps: [PQConnection.PipelineStep] = []
+            if !calls.isEmpty { steps.append(CallLogWrite.step(calls)) }
+            let written = steps.count
+            if !writes.isEmpty { steps.append(TransitionWrite.step(Array(writes.values))) }
+            if !dialed.isEmpty { steps += limits!.recordSteps(customers: dialed) }
+            let read = steps.count
+            if !unwritten.isEmpty { steps.append(ReportView.loadStep(ids: unwritten.sorted())) }
+            let results = steps.isEmpty ? [] : try conn.pipeline(steps, commit: true)
+            var views = writes.isEmpty ? [:] : try ReportView.views(results[written])
             if !unwritten.isEmpty {
-                views.merge(try ReportView.load(conn, ids: unwritten.sorted()), uniquingKeysWith: { a, _ in a })
+                views.merge(try ReportView.views(results[read]), uniquingKeysWith: { a, _ in a })
             }
             return requests.enumerated().map { i, request in
                 if let decided = outcomes[i] { return decided }
@@ -399,7 +403,7 @@ public final class PostgresJobStore: Sendable {
     ) async throws -> [Int64: AdminOutcome] {
         guard !ids.isEmpty else { return [:] }
         return try await self.pool.transaction { conn in
-            let jobs = try LockedJob.lock(conn, ids: Array(Set(ids)).sorted())
+            let jobs = try LockedJob.lock(conn, ids: Array(Set(ids)).sorted(), withCustomers: false)
             var outcomes: [Int64: AdminOutcome] = [:]
             var writes: [TransitionWrite] = []
             for id in ids {
@@ -637,8 +641,14 @@ struct DialLimiter {
     let nowEpoch: String
     let rules: DialRules
 
-    init(_ conn: PQConnection, rules: DialRules) throws {
-        let r = try conn.execute(SQL.dialCounters, [rules.timezone, String(rules.rateWindow.seconds)]).row(0)
+    /// The dial-limits lock and the counters under it (read with ``init(_:rules:)`` from the second).
+    static func lockSteps(_ rules: DialRules) -> [PQConnection.PipelineStep] {
+        [.statement(SQL.dialLimitsLock, []), .statement(SQL.dialCounters, [rules.timezone, String(rules.rateWindow.seconds)])]
+    }
+
+    init(_ counters: PQRows, rules: DialRules) throws {
+        guard counters.count == 1 else { throw StoreError(.unexpectedResult, "dial counters: \(counters.count) rows") }
+        let r = counters.row(0)
         self.callsToday = try r.int("today")
         self.dialing = try r.int("dialing")
         self.inWindow = try r.int("window")
@@ -650,10 +660,12 @@ struct DialLimiter {
     /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
     /// own DIALING rows): the customers are marked called (their cooldown counts from now) and
     /// the starts counted at the batch's instant.
-    func record(_ conn: PQConnection, customers: [Int64]) throws {
-        guard !customers.isEmpty else { return }
-        try conn.execute(SQL.customersMarkCalled, [PGArray.encode(customers)])
-        try conn.execute(SQL.dialCountersAdd, [self.nowEpoch, String(customers.count)])
+    func recordSteps(customers: [Int64]) -> [PQConnection.PipelineStep] {
+        guard !customers.isEmpty else { return [] }
+        return [
+            .statement(SQL.customersMarkCalled, [PGArray.encode(customers)]),
+            .statement(SQL.dialCountersAdd, [self.nowEpoch, String(customers.count)]),
+        ]
     }
 
     /// The business rules for this job's customer, now (the cap included).
@@ -718,18 +730,25 @@ struct LockedJob {
             idempotencyKey: idempotencyKey)
     }
 
-    static func lock(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: LockedJob] {
-        try self.lock(conn, SQL.jobsLockForReport, [PGArray.encode(ids)])
+    /// Locks the jobs of a batch of agent requests; `withCustomers` when a pre-dial check needs
+    /// the customer's state (without it the customer reads as a number that may not be called).
+    static func lock(_ conn: PQConnection, ids: [Int64], withCustomers: Bool) throws -> [Int64: LockedJob] {
+        guard case .statement(let statement, let params) = self.lockStep(ids: ids, withCustomers: withCustomers) else { return [:] }
+        return try self.lock(conn, statement, params)
+    }
+
+    static func lockStep(ids: [Int64], withCustomers: Bool) -> PQConnection.PipelineStep {
+        .statement(withCustomers ? SQL.jobsLockForReport : SQL.jobsLockForReportOnly, [PGArray.encode(ids)])
     }
 
     static func lock(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [Int64: LockedJob] {
-        Dictionary(try self.lockOrdered(conn, statement, params).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try self.parse(conn.execute(statement, params)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The locked rows in the statement's order.
-    static func lockOrdered(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [LockedJob] {
+    static func parse(_ rows: PQRows) throws -> [LockedJob] {
         var out: [LockedJob] = []
-        for r in try conn.execute(statement, params).all {
+        for r in rows.all {
             let snapshot = JobStateMachine.Snapshot(
                 status: JobStatus(rawValue: try r.string("status")) ?? .failed,
                 phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
@@ -738,10 +757,10 @@ struct LockedJob {
                 lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
             out.append(LockedJob(
                 id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
-                customerStatus: CustomerStatus(rawValue: try r.string("customer_status")) ?? .invalidNumber,
-                phone: try r.string("phone"), timezone: try r.string("timezone"),
+                customerStatus: r["customer_status"].flatMap(CustomerStatus.init(rawValue:)) ?? .invalidNumber,
+                phone: r["phone"] ?? "", timezone: r["timezone"] ?? "UTC",
                 lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
-                reason: r["reason"], externalRef: try r.string("external_ref"), name: r["name"] ?? "",
+                reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
                 attributes: r["attributes"]))
         }
         return out
@@ -769,7 +788,13 @@ struct TransitionWrite {
     /// Writes the transitions; answers each written job's report view.
     @discardableResult
     static func apply(_ conn: PQConnection, _ writes: [TransitionWrite]) throws -> [Int64: ReportView] {
-        try ReportView.views(try conn.execute(SQL.jobsApplyTransitions, [
+        guard case .statement(let statement, let params) = self.step(writes) else { return [:] }
+        return try ReportView.views(try conn.execute(statement, params))
+    }
+
+    /// The transitions statement; its rows are the written jobs' report views.
+    static func step(_ writes: [TransitionWrite]) -> PQConnection.PipelineStep {
+        .statement(SQL.jobsApplyTransitions, [
             PGArray.encode(writes.map { $0.id }),
             PGArray.encode(writes.map { $0.status.rawValue }),
             PGArray.encode(writes.map { $0.phase?.rawValue }),
@@ -778,7 +803,7 @@ struct TransitionWrite {
             PGArray.encode(writes.map { $0.idempotencyKey }),
             PGArray.encode(writes.map { $0.maxAttempts }),
             PGArray.encode(writes.map { $0.lastReport?.rawValue }),
-        ]))
+        ])
     }
 }
 
@@ -793,9 +818,9 @@ struct LeaseWrite {
     var result: [String: JSONValue]?
     var lastReport: JobStateMachine.ReportKind?
 
-    /// Writes the leases; returns each ACTIVE job's lease expiry.
-    static func apply(_ conn: PQConnection, _ writes: [LeaseWrite], leaseSeconds: Int) throws -> [Int64: String] {
-        let rows = try conn.execute(SQL.jobsLeaseWrite, [
+    /// The lease statement; ``expiries(_:)`` reads its rows.
+    static func step(_ writes: [LeaseWrite], leaseSeconds: Int) -> PQConnection.PipelineStep {
+        .statement(SQL.jobsLeaseWrite, [
             PGArray.encode(writes.map { $0.id }),
             PGArray.encode(writes.map { $0.status.rawValue }),
             PGArray.encode(writes.map { $0.phase?.rawValue }),
@@ -806,6 +831,10 @@ struct LeaseWrite {
             PGArray.encode(writes.map { $0.lastReport?.rawValue }),
             String(leaseSeconds),
         ])
+    }
+
+    /// Each ACTIVE job's lease expiry.
+    static func expiries(_ rows: PQRows) throws -> [Int64: String] {
         var out: [Int64: String] = [:]
         for r in rows.all { if let e = r["lease_expires_at"] { out[try r.int64("id")] = e } }
         return out
@@ -833,8 +862,8 @@ struct CallLogWrite {
         self.call = call
     }
 
-    static func insert(_ conn: PQConnection, _ rows: [CallLogWrite]) throws {
-        try conn.execute(SQL.callLogsInsert, [
+    static func step(_ rows: [CallLogWrite]) -> PQConnection.PipelineStep {
+        .statement(SQL.callLogsInsert, [
             PGArray.encode(rows.map { $0.jobId }),
             PGArray.encode(rows.map { $0.customerId }),
             PGArray.encode(rows.map { $0.attempt }),
@@ -858,8 +887,8 @@ struct ReportView {
     var runAt: String?
     var result: JSONValue?
 
-    static func load(_ conn: PQConnection, ids: [Int64]) throws -> [Int64: ReportView] {
-        try self.views(try conn.execute(SQL.jobsReportView, [PGArray.encode(ids)]))
+    static func loadStep(ids: [Int64]) -> PQConnection.PipelineStep {
+        .statement(SQL.jobsReportView, [PGArray.encode(ids)])
     }
 
     /// Rows of `SQL.reportViewColumns`, by job id.

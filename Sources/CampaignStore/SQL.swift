@@ -157,6 +157,24 @@ public enum SQL {
         FOR UPDATE OF j
         """)
 
+    /// ``jobsLockForReport`` for a batch with no pre-dial check in it: the job's columns only
+    /// (the customer's come back NULL, which the store reads as a number that may not be called),
+    /// so reports neither join the customers nor carry their attributes.
+    static let jobsLockForReportOnly = SQLStatement(
+        "jobs_lock_for_report_only",
+        """
+        SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
+               j.max_attempts, j.customer_id,
+               coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown, j.last_report,
+               NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
+               NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
+               NULL::text AS attributes
+        FROM campaign.campaign_jobs j
+        WHERE j.id = ANY($1::bigint[])
+        ORDER BY j.id
+        FOR UPDATE OF j
+        """)
+
     /// Locks up to `$1` jobs whose lease ran out; rows another sweeper holds are skipped.
     static let jobsLockExpired = SQLStatement(
         "jobs_lock_expired",
@@ -310,7 +328,7 @@ public enum SQL {
             (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
               WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE $1) AT TIME ZONE $1) - interval '15 minutes')
                 AS today,
-            (SELECT count(*) FROM campaign.campaign_jobs WHERE phase = 'DIALING') AS dialing,
+            (SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'DIALING') AS dialing,
             (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
               WHERE k.bucket > clock.t - make_interval(secs => $2::float8) - interval '100 milliseconds') AS window,
             extract(epoch FROM clock.t)::float8 AS now_epoch

@@ -40,6 +40,35 @@ struct StoreTests {
         #expect(try conn.query("SELECT cardinality($1::text[])", [PGArray.encode([String?]())])[0, 0] == "0")
     }
 
+    @Test("integers are read from the result's text in place, exactly as Int64(String) reads them")
+    func integersReadInPlace() async throws {
+        let db = try await TestDatabase.create("pgint")
+        defer { db.drop() }
+        let conn = try db.connect()
+        let texts: [String?] = [
+            "0", "-1", "+5", "42", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+            "-9223372036854775809", "", "-", "+", "12a", " 1", "1.0", "007", nil,
+        ]
+        let rows = try conn.query("SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, ord) ORDER BY ord", [PGArray.encode(texts)])
+        #expect(rows.count == texts.count)
+        for i in 0..<rows.count {
+            #expect(rows.int64(row: i, column: 0) == texts[i].flatMap { Int64($0) }, "\(texts[i] ?? "NULL")")
+            #expect(rows.row(i).optionalInt("v") == texts[i].flatMap { Int($0) }, "\(texts[i] ?? "NULL")")
+        }
+        #expect(rows.column(named: "v") == 0 && rows.column(named: "V") == nil && rows.column(named: "w") == nil)
+    }
+
+    @Test("campaign.ts formats RFC 3339 UTC with milliseconds and is inlined, not run as a SQL function per row")
+    func timestampFunctionIsInlined() async throws {
+        let (db, _) = try await TestDatabase.migrated("tsinline")
+        defer { db.drop() }
+        #expect(try db.scalar("SELECT campaign.ts('2026-01-02 03:04:05.678+01')") == "2026-01-02T02:04:05.678Z")
+        let conn = try db.connect()
+        let plan = try conn.query("EXPLAIN (VERBOSE) SELECT campaign.ts(t) FROM generate_series(now(), now(), '1 s') t")
+        let text = (0..<plan.count).compactMap { plan[$0, 0] }.joined(separator: "\n")
+        #expect(text.contains("to_char") && !text.contains("campaign.ts"), "\(text)")
+    }
+
     @Test func concurrentMigratorsApplyOnce() async throws {
         let db = try await TestDatabase.create("migrrace")
         defer { db.drop() }
@@ -288,6 +317,32 @@ struct StoreTests {
             jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .complete(outcome: .answered), agent: "a") }, retry: self.retry)
         #expect(reports.count == 50)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'COMPLETED'") == "50")
+    }
+
+    @Test("a batch holding a pre-dial check reads the customers; one of reports only does not need them")
+    func dialingInAReportBatchSeesTheCustomer() async throws {
+        let (db, store) = try await TestDatabase.migrated("mixed")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 3)
+        let jobs = try await store.lease(owner: "a", max: 3, leaseSeconds: 30)
+        #expect(jobs.count == 3)
+        _ = try await store.apply([JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
+        // One batch: a report of the dialed job and the pre-dial check of another.
+        let mixed = try await store.apply(
+            [
+                JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .complete(outcome: .answered), agent: "a"),
+                JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .dialing, agent: "a"),
+            ], retry: self.retry)
+        guard case .report(let r) = mixed[0], case .dialing(let d) = mixed[1] else { Issue.record("\(mixed)"); return }
+        #expect(r.status == .completed)
+        #expect(d.allowed && d.idempotencyKey == "\(jobs[1].queueJobId)#1", "the check saw the customer: \(d)")
+        // Reports only (the slim lock): answered as before.
+        let only = try await store.apply(
+            [JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .complete(outcome: .answered), agent: "a")],
+            retry: self.retry)
+        guard case .report(let r2) = only[0] else { Issue.record("\(only)"); return }
+        #expect(r2.status == .completed && r2.attemptsMade == 1 && !r2.replayed)
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'COMPLETED'") == "2")
     }
 
     @Test func settingsRoundTripAndEveryChangeIsLogged() async throws {

@@ -11,5 +11,6 @@ public struct Migration: Sendable {
         Migration0002Eligibility.migration,
         Migration0003DialCounters.migration,
         Migration0004DropDialEvents.migration,
+        Migration0005FewerWrites.migration,
     ]
 }
