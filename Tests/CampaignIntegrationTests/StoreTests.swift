@@ -58,6 +58,55 @@ struct StoreTests {
         #expect(rows.column(named: "v") == 0 && rows.column(named: "V") == nil && rows.column(named: "w") == nil)
     }
 
+    @Test("a pipeline runs its statements in order in one round trip; the first error stops the rest and rolls back")
+    func pipelineOrderErrorsAndCommit() async throws {
+        let db = try await TestDatabase.create("pipeline")
+        defer { db.drop() }
+        let conn = try db.connect()
+        try conn.exec("CREATE TABLE t (v int PRIMARY KEY)")
+        let insert = SQLStatement("t_insert", "INSERT INTO t (v) VALUES ($1::int) RETURNING v")
+        let divide = SQLStatement("t_divide", "SELECT 1 / $1::int AS q")
+        let count = SQLStatement("t_count", "SELECT count(*) AS n FROM t")
+
+        // In order, each statement seeing the ones before it; the BEGIN went with them.
+        let rows = try conn.transaction {
+            try conn.pipeline([.statement(insert, ["1"]), .statement(insert, ["2"]), .statement(count, [])])
+        }
+        #expect(rows.count == 3 && rows[0][0, 0] == "1" && rows[2][0, 0] == "2")
+        #expect(try db.scalar("SELECT count(*) FROM t") == "2")
+
+        // A failing statement: its error is thrown, the later one does not run, the earlier is rolled back.
+        #expect {
+            try conn.transaction {
+                _ = try conn.pipeline([.statement(insert, ["3"]), .statement(divide, ["0"]), .statement(insert, ["4"])], commit: true)
+            }
+        } throws: { ($0 as? StoreError)?.sqlState == "22012" }
+        #expect(try db.scalar("SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2")
+        // The connection is usable at once, in and out of transactions.
+        #expect(try conn.execute(count).row(0).int("n") == 2)
+
+        // With its COMMIT: committed, and nothing more may run in that transaction.
+        #expect {
+            try conn.transaction {
+                _ = try conn.pipeline([.statement(insert, ["5"])], commit: true)
+                _ = try conn.execute(insert, ["6"])
+            }
+        } throws: { ($0 as? StoreError)?.code == .unexpectedResult }
+        #expect(try db.scalar("SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2,5")
+
+        // A statement that cannot be prepared fails the same way every time (it is not taken as prepared).
+        let broken = SQLStatement("t_broken", "SELEC 1")
+        for _ in 0..<2 {
+            #expect { _ = try conn.pipeline([.statement(count, []), .statement(broken, [])]) } throws: {
+                ($0 as? StoreError)?.sqlState == "42601"
+            }
+        }
+        #expect(try conn.pipeline([.statement(count, [])])[0].row(0).int("n") == 3)
+        // A transaction that runs nothing sends nothing and leaves the connection idle.
+        try conn.transaction {}
+        #expect(conn.isHealthy)
+    }
+
     @Test("campaign.ts formats RFC 3339 UTC with milliseconds and is inlined, not run as a SQL function per row")
     func timestampFunctionIsInlined() async throws {
         let (db, _) = try await TestDatabase.migrated("tsinline")
