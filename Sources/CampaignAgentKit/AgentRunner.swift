@@ -34,6 +34,11 @@ public final class AgentRunner: Service, Sendable {
         /// (what it leases is already DIALING and must be called, not dropped), so shutdown may
         /// wait this long for it.
         public var dialLeaseWait: Duration
+        /// While fewer than a quarter of the slots are free, how long the lease loop waits for more
+        /// to free up before it asks: a busy agent then leases many jobs per request (and per
+        /// database transaction) rather than one job per call that ends. An idle agent, with all
+        /// its slots free, asks at once.
+        public var leaseGather: Duration = .milliseconds(10)
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
@@ -109,8 +114,16 @@ public final class AgentRunner: Service, Sendable {
                     }
                 }
                 while !Task.isShuttingDownGracefully {
-                    let free = await self.slots.acquireAvailable()
+                    var free = await self.slots.acquireAvailable()
                     guard free > 0 else { break }  // closed: shutting down
+                    if free < self.configuration.capacity / 4, self.configuration.leaseGather > .zero {
+                        try? await Task.sleep(for: self.configuration.leaseGather)
+                        free += self.slots.takeAvailable()
+                        if Task.isShuttingDownGracefully {
+                            self.slots.release(free)
+                            break
+                        }
+                    }
                     guard let client = await self.link.client(waitingUpTo: .seconds(1)) else {
                         self.slots.release(free)
                         self.refreshStatus()
@@ -448,6 +461,15 @@ final class Slots: Sendable {
                 return nil
             }
             if let n { cont.resume(returning: n) }
+        }
+    }
+
+    /// Takes every free slot without waiting (0 when none is free or once closed).
+    func takeAvailable() -> Int {
+        self.state.withLockedValue { s in
+            if s.closed { return 0 }
+            defer { s.free = 0 }
+            return s.free
         }
     }
 

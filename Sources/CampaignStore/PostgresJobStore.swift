@@ -159,8 +159,9 @@ public final class PostgresJobStore: Sendable {
             // QUEUED, locked only until this transaction ends.
             let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
             let locked = try conn.pipeline(
-                (dialing ? DialLimiter.lockSteps(rules) : []) + [.statement(SQL.jobsLockDue, [String(wanted)])])
-            var limits = dialing ? try DialLimiter(locked[1], rules: rules) : nil
+                [.statement(SQL.forceGenericPlans, [])] + (dialing ? DialLimiter.lockSteps(rules) : [])
+                    + [.statement(SQL.jobsLockDue, [String(wanted)])])
+            var limits = dialing ? try DialLimiter(locked[2], rules: rules) : nil
             var due = try LockedJob.parse(locked[locked.count - 1])[...]
 
             var answers = requests.map { _ in LeaseAnswer() }

@@ -111,6 +111,13 @@ public enum SQL {
         FOR UPDATE OF j SKIP LOCKED
         """)
 
+    /// Generic plans for the rest of this transaction. The lease statements run many times a
+    /// second; left to choose, PostgreSQL plans `jobsLockDue` anew on most calls (its `LIMIT $1`
+    /// makes the generic plan look costlier than the same plan made for the given limit), and
+    /// that planning was a third of the lease's time in the database.
+    static let forceGenericPlans = SQLStatement(
+        "force_generic_plans", "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+
     /// Writes decided leases: QUEUED → ACTIVE/CLAIMED, ACTIVE/DIALING (leased with the pre-dial
     /// check passed: `idem` set) or SKIPPED (refused by a rule at that check: `result` set);
     /// attempts_made + 1 and a fresh lease token `token` each. Lease fields for `$9` seconds
