@@ -18,8 +18,8 @@ public struct TestDatabase: Sendable {
     public let name: String
     private let adminURL: String
 
-    /// Creates an empty database with a unique name.
-    public static func create(_ label: String = "t") async throws -> TestDatabase {
+    /// Creates an empty database with a unique name (a copy of `template` when given).
+    public static func create(_ label: String = "t", template: String? = nil) async throws -> TestDatabase {
         guard let admin = ProcessInfo.processInfo.environment["CAMPAIGN_TEST_DATABASE_URL"], !admin.isEmpty else {
             throw Missing()
         }
@@ -31,7 +31,7 @@ public struct TestDatabase: Sendable {
             Result {
                 let conn = try PQConnection(url: admin)
                 // Identifiers cannot be bound as parameters; `name` is made of [a-z0-9_] only.
-                try conn.exec("CREATE DATABASE \(name)")
+                try conn.exec("CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? ""))
             }
         }
         try created.get()
@@ -39,8 +39,12 @@ public struct TestDatabase: Sendable {
     }
 
     /// A database with the schema applied, and a store over it.
+    ///
+    /// It is a copy of a database migrated once per test process (the migrations' DDL for each of
+    /// hundreds of tests was load the whole suite waited on at its start); `migrate()` then finds
+    /// every migration applied, as it must.
     public static func migrated(_ label: String = "t", poolSize: Int = 4) async throws -> (TestDatabase, PostgresJobStore) {
-        let db = try await create(label)
+        let db = try await create(label, template: try await MigratedTemplate.shared.name())
         let store = db.makeStore(poolSize: poolSize)
         try await store.migrate()
         return (db, store)
@@ -87,5 +91,25 @@ public struct TestDatabase: Sendable {
         let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
         let host = authority.firstIndex(of: "/").map { authority[..<$0] } ?? authority
         return String(url[..<schemeEnd.upperBound]) + host + "/" + database + query
+    }
+}
+
+/// The migrated database that ``TestDatabase/migrated(_:poolSize:)`` copies, made on first use.
+actor MigratedTemplate {
+    static let shared = MigratedTemplate()
+    private var made: Task<String, any Error>?
+
+    func name() async throws -> String {
+        if let made { return try await made.value }
+        let task = Task<String, any Error> {
+            let db = try await TestDatabase.create("template")
+            let store = db.makeStore(poolSize: 1)
+            try await store.migrate()
+            // A template must have no connection open when it is copied.
+            await store.pool.shutdown()
+            return db.name
+        }
+        self.made = task
+        return try await task.value
     }
 }
