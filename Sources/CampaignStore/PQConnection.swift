@@ -167,9 +167,14 @@ public final class PQConnection: @unchecked Sendable {
         }
     }
 
-    /// One statement of a ``pipeline(_:commit:)``.
-    public enum PipelineStep {
-        case statement(SQLStatement, [String?])
+    /// One statement of a ``pipeline(_:commit:)``, with its parameters.
+    public struct PipelineStep {
+        public let statement: SQLStatement
+        public let params: [String?]
+
+        public static func statement(_ statement: SQLStatement, _ params: [String?]) -> PipelineStep {
+            PipelineStep(statement: statement, params: params)
+        }
     }
 
     /// Sends the statements at once (libpq pipeline mode) and waits for their results: one round
@@ -202,7 +207,8 @@ public final class PQConnection: @unchecked Sendable {
         }
         if begin { try sendControl("BEGIN") }
         var preparing = Set<String>()
-        for case .statement(let statement, let params) in steps {
+        for step in steps {
+            let (statement, params) = (step.statement, step.params)
             if !self.prepared.contains(statement.name) && !preparing.contains(statement.name) {
                 guard PQsendPrepare(conn, statement.name, statement.sql, Int32(params.count), nil) == 1 else {
                     throw self.broken(conn, "cannot send prepare \(statement.name)")

@@ -734,8 +734,8 @@ struct LockedJob {
     /// Locks the jobs of a batch of agent requests; `withCustomers` when a pre-dial check needs
     /// the customer's state (without it the customer reads as a number that may not be called).
     static func lock(_ conn: PQConnection, ids: [Int64], withCustomers: Bool) throws -> [Int64: LockedJob] {
-        guard case .statement(let statement, let params) = self.lockStep(ids: ids, withCustomers: withCustomers) else { return [:] }
-        return try self.lock(conn, statement, params)
+        let step = self.lockStep(ids: ids, withCustomers: withCustomers)
+        return try self.lock(conn, step.statement, step.params)
     }
 
     static func lockStep(ids: [Int64], withCustomers: Bool) -> PQConnection.PipelineStep {
@@ -789,8 +789,8 @@ struct TransitionWrite {
     /// Writes the transitions; answers each written job's report view.
     @discardableResult
     static func apply(_ conn: PQConnection, _ writes: [TransitionWrite]) throws -> [Int64: ReportView] {
-        guard case .statement(let statement, let params) = self.step(writes) else { return [:] }
-        return try ReportView.views(try conn.execute(statement, params))
+        let step = self.step(writes)
+        return try ReportView.views(try conn.execute(step.statement, step.params))
     }
 
     /// The transitions statement; its rows are the written jobs' report views.
