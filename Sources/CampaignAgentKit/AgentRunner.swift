@@ -107,9 +107,7 @@ public final class AgentRunner: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 for report in leftOver {
                     group.addTask {
-                        var logger = self.logger
-                        logger[metadataKey: "job.id"] = "\(report.jobId)"
-                        await self.send(report, logger: logger)
+                        await self.send(report, logger: JobLogger(base: self.logger, jobId: report.jobId))
                         self.held.withLockedValue { _ = $0.removeValue(forKey: report.jobId) }
                     }
                 }
@@ -188,8 +186,7 @@ public final class AgentRunner: Service, Sendable {
 
     /// Handles one leased job from the pre-dial check to the delivered report.
     func work(_ job: LeasedJob) async {
-        var logger = self.logger
-        logger[metadataKey: "job.id"] = "\(job.jobId)"
+        let logger = JobLogger(base: self.logger, jobId: job.jobId)
         let key: String
         if let leasedDialing = job.idempotencyKey {
             key = leasedDialing  // leased with the pre-dial check passed: DIALING already
@@ -258,7 +255,7 @@ public final class AgentRunner: Service, Sendable {
     }
 
     /// Spools a call's report, delivers it, and forgets it once the coordinator settled it.
-    func send(_ report: Report, logger: Logger) async {
+    func send(_ report: Report, logger: JobLogger) async {
         do {
             try self.spool?.save(report)
         } catch {
@@ -269,7 +266,7 @@ public final class AgentRunner: Service, Sendable {
 
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
     /// nothing to dial (the job is no longer ours, or it was given back).
-    func askToDial(_ job: LeasedJob, logger: Logger) async -> DialingJob.Result? {
+    func askToDial(_ job: LeasedJob, logger: JobLogger) async -> DialingJob.Result? {
         var backoff = Duration.milliseconds(50)
         while true {
             guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
@@ -310,7 +307,7 @@ public final class AgentRunner: Service, Sendable {
     }
 
     /// Returns a job we will not dial to the queue (a retryable failure before any call).
-    func giveBack(_ job: LeasedJob, because reason: String, logger: Logger) async {
+    func giveBack(_ job: LeasedJob, because reason: String, logger: JobLogger) async {
         let p = FailJob.Params(
             jobId: job.jobId, leaseToken: job.leaseToken, retryable: true, error: String(reason.prefix(500)),
             outcome: nil, call: nil)
@@ -365,7 +362,7 @@ public final class AgentRunner: Service, Sendable {
     /// retry; an internal error is retried a few times (it may be a passing fault), then dropped.
     /// `patience` bounds the whole effort (nil: until delivered or shutdown).
     @discardableResult
-    func deliver(_ report: Report, logger: Logger, patience: Duration? = nil) async -> Bool {
+    func deliver(_ report: Report, logger: JobLogger, patience: Duration? = nil) async -> Bool {
         var backoff = Duration.milliseconds(100)
         var internalErrors = 0
         let giveUpAt = patience.map { ContinuousClock.now + $0 }
@@ -492,5 +489,30 @@ final class Slots: Sendable {
             return s.waiter
         }
         w?.resume(returning: 0)
+    }
+}
+
+/// A job's logger: `job.id` goes into the messages that are logged, instead of into a copy of the
+/// logger made for every job (copying a `Logger`'s metadata per call was ≈ 4 % of a busy agent's
+/// CPU). Message and metadata are evaluated only when the level is enabled, as with `Logger`.
+struct JobLogger: Sendable {
+    let base: Logger
+    let jobId: Int64
+
+    func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata) {
+        self.base.log(level: level, message(), metadata: { var m = metadata(); m["job.id"] = "\(self.jobId)"; return m }())
+    }
+
+    func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        self.log(.debug, message(), metadata())
+    }
+    func info(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        self.log(.info, message(), metadata())
+    }
+    func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        self.log(.warning, message(), metadata())
+    }
+    func error(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        self.log(.error, message(), metadata())
     }
 }
