@@ -10,6 +10,10 @@ enum Migration0005FewerWrites {
     ///   (`call_logs.customer_id` is the job's, copied in the report's transaction) and the job's
     ///   own key to the customer holds. Its check locked the customer row `FOR KEY SHARE` for
     ///   every call log: a WAL record and a dirtied customer page per call.
+    /// - Call logs keep one unique key, `(job_id, attempt)` (at most one call per attempt), not
+    ///   also one on the idempotency key: the key is `<queue_job_id>#<attempt>` of that job (the
+    ///   store refuses a call record whose key is not), so the one implies the other, and every
+    ///   report wrote and checked both.
     /// - Customers' pages keep a tenth free, so marking a customer called (`last_called_at`, no
     ///   index on it) can stay on the page without new index entries (a HOT update).
     /// - `campaign.ts` is STABLE, as `to_char` is: an IMMUTABLE SQL function with a STABLE body is
@@ -23,6 +27,7 @@ enum Migration0005FewerWrites {
                 WHERE status IN ('QUEUED', 'FAILED', 'SKIPPED');
             DROP INDEX campaign.campaign_jobs_dialing;
             ALTER TABLE campaign.call_logs DROP CONSTRAINT call_logs_customer_id_fkey;
+            ALTER TABLE campaign.call_logs DROP CONSTRAINT call_logs_idempotency_key_key;
             ALTER TABLE campaign.customers SET (fillfactor = 90);
             CREATE OR REPLACE FUNCTION campaign.ts(t timestamptz) RETURNS text
                 LANGUAGE sql STABLE PARALLEL SAFE
