@@ -91,13 +91,47 @@ public final class FakeProvider: Sendable {
         try? await channel?.close()
     }
 
-    /// A free loopback port (nothing listens on it when this returns).
-    public static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
+    /// A loopback port that refuses connections for as long as the reservation lives: a TCP
+    /// socket bound to it without listening (a connect gets RST, "connection refused"), and
+    /// without SO_REUSEADDR, so no other test's server can bind the port meanwhile. A port
+    /// that was merely free once (bind 0, close) is not: under the parallel suite another
+    /// test's provider took such a port and answered the calls meant to be refused.
+    public final class ReservedPort: @unchecked Sendable {
+        public let port: Int
+        private let lock = NIOLock()
+        private var fd: Int32
+
+        public init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                    bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
+                }
+            }
+            guard bound else {
+                let code = errno
+                close(fd)
+                throw IOError(errnoCode: code, reason: "bind 127.0.0.1:0")
+            }
+            self.fd = fd
+            self.port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        /// Frees the port (to start a server on it at once). Idempotent.
+        public func release() {
+            self.lock.withLock {
+                if self.fd >= 0 { close(self.fd) }
+                self.fd = -1
+            }
+        }
+
+        deinit { self.release() }
     }
 
     public func setBehaviour(_ change: @Sendable (inout Behaviour) -> Void) {

@@ -25,13 +25,16 @@ struct HTTPPlacerTests {
         let tokenFile = dir.appendingPathComponent("provider-token").path
         try "\(Self.token)\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let port: Int
+        var refusing: FakeProvider.ReservedPort?
         if start {
             port = try await provider.start(port: fixedPort ?? 0)
         } else if let given = fixedPort {
             port = given
         } else {
-            port = try await FakeProvider.freePort()
+            refusing = try FakeProvider.ReservedPort()
+            port = refusing!.port
         }
+        defer { refusing?.release() }
         var config = HTTPPlacer.Configuration(
             endpoint: "http://127.0.0.1:\(port)/calls", tokenFile: tokenFile, pollInterval: .milliseconds(20),
             requestTimeout: .seconds(2), maximumPosts: 6, retryBackoff: .milliseconds(20))
@@ -127,11 +130,13 @@ struct HTTPPlacerTests {
 
     @Test("connection refused until the provider comes up: retried, one call")
     func refusedThenUp() async throws {
-        let port = try await FakeProvider.freePort()
-        try await Self.withProvider(port: port, start: false, configure: { $0.retryBackoff = .milliseconds(200) }) {
+        let reserved = try FakeProvider.ReservedPort()
+        defer { reserved.release() }
+        try await Self.withProvider(port: reserved.port, start: false, configure: { $0.retryBackoff = .milliseconds(200) }) {
             provider, placer, port in
             async let placed = placer.place(Self.request())
             try await Task.sleep(for: .milliseconds(300))
+            reserved.release()
             try await provider.start(port: port)
             let result = await placed
             #expect(result.outcome == .answered)
