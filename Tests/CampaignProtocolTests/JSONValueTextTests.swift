@@ -72,6 +72,13 @@ struct JSONValueTextTests {
         (#"-2.25E-2"#, .double(-0.0225)),
         (#"9223372036854775807"#, .int(Int64.max)),
         (#"9223372036854775808"#, .double(9_223_372_036_854_775_808)),
+        (#"-9223372036854775808"#, .int(Int64.min)),
+        (#"999999999999999999"#, .int(999_999_999_999_999_999)),
+        (#"-999999999999999999"#, .int(-999_999_999_999_999_999)),
+        (#"[0, -7, 42]"#, .array([.int(0), .int(-7), .int(42)])),
+        (#"-12.5"#, .double(-12.5)),
+        ("\"caf\u{e9}\"", .string("caf\u{e9}")),
+        ("{\"k\u{e9}\": \"a\\\"\u{e9}\"}", .object(["k\u{e9}": .string("a\"\u{e9}")])),
         ("\"\u{7f}\u{2028}\"", .string("\u{7f}\u{2028}")),
     ])
     func parses(_ text: String, _ expected: JSONValue) throws {
@@ -80,7 +87,7 @@ struct JSONValueTextTests {
 
     @Test("what is not one JSON value is refused, as Foundation refuses it", arguments: [
         "", " ", "tru", "nul", "True", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "1 2", "01", "-", "1.", ".5",
-        "1e", "+1", "\"abc", "\"a\u{1}b\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u12\"", "[", "{",
+        "1e", "+1", "\"abc", "\"a\u{1}b\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u12\"", "-01", "--1", "-a", "[", "{",
         "]", "NaN", "Infinity", "1e999", "[1]x", "'a'",
     ])
     func refuses(_ text: String) {
@@ -106,5 +113,19 @@ struct JSONValueTextTests {
         #expect(JSONValue.string("a\"b\\c\n\u{1}é/").jsonText == #""a\"b\\c\n\u0001é/""#)
         #expect(JSONValue.object(["k": [1, .double(2.5), nil, true]]).jsonText == #"{"k":[1,2.5,null,true]}"#)
         #expect(JSONValue.double(.infinity).jsonText == "null")
+    }
+
+    @Test("raw bytes that are not UTF-8 are refused in keys and values, with or without escapes", arguments: [
+        [0x22, 0xC3, 0x28, 0x22], [0x22, 0xFF, 0x22], [0x22, 0x61, 0xE2, 0x82, 0x22], [0x22, 0xC3, 0x5C, 0x6E, 0x22],
+        [0x7B, 0x22, 0xC0, 0xAF, 0x22, 0x3A, 0x31, 0x7D], [0x22, 0xED, 0xA0, 0x80, 0x22],
+    ] as [[UInt8]])
+    func refusesInvalidUTF8(_ bytes: [UInt8]) {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(jsonUTF8: bytes) }
+    }
+
+    @Test("valid multi-byte UTF-8 is read as is, with or without escapes")
+    func readsUTF8() throws {
+        #expect(try JSONValue(jsonUTF8: [0x22, 0xC3, 0xA9, 0x22]) == .string("\u{e9}"))
+        #expect(try JSONValue(jsonUTF8: [0x22, 0xC3, 0xA9, 0x5C, 0x6E, 0xF0, 0x9F, 0x98, 0x80, 0x22]) == .string("\u{e9}\n\u{1F600}"))
     }
 }
