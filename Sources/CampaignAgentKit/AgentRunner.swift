@@ -39,6 +39,12 @@ public final class AgentRunner: Service, Sendable {
         /// database transaction) rather than one job per call that ends. An idle agent, with all
         /// its slots free, asks at once.
         public var leaseGather: Duration = .milliseconds(10)
+        /// Reports of ended calls that may wait for the coordinator's answer at once (nil: as
+        /// many as `capacity`). A call's slot is given back as soon as the call ended and its
+        /// report (spooled first) has a place here, so the next call need not wait for the
+        /// report's database commit; when the backlog is full, ended calls keep their slots and
+        /// the agent leases nothing new until reports settle.
+        public var reportBacklog: Int?
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
@@ -75,6 +81,8 @@ public final class AgentRunner: Service, Sendable {
     /// The leases this agent holds (from lease to delivered report), for `agent.hello` after a reconnect.
     private let held = NIOLockedValueBox<[Int64: String]>([:])
     private let slots: Slots
+    /// Places for reports that wait for the coordinator (``Configuration/reportBacklog``).
+    private let reportRoom: Permits
     private let lastStatus = NIOLockedValueBox("")
     /// When `refreshStatusSoon` last built the summary (it runs twice per call).
     private let lastStatusCheck = NIOLockedValueBox(ContinuousClock.now - .seconds(1))
@@ -94,6 +102,7 @@ public final class AgentRunner: Service, Sendable {
         self.logger = logger
         self.notifier = notifier
         self.slots = Slots(capacity: configuration.capacity)
+        self.reportRoom = Permits(max(1, configuration.reportBacklog ?? configuration.capacity))
     }
 
     public func run() async throws {
@@ -162,9 +171,9 @@ public final class AgentRunner: Service, Sendable {
                     self.held.withLockedValue { h in for job in jobs { h[job.jobId] = job.leaseToken } }
                     for job in jobs {
                         group.addTask {
-                            await self.work(job)
+                            let slotGiven = await self.work(job)
                             self.held.withLockedValue { _ = $0.removeValue(forKey: job.jobId) }
-                            self.slots.release(1)
+                            if !slotGiven { self.slots.release(1) }
                         }
                     }
                 }
@@ -184,18 +193,20 @@ public final class AgentRunner: Service, Sendable {
         self.held.withLockedValue { $0.map { HeldLease(jobId: $0.key, leaseToken: $0.value) } }.sorted { $0.jobId < $1.jobId }
     }
 
-    /// Handles one leased job from the pre-dial check to the delivered report.
-    func work(_ job: LeasedJob) async {
+    /// Handles one leased job from the pre-dial check to the delivered report. True when the
+    /// job's call slot was given back on the way (``settle(_:logger:)``), false when the caller
+    /// still holds it.
+    func work(_ job: LeasedJob) async -> Bool {
         let logger = JobLogger(base: self.logger, jobId: job.jobId)
         let key: String
         if let leasedDialing = job.idempotencyKey {
             key = leasedDialing  // leased with the pre-dial check passed: DIALING already
         } else {
-            guard let dialing = await self.askToDial(job, logger: logger) else { return }
+            guard let dialing = await self.askToDial(job, logger: logger) else { return false }
             guard dialing.allowed, let allowedKey = dialing.idempotencyKey else {
                 self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
                 logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
-                return
+                return false
             }
             key = allowedKey
         }
@@ -226,8 +237,8 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken,
                     retryable: self.configuration.outcomePolicy.action(for: placed.outcome) == .retry,
                     error: String("no call placed: \(why)".prefix(500)), outcome: placed.outcome, call: nil))
-            await self.send(report, logger: logger)
-            return
+            await self.settle(report, logger: logger)
+            return true
         }
         if !placed.outcomeKnown {
             // The call may have reached the customer: fail for good, never redial by ourselves.
@@ -238,8 +249,8 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken, retryable: false,
                     error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record,
                     outcomeUnknown: true))
-            await self.send(report, logger: logger)
-            return
+            await self.settle(report, logger: logger)
+            return true
         }
         switch self.configuration.outcomePolicy.action(for: placed.outcome) {
         case .complete:
@@ -251,17 +262,32 @@ public final class AgentRunner: Service, Sendable {
                     jobId: job.jobId, leaseToken: job.leaseToken, retryable: retryable,
                     error: "call ended \(placed.outcome.rawValue)", outcome: placed.outcome, call: record))
         }
-        await self.send(report, logger: logger)
+        await self.settle(report, logger: logger)
+        return true
+    }
+
+    /// The report of a call that ended: spooled, then the call's slot is given back once the
+    /// report has a place in the backlog (waiting for one while it is full), then delivered.
+    func settle(_ report: Report, logger: JobLogger) async {
+        self.save(report, logger: logger)
+        await self.reportRoom.acquire()
+        self.slots.release(1)
+        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
+        self.reportRoom.release()
     }
 
     /// Spools a call's report, delivers it, and forgets it once the coordinator settled it.
     func send(_ report: Report, logger: JobLogger) async {
+        self.save(report, logger: logger)
+        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
+    }
+
+    private func save(_ report: Report, logger: JobLogger) {
         do {
             try self.spool?.save(report)
         } catch {
             logger.error("cannot spool the report; it lives in memory only", metadata: ["error": "\(error)"])
         }
-        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
     }
 
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
@@ -489,6 +515,52 @@ final class Slots: Sendable {
             return s.waiter
         }
         w?.resume(returning: 0)
+    }
+}
+
+/// A counting semaphore whose waiters are served in order (the report backlog).
+final class Permits: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+    }
+    private let state: NIOLockedValueBox<State>
+
+    init(_ count: Int) {
+        self.state = NIOLockedValueBox(State(free: count))
+    }
+
+    func acquire() async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let now: Bool = self.state.withLockedValue { s in
+                if s.free > 0 {
+                    s.free -= 1
+                    return true
+                }
+                s.waiters.append(cont)
+                return false
+            }
+            if now { cont.resume() }
+        }
+    }
+
+    func release() {
+        let next: CheckedContinuation<Void, Never>? = self.state.withLockedValue { s in
+            guard s.head < s.waiters.count else {
+                s.free += 1
+                return nil
+            }
+            defer {
+                s.head += 1
+                if s.head == s.waiters.count {
+                    s.waiters.removeAll(keepingCapacity: true)
+                    s.head = 0
+                }
+            }
+            return s.waiters[s.head]
+        }
+        next?.resume()
     }
 }
 

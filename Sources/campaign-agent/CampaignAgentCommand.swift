@@ -25,6 +25,9 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     @Option(help: "Calls at once (env CAMPAIGN_AGENT_CAPACITY).")
     var capacity: Int = Int(env["CAMPAIGN_AGENT_CAPACITY"] ?? "") ?? 4
 
+    @Option(help: "Reports of ended calls that may wait for the coordinator at once; an ended call gives its slot to the next call as soon as its report has a place (env CAMPAIGN_AGENT_REPORT_BACKLOG; default: the capacity).")
+    var reportBacklog: Int? = Int(env["CAMPAIGN_AGENT_REPORT_BACKLOG"] ?? "")
+
     @Flag(
         inversion: .prefixedNo,
         help: "Lease with the pre-dial check in the same request (jobs.lease dial: true; env CAMPAIGN_LEASE_DIAL=1): faster, but a job leased by an agent killed before it dials ends outcome_unknown uncalled. Default: jobs.dialing before each call.")
@@ -99,6 +102,9 @@ struct CampaignAgentCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...1000).contains(self.capacity) else { throw ValidationError("--capacity must be 1…1000") }
+        if let backlog = self.reportBacklog, !(1...10000).contains(backlog) {
+            throw ValidationError("--report-backlog must be 1…10000")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
         guard self.callTimeout >= 1 else { throw ValidationError("--call-timeout must be ≥ 1") }
         do {
@@ -206,10 +212,12 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         let placer = try self.makePlacer(logger: logger)
         logger.info("placing calls with \(placer.provider)")
         let spool = self.spoolDir.flatMap { $0 == "none" || $0.isEmpty ? nil : $0 }
+        var configuration = AgentRunner.Configuration(
+            capacity: self.capacity, callHardLimit: .seconds(self.callTimeout), leaseAndDial: self.leaseDial,
+            outcomePolicy: try OutcomePolicy.parse(self.outcomeActions), spoolDirectory: spool)
+        configuration.reportBacklog = self.reportBacklog
         let runner = try AgentRunner(
-            configuration: .init(
-                capacity: self.capacity, callHardLimit: .seconds(self.callTimeout), leaseAndDial: self.leaseDial,
-                outcomePolicy: try OutcomePolicy.parse(self.outcomeActions), spoolDirectory: spool),
+            configuration: configuration,
             link: link, placer: placer, logger: logger, notifier: notifier)
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
