@@ -83,6 +83,8 @@ public final class AgentRunner: Service, Sendable {
     private let slots: Slots
     /// Places for reports that wait for the coordinator (``Configuration/reportBacklog``).
     private let reportRoom: Permits
+    /// Keeps every call's hard limit.
+    private let watchdog = CallWatchdog()
     private let lastStatus = NIOLockedValueBox("")
     /// When `refreshStatusSoon` last built the summary (it runs twice per call).
     private let lastStatusCheck = NIOLockedValueBox(ContinuousClock.now - .seconds(1))
@@ -341,20 +343,13 @@ public final class AgentRunner: Service, Sendable {
     }
 
     /// Places the call; a placer that overstays its deadline (it should return by then) is
-    /// cancelled a little later and the call counts as unknown.
+    /// abandoned a little later (``CallWatchdog``) and the call counts as unknown.
     private func placeWithLimit(_ request: CallRequest) async -> PlacedCall {
-        let limit = self.configuration.callHardLimit + .seconds(10)
         let placer = self.placer
-        return await withTaskGroup(of: PlacedCall?.self) { group in
-            group.addTask { await placer.place(request) }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first ?? .unknown("the placer did not return by the call's hard limit")
+        let placed = await self.watchdog.run(within: self.configuration.callHardLimit + .seconds(10)) {
+            await placer.place(request)
         }
+        return placed ?? .unknown("the placer did not return by the call's hard limit")
     }
 
     enum Report: Sendable {
