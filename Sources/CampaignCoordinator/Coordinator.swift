@@ -92,7 +92,10 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         self.logger = logger
         let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
         self.settingsCache = settings
-        self.batcher = RequestBatcher { requests in
+        // Reports and dialing checks: two batches at once (batches with dialing checks in them
+        // still take turns on the dial-limits lock). Leases: one, as a lease with dial takes that
+        // lock for its whole transaction.
+        self.batcher = RequestBatcher(concurrency: 2) { requests in
             // The settings of the moment, read (cached) when the batch is written.
             let s = try await settings.get()
             return try await store.apply(requests, retry: s.retryPolicy, rules: s.dialRules)

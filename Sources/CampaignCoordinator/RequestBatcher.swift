@@ -9,25 +9,34 @@ import NIOConcurrencyHelpers
 /// one transaction and one array-taking statement per step serve them all, and each caller gets
 /// its own answer when that transaction commits. There is no timer: an idle coordinator writes a
 /// lone request at once, a busy one naturally batches more (DESIGN §9).
+///
+/// Up to `concurrency` batches are written at once (each on its own connection): a request that
+/// arrives while every writer is busy waits for the next batch, one that finds a writer free is
+/// written at once. Two writers overlap one transaction's round trips and commit with the
+/// other's work; their batches lock their rows in id order, so they never deadlock.
 final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
     /// Called once with the request's outcome when its batch is written.
     private typealias Waiter = @Sendable (Result<Outcome, any Error>) -> Void
 
     private struct State {
         var pending: [(Request, Waiter)] = []
-        var flushing = false
+        var writers = 0
     }
 
     private let state = NIOLockedValueBox(State())
     private let maximumBatch: Int
+    private let concurrency: Int
     private let write: @Sendable ([Request]) async throws -> [Outcome]
 
     /// Sizes of the last batches written (at most `keptSizes`), for tests and benchmarks.
     let batchSizes = NIOLockedValueBox<[Int]>([])
     private let keptSizes = 1000
 
-    init(maximumBatch: Int = 500, write: @escaping @Sendable ([Request]) async throws -> [Outcome]) {
+    init(
+        maximumBatch: Int = 500, concurrency: Int = 1, write: @escaping @Sendable ([Request]) async throws -> [Outcome]
+    ) {
         self.maximumBatch = maximumBatch
+        self.concurrency = max(1, concurrency)
         self.write = write
     }
 
@@ -75,11 +84,11 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
     private func enqueue(_ entries: [(Request, Waiter)]) {
         let lead = self.state.withLockedValue { s -> Bool in
             s.pending.append(contentsOf: entries)
-            if s.flushing { return false }
-            s.flushing = true
+            if s.writers >= self.concurrency { return false }
+            s.writers += 1
             return true
         }
-        // The first caller of an idle batcher writes; later ones ride along. The writing task
+        // The first caller that finds a writer free starts it; later ones ride along. The writing task
         // is unstructured because it outlives the caller that started it (it serves everyone
         // who queued meanwhile); it ends as soon as nothing is pending.
         if lead { Task { await self.flush() } }
@@ -91,7 +100,7 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
                 let n = min(s.pending.count, self.maximumBatch)
                 let b = Array(s.pending.prefix(n))
                 s.pending.removeFirst(n)
-                if b.isEmpty { s.flushing = false }
+                if b.isEmpty { s.writers -= 1 }
                 return b
             }
             if batch.isEmpty { return }
