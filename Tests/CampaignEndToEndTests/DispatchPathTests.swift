@@ -16,14 +16,7 @@ struct DispatchPathTests {
         // enough not to load a 2-core machine while other suites run beside this one.
         let jobs = 400
         let scene = try await Scene(leaseDial ? "wide-dial" : "wide-ask")
-        scene.try_coordinator()
-        try await scene.waitForSocket()
-        let set = try await scene.ctl(["automation", "set"] + AutomationSettings.wideOpenCtlArguments)
-        #expect(set.status == 0, "\(set.stderr)")
-        let files = try scene.writeCustomers(jobs)
-        _ = try await scene.ctl(["customers", "import", files.csv])
-        let enqueued = try await scene.ctl(["jobs", "enqueue", "--file", files.refs])
-        #expect(enqueued.stdout.contains("enqueued \(jobs)"), "\(enqueued.stdout) \(enqueued.stderr)")
+        try await scene.startWithJobs(jobs)
         // Calls long enough that hundreds are in progress (and hundreds of requests in flight) at once.
         try scene.agent(
             "wide", arguments: [

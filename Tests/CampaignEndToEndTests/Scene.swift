@@ -1,3 +1,4 @@
+import CampaignProtocol
 import CampaignTestSupport
 import Foundation
 import Testing
@@ -69,6 +70,19 @@ final class Scene: @unchecked Sendable {
 
     func ctl(_ args: [String], coordinator: String = "c") async throws -> (status: Int32, stdout: String, stderr: String) {
         try await runToCompletion("campaign-ctl", args, environment: ["CAMPAIGN_SOCKET": self.socket(coordinator)])
+    }
+
+    /// Starts coordinator "c" with the automation wide open (and `settings` on top), imports
+    /// `jobs` customers and enqueues one job for each, recording a test issue for a step that fails.
+    func startWithJobs(_ jobs: Int, settings: [String] = []) async throws {
+        self.try_coordinator()
+        try await self.waitForSocket()
+        let set = try await self.ctl(["automation", "set"] + settings + AutomationSettings.wideOpenCtlArguments)
+        #expect(set.status == 0, "\(set.stderr)")
+        let files = try self.writeCustomers(jobs)
+        _ = try await self.ctl(["customers", "import", files.csv])
+        let enqueued = try await self.ctl(["jobs", "enqueue", "--file", files.refs])
+        #expect(enqueued.stdout.contains("enqueued \(jobs)"), "\(enqueued.stdout) \(enqueued.stderr)")
     }
 
     func waitForSocket(_ coordinator: String = "c") async throws {
