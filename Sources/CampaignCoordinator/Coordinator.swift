@@ -276,7 +276,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             throw RPCError(.validationFailed, "agentId must be 1…64 characters of [A-Za-z0-9._@:-]")
         }
         guard (1...1000).contains(p.capacity) else { throw RPCError(.validationFailed, "capacity must be 1…1000") }
-        let owner = "\(p.agentId)@\(self.configuration.coordinatorID)#\(ctx.connectionID)"
+        let owner = LeaseOwner(agentId: p.agentId, coordinatorId: self.configuration.coordinatorID, connectionId: ctx.connectionID)
+            .description
         let session = AgentSession(
             agentId: p.agentId, capacity: p.capacity, version: p.version, connectionID: ctx.connectionID,
             peer: ctx.peer, leaseOwner: owner, connectedAt: Date())

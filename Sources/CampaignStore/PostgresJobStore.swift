@@ -718,7 +718,9 @@ struct LockedJob {
     var name: String
     var attributes: String?
 
-    var idempotencyKey: String { "\(self.queueJobId)#\(self.machine.snapshot.attemptsMade)" }
+    var idempotencyKey: String {
+        IdempotencyKey(queueJobId: self.queueJobId, attempt: self.machine.snapshot.attemptsMade).description
+    }
 
     /// The wire form of this job just leased with `token` (its expiry is filled in once written).
     func leased(token: String, idempotencyKey: String?) -> LeasedJob {
@@ -852,10 +854,7 @@ struct CallLogWrite {
 
     /// Nil when the record's idempotency key does not belong to this job (a confused agent).
     init?(call: CallRecord, job: LockedJob, agent: String) {
-        let prefix = job.queueJobId + "#"
-        guard call.idempotencyKey.hasPrefix(prefix),
-            let attempt = Int(call.idempotencyKey.dropFirst(prefix.count)), attempt >= 1
-        else { return nil }
+        guard let attempt = IdempotencyKey.attempt(of: call.idempotencyKey, queueJobId: job.queueJobId) else { return nil }
         self.jobId = job.id
         self.customerId = job.customerId
         self.attempt = attempt

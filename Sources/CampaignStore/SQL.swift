@@ -399,6 +399,7 @@ public enum SQL {
             SELECT r.id, r.external_ref FROM ranked r, used WHERE r.rn <= greatest(0, $6::int - used.n)
         ), inserted AS (
             INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date)
+            -- The queue job id: AutomaticQueueJobID (CampaignCore), <external ref>:<date>.
             SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $7::int, day.d
             FROM picked p, day
             WHERE NOT $8::bool

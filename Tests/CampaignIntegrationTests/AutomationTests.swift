@@ -40,9 +40,16 @@ struct AutomationTests {
         // The cap counts the jobs still to dial: a third run has nothing left to spend.
         let z = try await a.runAutomation(dryRun: false, by: nil)
         #expect(z.enqueued == 0 && z.capRemaining == 0)
-        // The idempotency key names the customer and the campaign-local date.
+        // The queue job id names the customer and the campaign-local date (AutomaticQueueJobID).
         let key = try #require(try db.scalar("SELECT queue_job_id FROM campaign.campaign_jobs ORDER BY id LIMIT 1"))
         #expect(key.hasPrefix("cust-0000:") && key.hasSuffix(x.date))
+        let rows = try db.connect().query(
+            "SELECT j.queue_job_id, c.external_ref FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id WHERE j.auto_date IS NOT NULL")
+        #expect(rows.count == 537)
+        let mismatched = (0..<rows.count).filter {
+            rows[$0, 0] != AutomaticQueueJobID(externalRef: rows[$0, 1] ?? "", date: x.date).description
+        }
+        #expect(mismatched.isEmpty, "\(mismatched.count) ids not <externalRef>:<date>")
     }
 
     @Test func dryRunCountsAndEnqueuesNothingAndReasonsAddUp() async throws {
