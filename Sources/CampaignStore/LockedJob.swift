@@ -1,0 +1,70 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+
+/// A job row locked for a batch, with its state machine.
+struct LockedJob {
+    var id: Int64
+    var queueJobId: String
+    var customerId: Int64
+    var customerStatus: CustomerStatus
+    var phone: String
+    var timezone: String
+    var lastCalledEpoch: Double?
+    var machine: JobStateMachine
+    var reason: String?
+    var externalRef: String
+    var name: String
+    var attributes: String?
+
+    var idempotencyKey: String {
+        IdempotencyKey(queueJobId: self.queueJobId, attempt: self.machine.snapshot.attemptsMade).description
+    }
+
+    /// The wire form of this job just leased with `token` (its expiry is filled in once written).
+    func leased(token: String, idempotencyKey: String?) -> LeasedJob {
+        LeasedJob(
+            jobId: self.id, queueJobId: self.queueJobId, leaseToken: token, attempt: self.machine.snapshot.attemptsMade,
+            maxAttempts: self.machine.snapshot.maxAttempts, leaseExpiresAt: "", reason: self.reason,
+            customer: CallTarget(
+                customerId: self.customerId, externalRef: self.externalRef, name: self.name, phone: self.phone,
+                timezone: self.timezone, attributes: JSONText.decode(self.attributes)),
+            idempotencyKey: idempotencyKey)
+    }
+
+    /// Locks the jobs of a batch of agent requests; `withCustomers` when a pre-dial check needs
+    /// the customer's state (without it the customer reads as a number that may not be called).
+    static func lock(_ conn: PQConnection, ids: [Int64], withCustomers: Bool) throws -> [Int64: LockedJob] {
+        let step = self.lockStep(ids: ids, withCustomers: withCustomers)
+        return try self.lock(conn, step.statement, step.params)
+    }
+
+    static func lockStep(ids: [Int64], withCustomers: Bool) -> PQConnection.PipelineStep {
+        .statement(withCustomers ? SQL.jobsLockForReport : SQL.jobsLockForReportOnly, [PGArray.encode(ids)])
+    }
+
+    static func lock(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [Int64: LockedJob] {
+        Dictionary(try self.parse(conn.execute(statement, params)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The locked rows in the statement's order.
+    static func parse(_ rows: PQRows) throws -> [LockedJob] {
+        var out: [LockedJob] = []
+        for r in rows.all {
+            let snapshot = JobStateMachine.Snapshot(
+                status: JobStatus(rawValue: try r.string("status")) ?? .failed,
+                phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
+                attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
+                outcomeUnknown: r.bool("outcome_unknown"),
+                lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
+            out.append(LockedJob(
+                id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
+                customerStatus: r["customer_status"].flatMap(CustomerStatus.init(rawValue:)) ?? .invalidNumber,
+                phone: r["phone"] ?? "", timezone: r["timezone"] ?? "UTC",
+                lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
+                reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
+                attributes: r["attributes"]))
+        }
+        return out
+    }
+}

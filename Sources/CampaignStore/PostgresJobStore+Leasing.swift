@@ -1,0 +1,93 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import Logging
+
+// MARK: Leasing
+
+extension PostgresJobStore {
+    /// Leases up to `max` due jobs to `owner` for `leaseSeconds` (CLAIMED: the agent asks
+    /// `jobs.dialing` before each call). A group of one of ``lease(_:leaseSeconds:rules:)``.
+    public func lease(owner: String, max: Int, leaseSeconds: Int) async throws -> [LeasedJob] {
+        guard max > 0 else { return [] }
+        return try await self.lease([LeaseRequest(owner: owner, max: max)], leaseSeconds: leaseSeconds)[0].jobs
+    }
+
+    /// Serves the `jobs.lease` requests of many agents in one transaction (group commit).
+    ///
+    /// Due rows are locked best first (`SKIP LOCKED`) and handed out in request order. Each lease
+    /// is decided by the ``JobStateMachine`` (`leaseRequested`); for a request with `dial`, the
+    /// same machine then decides `dialingRequested` with the verdict of the business rules and
+    /// the provider limits taken under the dial-limits lock, in this transaction, at this
+    /// instant — the check `jobs.dialing` would make, only without a second round trip. A
+    /// provider limit leaves the jobs it holds back QUEUED (the answer says when to ask again);
+    /// a rule's refusal makes the job SKIPPED with the rule. One statement writes every decision.
+    public func lease(
+        _ requests: [LeaseRequest], leaseSeconds: Int, rules: DialRules = .unrestricted
+    ) async throws -> [LeaseAnswer] {
+        guard requests.contains(where: { $0.max > 0 }) else { return requests.map { _ in LeaseAnswer() } }
+        return try await self.pool.transaction { conn in
+            // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
+            let dialing = requests.contains(where: { $0.dial && $0.max > 0 })
+            // As many rows as asked for, even when a provider limit will hold some back: a rule's
+            // refusal spends no call slot, so the next row may still be dialed. Rows held back stay
+            // QUEUED, locked only until this transaction ends.
+            let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
+            let locked = try conn.pipeline(
+                [.statement(SQL.forceGenericPlans, [])] + (dialing ? DialLimiter.lockSteps(rules) : [])
+                    + [.statement(SQL.jobsLockDue, [String(wanted)])])
+            var limits = dialing ? try DialLimiter(locked[2], rules: rules) : nil
+            var due = try LockedJob.parse(locked[locked.count - 1])[...]
+
+            var answers = requests.map { _ in LeaseAnswer() }
+            var writes: [LeaseWrite] = []
+            var dialed: [Int64] = []
+            for (i, request) in requests.enumerated() {
+                var handed = 0
+                while handed < request.max, var job = due.first {
+                    let token = UUID().uuidString.lowercased()
+                    job.machine.handle(.leaseRequested, newToken: token)
+                    var write = LeaseWrite(id: job.id, owner: request.owner, token: token)
+                    if request.dial {
+                        let event = JobStateMachine.Event.dialingRequested(token: token, verdict: limits!.verdict(for: job))
+                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
+                            // Over a provider limit: this job and the rest stay QUEUED for now.
+                            answers[i].retryAfterMs = wait
+                            break
+                        }
+                        if case .transition(.skip(let rule)) = job.machine.handle(event) {
+                            write.result = ["reason": .string(rule)]
+                            answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
+                        } else {
+                            write.idempotencyKey = job.idempotencyKey
+                            dialed.append(job.customerId)
+                        }
+                    }
+                    write.status = job.machine.snapshot.status
+                    write.phase = job.machine.snapshot.phase
+                    write.lastReport = job.machine.snapshot.lastReport
+                    writes.append(write)
+                    due.removeFirst()
+                    handed += 1
+                    if job.machine.snapshot.status == .active {
+                        answers[i].jobs.append(job.leased(token: token, idempotencyKey: write.idempotencyKey))
+                    }
+                }
+                // Served short because the provider limits are spent (here or by earlier requests).
+                if request.dial, handed < request.max, let l = limits, l.slack == 0 {
+                    answers[i].retryAfterMs = answers[i].retryAfterMs ?? l.waitMs
+                }
+            }
+            guard !writes.isEmpty else { return answers }
+            let written = try conn.pipeline(
+                [LeaseWrite.step(writes, leaseSeconds: leaseSeconds)] + (limits?.recordSteps(customers: dialed) ?? []),
+                commit: true)
+            let expiries = try LeaseWrite.expiries(written[0])
+            for i in answers.indices {
+                for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
+                answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered
+            }
+            return answers
+        }
+    }
+}

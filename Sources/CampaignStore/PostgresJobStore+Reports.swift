@@ -1,0 +1,133 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import Logging
+
+// MARK: Agent-side writes
+
+extension PostgresJobStore {
+    /// Applies a batch of agent requests in one transaction and answers each in order.
+    ///
+    /// Rows are locked (`FOR UPDATE`), each request is decided by the ``JobStateMachine`` against
+    /// the row as earlier requests of the batch left it, and all transitions are written with
+    /// one statement. Call logs of placed calls are kept whatever the decision.
+    public func apply(
+        _ requests: [JobRequest], retry: RetryPolicy, rules: DialRules = .unrestricted
+    ) async throws -> [JobRequestOutcome] {
+        guard !requests.isEmpty else { return [] }
+        let randomUnit = self.randomUnit
+        return try await self.pool.transaction { conn in
+            // Dialing checks count calls: serialise them across coordinators (taken before any row
+            // lock, always in the same order, so it cannot deadlock with them).
+            // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
+            let dialing = requests.contains(where: { $0.kind == .dialing })
+            let ids = Array(Set(requests.map { $0.jobId })).sorted()
+            let locked = try conn.pipeline(
+                (dialing ? DialLimiter.lockSteps(rules) : []) + [LockedJob.lockStep(ids: ids, withCustomers: dialing)])
+            var limits = dialing ? try DialLimiter(locked[1], rules: rules) : nil
+            var jobs = Dictionary(try LockedJob.parse(locked[locked.count - 1]).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var writes: [Int64: TransitionWrite] = [:]
+            var calls: [CallLogWrite] = []
+            var dialed: [Int64] = []
+            var outcomes: [JobRequestOutcome?] = []
+            var replayed = Set<Int>()
+
+            for (i, request) in requests.enumerated() {
+                guard var job = jobs[request.jobId] else {
+                    outcomes.append(.notFound)
+                    continue
+                }
+                if let call = request.call, let write = CallLogWrite(call: call, job: job, agent: request.agent) {
+                    calls.append(write)
+                }
+                let event: JobStateMachine.Event
+                switch request.kind {
+                case .dialing:
+                    let verdict = limits!.verdict(for: job)
+                    event = .dialingRequested(token: request.leaseToken, verdict: verdict)
+                    // Allowed by the rules but over a provider limit: the agent waits and asks again.
+                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
+                        outcomes.append(.dialing(DialingJob.Result(
+                            allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))
+                        continue
+                    }
+                case .complete: event = .completeReported(token: request.leaseToken)
+                case .fail(let retryable, _, _, let unknown):
+                    event = .failReported(token: request.leaseToken, retryable: retryable, outcomeUnknown: unknown)
+                case .skip: event = .skipReported(token: request.leaseToken)
+                }
+                switch job.machine.decide(event) {
+                case .reject(let rejection):
+                    outcomes.append(.rejected(rejection, status: job.machine.snapshot.status))
+                case .replay:
+                    replayed.insert(i)
+                    outcomes.append(nil)
+                case .transition(let t):
+                    var write = TransitionWrite(id: job.id)
+                    switch (t, request.kind) {
+                    case (.startDialing, _):
+                        write.idempotencyKey = job.idempotencyKey
+                        dialed.append(job.customerId)
+                    case (.complete, .complete(let outcome)):
+                        write.result = ["outcome": .string(outcome.rawValue)]
+                    case (.retryLater, .fail(_, let error, let outcome, _)):
+                        write.delayMs = retry.delayMs(afterAttempt: job.machine.snapshot.attemptsMade, unit: randomUnit())
+                        write.result = ["error": .string(error), "retry": true]
+                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
+                    case (.fail(let reason), .fail(_, let error, let outcome, _)):
+                        write.result = ["error": .string(error), "reason": .string(reason.rawValue)]
+                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
+                    case (.skip(let reason), .skip(let detail)):
+                        write.result = ["reason": .string(reason), "detail": .string(detail)]
+                    case (.skip(let rule), .dialing):
+                        write.result = ["reason": .string(rule)]
+                    default:
+                        break
+                    }
+                    job.machine.handle(event)
+                    write.status = job.machine.snapshot.status
+                    write.phase = job.machine.snapshot.phase
+                    write.lastReport = job.machine.snapshot.lastReport
+                    if let previous = writes[job.id] { write.mergeKeeping(previous) }
+                    writes[job.id] = write
+                    jobs[job.id] = job
+                    outcomes.append(nil)
+                }
+            }
+
+            // Answer from the rows as they are now: the written ones come back from the update,
+            // the others (replays) are read after it. Call logs go first: their job's key check
+            // then finds the row this transaction holds FOR UPDATE (no KEY SHARE lock to write).
+            let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
+                .subtracting(writes.keys)
+            var steps: [PQConnection.PipelineStep] = []
+            if !calls.isEmpty { steps.append(CallLogWrite.step(calls)) }
+            let written = steps.count
+            if !writes.isEmpty { steps.append(TransitionWrite.step(Array(writes.values))) }
+            if !dialed.isEmpty { steps += limits!.recordSteps(customers: dialed) }
+            let read = steps.count
+            if !unwritten.isEmpty { steps.append(ReportView.loadStep(ids: unwritten.sorted())) }
+            let results = steps.isEmpty ? [] : try conn.pipeline(steps, commit: true)
+            var views = writes.isEmpty ? [:] : try ReportView.views(results[written])
+            if !unwritten.isEmpty {
+                views.merge(try ReportView.views(results[read]), uniquingKeysWith: { a, _ in a })
+            }
+            return requests.enumerated().map { i, request in
+                if let decided = outcomes[i] { return decided }
+                let view = views[request.jobId]!
+                let job = jobs[request.jobId]!
+                if request.kind == .dialing {
+                    let allowed = view.status == .active && job.machine.snapshot.phase == .dialing
+                    return .dialing(DialingJob.Result(
+                        allowed: allowed, idempotencyKey: allowed ? job.idempotencyKey : nil,
+                        rule: allowed ? nil : view.result?["reason"]?.stringValue, status: view.status,
+                        retryAfterMs: nil))
+                }
+                return .report(ReportResult(
+                    jobId: request.jobId, status: view.status, attemptsMade: view.attemptsMade,
+                    runAt: view.status == .queued ? view.runAt : nil, replayed: replayed.contains(i),
+                    result: view.result))
+            }
+        }
+    }
+}
