@@ -14,4 +14,15 @@ public struct AutomaticQueueJobID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(self.externalRef):\(self.date)" }
+
+    /// Whether `queueJobId` has this form (`<something>:<DDDD-DD-DD>`): a manual enqueue may not
+    /// take such an id, which automation.run could want for the same customer and day.
+    public static func hasForm(_ queueJobId: String) -> Bool {
+        let tail = queueJobId.utf8.suffix(11)
+        guard tail.count == 11, queueJobId.utf8.count > 11 else { return false }
+        let t = Array(tail)
+        let digits = [1, 2, 3, 4, 6, 7, 9, 10]
+        return t[0] == UInt8(ascii: ":") && t[5] == UInt8(ascii: "-") && t[8] == UInt8(ascii: "-")
+            && digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(t[$0]) }
+    }
 }

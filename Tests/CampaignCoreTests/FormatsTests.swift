@@ -37,4 +37,20 @@ struct FormatsTests {
     func automaticQueueJobID() {
         #expect(AutomaticQueueJobID(externalRef: "cust-0001", date: "2026-12-01").description == "cust-0001:2026-12-01")
     }
+
+    @Test("the automatic form is recognised, and only it", arguments: [
+        ("cust-1:2026-12-01", true), ("a:b:2026-12-01", true), (":2026-12-01", false), ("x:2026-1-01", false),
+        ("x2026-12-01", false), ("x:2026-12-0a", false), ("x:2026-12-01 ", false), ("x:2026/12/01", false),
+        ("manual-1", false), ("", false),
+    ])
+    func automaticForm(_ id: String, _ automatic: Bool) {
+        #expect(AutomaticQueueJobID.hasForm(id) == automatic)
+    }
+
+    @Test("every automatic queue job id has the automatic form")
+    func automaticIDsHaveTheForm() {
+        for ref in ["c", "cust-0001", "a:b", "ü"] {
+            #expect(AutomaticQueueJobID.hasForm(AutomaticQueueJobID(externalRef: ref, date: "2026-02-28").description))
+        }
+    }
 }
