@@ -1,0 +1,63 @@
+import CampaignCore
+import Foundation
+
+// Methods an operator asks of a running coordinator: rpc.discover, health, agents.list.
+
+/// `rpc.discover`: the OpenRPC document of the protocol (`protocol/openrpc.json`, built in).
+public enum RPCDiscover: RPCMethod {
+    public static let name = "rpc.discover"
+    public static let requiredRole = AccessRole.reader
+    public typealias Params = NoParams
+    public typealias Result = JSONValue
+
+    /// The document, parsed once. (A document that does not parse fails the unit tests; at run
+    /// time it would answer `null` rather than crash the coordinator.)
+    public static let document: JSONValue =
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(OpenRPCDocument.text.utf8))) ?? .null
+}
+
+/// `health`: queue counts, agents, database state, version, uptime.
+public enum Health: RPCMethod {
+    public static let name = "health"
+    public static let requiredRole = AccessRole.reader
+    public typealias Params = NoParams
+    public struct Result: Codable, Sendable, Equatable {
+        public var version: String
+        public var uptimeSeconds: Int
+        /// `up` or `down`.
+        public var database: String
+        public var leader: Bool
+        public var agents: Int
+        public var queue: QueueCounts
+        /// Jobs completed since midnight in the campaign's timezone.
+        public var completedToday: Int
+        public init(
+            version: String, uptimeSeconds: Int, database: String, leader: Bool, agents: Int, queue: QueueCounts,
+            completedToday: Int
+        ) {
+            self.version = version
+            self.uptimeSeconds = uptimeSeconds
+            self.database = database
+            self.leader = leader
+            self.agents = agents
+            self.queue = queue
+            self.completedToday = completedToday
+        }
+    }
+}
+
+/// `agents.list`: the agents connected to this coordinator (each coordinator knows its own).
+public enum ListAgents: RPCMethod {
+    public static let name = "agents.list"
+    public static let requiredRole = AccessRole.reader
+    public typealias Params = NoParams
+    public struct Result: Codable, Sendable, Equatable {
+        /// The coordinator that answered.
+        public var coordinator: String
+        public var agents: [AgentView]
+        public init(coordinator: String, agents: [AgentView]) {
+            self.coordinator = coordinator
+            self.agents = agents
+        }
+    }
+}
