@@ -72,24 +72,24 @@ public final class AgentRunner: Service, Sendable {
         public var skippedBeforeDial = 0
     }
 
-    private let configuration: Configuration
-    private let link: CoordinatorLink
+    let configuration: Configuration
+    let link: CoordinatorLink
     private let placer: any Placer
     private let logger: Logger
     private let notifier: SystemdNotifier
     public let stats = NIOLockedValueBox(Stats())
     /// The leases this agent holds (from lease to delivered report), for `agent.hello` after a reconnect.
     private let held = NIOLockedValueBox<[Int64: String]>([:])
-    private let slots: Slots
+    let slots: Slots
     /// Places for reports that wait for the coordinator (``Configuration/reportBacklog``).
-    private let reportRoom: Permits
+    let reportRoom: Permits
     /// Keeps every call's hard limit.
     private let watchdog = CallWatchdog()
     private let lastStatus = NIOLockedValueBox("")
     /// When `refreshStatusSoon` last built the summary (it runs twice per call).
     private let lastStatusCheck = NIOLockedValueBox(ContinuousClock.now - .seconds(1))
-    private let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
-    private let spool: ReportSpool?
+    let shutdownStarted = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    let spool: ReportSpool?
     /// Reports travel several per `jobs.report` request when calls end together.
     let reports = ReportSender()
 
@@ -268,30 +268,6 @@ public final class AgentRunner: Service, Sendable {
         return true
     }
 
-    /// The report of a call that ended: spooled, then the call's slot is given back once the
-    /// report has a place in the backlog (waiting for one while it is full), then delivered.
-    func settle(_ report: Report, logger: JobLogger) async {
-        self.save(report, logger: logger)
-        await self.reportRoom.acquire()
-        self.slots.release(1)
-        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
-        self.reportRoom.release()
-    }
-
-    /// Spools a call's report, delivers it, and forgets it once the coordinator settled it.
-    func send(_ report: Report, logger: JobLogger) async {
-        self.save(report, logger: logger)
-        if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
-    }
-
-    private func save(_ report: Report, logger: JobLogger) {
-        do {
-            try self.spool?.save(report)
-        } catch {
-            logger.error("cannot spool the report; it lives in memory only", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
     /// nothing to dial (the job is no longer ours, or it was given back).
     func askToDial(_ job: LeasedJob, logger: JobLogger) async -> DialingJob.Result? {
@@ -352,80 +328,6 @@ public final class AgentRunner: Service, Sendable {
         return placed ?? .unknown("the placer did not return by the call's hard limit")
     }
 
-    enum Report: Sendable {
-        case complete(CompleteJob.Params)
-        case fail(FailJob.Params)
-
-        var jobId: Int64 {
-            switch self {
-            case .complete(let p): return p.jobId
-            case .fail(let p): return p.jobId
-            }
-        }
-
-        var leaseToken: String {
-            switch self {
-            case .complete(let p): return p.leaseToken
-            case .fail(let p): return p.leaseToken
-            }
-        }
-
-        var wire: JobReport {
-            switch self {
-            case .complete(let p): return .complete(p)
-            case .fail(let p): return .fail(p)
-            }
-        }
-    }
-
-    /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
-    /// (LEASE_LOST, INVALID_STATE, NOT_FOUND) drops it; connection trouble and retryable errors
-    /// retry; an internal error is retried a few times (it may be a passing fault), then dropped.
-    /// `patience` bounds the whole effort (nil: until delivered or shutdown).
-    @discardableResult
-    func deliver(_ report: Report, logger: JobLogger, patience: Duration? = nil) async -> Bool {
-        var backoff = Duration.milliseconds(100)
-        var internalErrors = 0
-        let giveUpAt = patience.map { ContinuousClock.now + $0 }
-        while true {
-            if let started = self.shutdownStarted.withLockedValue({ $0 }),
-                ContinuousClock.now - started > self.configuration.shutdownReportGrace
-            {
-                self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.error(
-                    self.spool == nil
-                        ? "report not delivered before shutdown; the lease will expire as outcome_unknown"
-                        : "report not delivered before shutdown; it stays in the spool for the next run")
-                return false
-            }
-            if let giveUpAt, ContinuousClock.now > giveUpAt {
-                self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.error("report not delivered in time; the lease will run out on its own")
-                return false
-            }
-            guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
-            do {
-                let result = try await self.reports.send(report.wire, via: client)
-                self.stats.withLockedValue { $0.reportsDelivered += 1 }
-                logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
-                return true
-            } catch let error as RPCError where error.symbol == RPCErrorCode.internalError.name && internalErrors < 5 {
-                internalErrors += 1
-                logger.warning("report hit an internal error, retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            } catch let error as RPCError where !error.retryable {
-                self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.warning("report refused", metadata: ["error": "\(error)"])
-                return true
-            } catch {
-                logger.warning("report not delivered yet, retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            }
-        }
-    }
-
     /// `refreshStatus` at most every 200 ms: per call it was 6 % of a busy agent's CPU (issue
     /// 11). The lease loop refreshes unthrottled whenever a slot frees, so the line settles on
     /// the last state when calls end.
@@ -450,136 +352,5 @@ public final class AgentRunner: Service, Sendable {
             return last != line
         }
         if changed { self.notifier.status(line) }
-    }
-}
-
-/// Free call slots: the lease loop takes all that are free, finished calls give theirs back.
-final class Slots: Sendable {
-    private struct State {
-        var free: Int
-        var closed = false
-        var waiter: CheckedContinuation<Int, Never>?
-    }
-    private let state: NIOLockedValueBox<State>
-
-    init(capacity: Int) {
-        self.state = NIOLockedValueBox(State(free: capacity))
-    }
-
-    /// Waits for at least one free slot and takes every free one; 0 once closed.
-    func acquireAvailable() async -> Int {
-        await withCheckedContinuation { (cont: CheckedContinuation<Int, Never>) in
-            let n: Int? = self.state.withLockedValue { s in
-                if s.closed { return 0 }
-                if s.free > 0 {
-                    defer { s.free = 0 }
-                    return s.free
-                }
-                s.waiter = cont
-                return nil
-            }
-            if let n { cont.resume(returning: n) }
-        }
-    }
-
-    /// Takes every free slot without waiting (0 when none is free or once closed).
-    func takeAvailable() -> Int {
-        self.state.withLockedValue { s in
-            if s.closed { return 0 }
-            defer { s.free = 0 }
-            return s.free
-        }
-    }
-
-    func release(_ n: Int) {
-        guard n > 0 else { return }
-        let resume: (CheckedContinuation<Int, Never>, Int)? = self.state.withLockedValue { s in
-            s.free += n
-            guard let w = s.waiter, !s.closed else { return nil }
-            s.waiter = nil
-            defer { s.free = 0 }
-            return (w, s.free)
-        }
-        if let (w, n) = resume { w.resume(returning: n) }
-    }
-
-    func close() {
-        let w = self.state.withLockedValue { s -> CheckedContinuation<Int, Never>? in
-            s.closed = true
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        w?.resume(returning: 0)
-    }
-}
-
-/// A counting semaphore whose waiters are served in order (the report backlog).
-final class Permits: Sendable {
-    private struct State {
-        var free: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-        var head = 0
-    }
-    private let state: NIOLockedValueBox<State>
-
-    init(_ count: Int) {
-        self.state = NIOLockedValueBox(State(free: count))
-    }
-
-    func acquire() async {
-        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
-            let now: Bool = self.state.withLockedValue { s in
-                if s.free > 0 {
-                    s.free -= 1
-                    return true
-                }
-                s.waiters.append(cont)
-                return false
-            }
-            if now { cont.resume() }
-        }
-    }
-
-    func release() {
-        let next: CheckedContinuation<Void, Never>? = self.state.withLockedValue { s in
-            guard s.head < s.waiters.count else {
-                s.free += 1
-                return nil
-            }
-            defer {
-                s.head += 1
-                if s.head == s.waiters.count {
-                    s.waiters.removeAll(keepingCapacity: true)
-                    s.head = 0
-                }
-            }
-            return s.waiters[s.head]
-        }
-        next?.resume()
-    }
-}
-
-/// A job's logger: `job.id` goes into the messages that are logged, instead of into a copy of the
-/// logger made for every job (copying a `Logger`'s metadata per call was ≈ 4 % of a busy agent's
-/// CPU). Message and metadata are evaluated only when the level is enabled, as with `Logger`.
-struct JobLogger: Sendable {
-    let base: Logger
-    let jobId: Int64
-
-    func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata) {
-        self.base.log(level: level, message(), metadata: { var m = metadata(); m["job.id"] = "\(self.jobId)"; return m }())
-    }
-
-    func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
-        self.log(.debug, message(), metadata())
-    }
-    func info(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
-        self.log(.info, message(), metadata())
-    }
-    func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
-        self.log(.warning, message(), metadata())
-    }
-    func error(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
-        self.log(.error, message(), metadata())
     }
 }
