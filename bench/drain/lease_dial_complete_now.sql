@@ -2,7 +2,7 @@
 -- drain takes today (jobs.lease with dial: true, then jobs.report with its call log), at batch
 -- :batch (pgbench -M prepared -D batch=B). The statements are SQL.swift's at tree cf90446, in
 -- the product's order; what the coordinator decides in Swift (every job dialed, every call
--- ANSWERED) is built here in SQL as the arrays it binds. Update it together with SQL.swift.
+-- ANSWERED) is built here in SQL as the arrays it binds. Update it together with SQL+Leasing.swift and SQL+Limits.swift.
 -- Unlike the product, pgbench sends one statement per round trip (the product pipelines each
 -- transaction in two), so this limit is, if anything, low.
 --
