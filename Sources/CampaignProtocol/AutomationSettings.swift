@@ -1,0 +1,162 @@
+import CampaignCore
+import Foundation
+
+/// The automation settings (DESIGN §5), held in `automation_settings` one row per field.
+///
+/// Every field has a default; `problems()` validates all of them, and nothing is written unless
+/// all pass.
+public struct AutomationSettings: Codable, Sendable, Equatable {
+    /// When on, the maintenance leader runs `automation.run` every `autoRunIntervalSeconds`.
+    public var enabled: Bool = false
+    /// The campaign's IANA timezone: the daily cap counts calls per day in it, and the
+    /// automatic enqueue's idempotency key uses its date.
+    public var timezone: String = "UTC"
+    /// Local working hours, in each customer's own timezone: `HH:MM`, start inclusive, end
+    /// exclusive (`24:00` = end of day).
+    public var workingHoursStart: String = "09:00"
+    public var workingHoursEnd: String = "18:00"
+    /// ISO weekdays on which calls are placed (1 = Monday … 7 = Sunday), in the customer's timezone.
+    public var workingDays: [Int] = [1, 2, 3, 4, 5]
+    /// Calls placed per day across the campaign, at most.
+    public var dailyCap: Int = 1000
+    /// Minutes that must pass after a customer's last call before a new job calls them.
+    public var cooldownMinutes: Int = 1440
+    public var maxAttempts: Int = 3
+    public var retryBaseMs: Int = 60_000
+    public var retryFactor: Double = 2
+    public var retryCapMs: Int = 3_600_000
+    public var leaseSeconds: Int = 60
+    /// How often the leader runs the automatic enqueue when `enabled`.
+    public var autoRunIntervalSeconds: Int = 300
+    /// The provider's limit of calls in progress at once, across all agents and coordinators.
+    public var maxConcurrentCalls: Int = 20
+    /// The provider's limit of call starts per second, across all agents and coordinators.
+    public var callsPerSecond: Double = 5
+
+    public init() {}
+
+    public init(
+        retryBaseMs: Int = 60_000, retryFactor: Double = 2, retryCapMs: Int = 3_600_000, maxAttempts: Int = 3,
+        leaseSeconds: Int = 60
+    ) {
+        self.retryBaseMs = retryBaseMs
+        self.retryFactor = retryFactor
+        self.retryCapMs = retryCapMs
+        self.maxAttempts = maxAttempts
+        self.leaseSeconds = leaseSeconds
+    }
+
+    public var retryPolicy: RetryPolicy {
+        RetryPolicy(baseMs: self.retryBaseMs, factor: self.retryFactor, capMs: self.retryCapMs)
+    }
+
+    /// The working hours as the eligibility policy reads them (nil when the fields are invalid).
+    public var workingHours: WorkingHours? {
+        guard let start = WorkingHours.parse(self.workingHoursStart), let end = WorkingHours.parse(self.workingHoursEnd)
+        else { return nil }
+        return WorkingHours(startSecond: start, endSecond: end, isoWeekdays: Set(self.workingDays))
+    }
+
+    /// Checks every field; returns one message per problem (empty when valid).
+    /// `knownTimezone` says whether a timezone name is known (to Foundation and PostgreSQL).
+    public func problems(knownTimezone: (String) -> Bool = { _ in true }) -> [String] {
+        var p: [String] = []
+        if !knownTimezone(self.timezone) { p.append("timezone must be a known IANA timezone") }
+        let start = WorkingHours.parse(self.workingHoursStart)
+        let end = WorkingHours.parse(self.workingHoursEnd)
+        if start == nil { p.append("workingHoursStart must be HH:MM (00:00…23:59)") }
+        if end == nil { p.append("workingHoursEnd must be HH:MM (00:01…24:00)") }
+        if let start, let end, start >= end { p.append("workingHoursStart must be before workingHoursEnd") }
+        if self.workingDays.isEmpty || !self.workingDays.allSatisfy({ (1...7).contains($0) })
+            || Set(self.workingDays).count != self.workingDays.count
+        {
+            p.append("workingDays must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)")
+        }
+        if !(0...10_000_000).contains(self.dailyCap) { p.append("dailyCap must be 0…10000000") }
+        if !(0...525_600).contains(self.cooldownMinutes) { p.append("cooldownMinutes must be 0…525600") }
+        if !(1...86_400_000).contains(self.retryBaseMs) { p.append("retryBaseMs must be 1…86400000") }
+        if !(self.retryFactor >= 1 && self.retryFactor <= 10) { p.append("retryFactor must be 1…10") }
+        if !(1...604_800_000).contains(self.retryCapMs) { p.append("retryCapMs must be 1…604800000") }
+        if self.retryCapMs < self.retryBaseMs { p.append("retryCapMs must be ≥ retryBaseMs") }
+        if !(1...100).contains(self.maxAttempts) { p.append("maxAttempts must be 1…100") }
+        if !(5...3600).contains(self.leaseSeconds) { p.append("leaseSeconds must be 5…3600") }
+        if !(10...86_400).contains(self.autoRunIntervalSeconds) { p.append("autoRunIntervalSeconds must be 10…86400") }
+        if !(1...100_000).contains(self.maxConcurrentCalls) { p.append("maxConcurrentCalls must be 1…100000") }
+        if !(self.callsPerSecond >= 0.01 && self.callsPerSecond <= 10_000) { p.append("callsPerSecond must be 0.01…10000") }
+        return p
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, dailyCap, cooldownMinutes
+        case maxAttempts, retryBaseMs, retryFactor, retryCapMs, leaseSeconds, autoRunIntervalSeconds
+        case maxConcurrentCalls, callsPerSecond
+    }
+
+    /// The names of every setting.
+    public static let keys: [String] = CodingKeys.allCases.map(\.rawValue)
+
+    /// Missing fields take their defaults (settings stored before a field existed keep working).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = AutomationSettings()
+        func v<T: Decodable>(_ k: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? fallback }
+        self.enabled = try v(.enabled, d.enabled)
+        self.timezone = try v(.timezone, d.timezone)
+        self.workingHoursStart = try v(.workingHoursStart, d.workingHoursStart)
+        self.workingHoursEnd = try v(.workingHoursEnd, d.workingHoursEnd)
+        self.workingDays = try v(.workingDays, d.workingDays)
+        self.dailyCap = try v(.dailyCap, d.dailyCap)
+        self.cooldownMinutes = try v(.cooldownMinutes, d.cooldownMinutes)
+        self.maxAttempts = try v(.maxAttempts, d.maxAttempts)
+        self.retryBaseMs = try v(.retryBaseMs, d.retryBaseMs)
+        self.retryFactor = try v(.retryFactor, d.retryFactor)
+        self.retryCapMs = try v(.retryCapMs, d.retryCapMs)
+        self.leaseSeconds = try v(.leaseSeconds, d.leaseSeconds)
+        self.autoRunIntervalSeconds = try v(.autoRunIntervalSeconds, d.autoRunIntervalSeconds)
+        self.maxConcurrentCalls = try v(.maxConcurrentCalls, d.maxConcurrentCalls)
+        self.callsPerSecond = try v(.callsPerSecond, d.callsPerSecond)
+    }
+}
+
+extension AutomationSettings {
+    /// The settings as a JSON object, one member per setting.
+    public func asObject() -> [String: JSONValue] {
+        // Encoding plain numbers, strings and arrays cannot fail.
+        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        if case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: data) { return o }
+        return [:]
+    }
+
+    /// These settings with `patch` applied. Unknown keys and wrong types are refused, with the
+    /// key named.
+    public func applying(_ patch: [String: JSONValue]) throws -> AutomationSettings {
+        if let unknown = patch.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+            throw SettingsError(message: "unknown setting \(unknown)")
+        }
+        var object = self.asObject()
+        for (k, v) in patch { object[k] = v }
+        return try Self.from(object: object)
+    }
+
+    /// Settings from a JSON object; missing members take their defaults.
+    public static func from(object: [String: JSONValue]) throws -> AutomationSettings {
+        do {
+            let data = try JSONEncoder().encode(JSONValue.object(object))
+            return try JSONDecoder().decode(AutomationSettings.self, from: data)
+        } catch let e as DecodingError {
+            let key: String
+            switch e {
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                key = c.codingPath.first?.stringValue ?? "settings"
+            case .keyNotFound(let k, _): key = k.stringValue
+            @unknown default: key = "settings"
+            }
+            throw SettingsError(message: "\(key) has the wrong type")
+        }
+    }
+}
+
+/// A settings patch that cannot be applied.
+public struct SettingsError: Error, Sendable, Equatable {
+    public var message: String
+}
