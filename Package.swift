@@ -151,6 +151,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "CampaignCoordinatorTests",
+            dependencies: [
+                "CampaignCoordinator", "CampaignCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CampaignAgentTests",
             dependencies: [
                 "CampaignAgentKit", "CampaignCore", "CampaignProtocol", "CampaignTestSupport",

@@ -13,6 +13,9 @@ final class Permits: Sendable {
         self.state = NIOLockedValueBox(State(free: count))
     }
 
+    /// Callers waiting for a place (for tests).
+    var waitingCount: Int { self.state.withLockedValue { $0.waiters.count - $0.head } }
+
     func acquire() async {
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
             let now: Bool = self.state.withLockedValue { s in

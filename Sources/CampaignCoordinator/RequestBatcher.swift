@@ -40,6 +40,9 @@ final class RequestBatcher<Request: Sendable, Outcome: Sendable>: Sendable {
         self.write = write
     }
 
+    /// Requests waiting for a writer (for tests).
+    var pendingCount: Int { self.state.withLockedValue { $0.pending.count } }
+
     func submit(_ request: Request) async throws -> Outcome {
         let result = await withCheckedContinuation { (cont: CheckedContinuation<Result<Outcome, any Error>, Never>) in
             self.enqueue([(request, { @Sendable r in cont.resume(returning: r) })])
