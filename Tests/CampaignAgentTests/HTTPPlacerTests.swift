@@ -216,7 +216,10 @@ struct HTTPPlacerTests {
         var b = FakeProvider.Behaviour()
         b.malformedPolls = true
         try await Self.withProvider(b) { provider, placer, _ in
-            let placed = await placer.place(Self.request(within: .seconds(10)))
+            // 20 s: at the start of the full suite, the test process's two cooperative threads can
+            // be busy for seconds with other suites' work, and a poll must get through meanwhile
+            // (with 10 s, a run saw none).
+            let placed = await placer.place(Self.request(within: .seconds(20)))
             #expect(!placed.outcomeKnown)
             #expect(placed.providerCallId == "call-1")
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])

@@ -30,15 +30,18 @@ struct ReportBacklogTests {
                 "--capacity", "2", "--report-backlog", "3", "--sim-duration-ms", "100-200", "--sim-outcomes", "ANSWERED=1",
                 "--seed", "5", "--sim-dial-log", scene.dialLog, leaseDial ? "--lease-dial" : "--no-lease-dial",
             ])
+        // One connection for the polls below (a connection per poll is a blocking connect on the
+        // test's cooperative thread, 20 times a second, while the rest of the suite runs beside it).
+        let reader = try scene.db.connect()
         let active = "SELECT count(*)::int FROM campaign.campaign_jobs WHERE status = 'ACTIVE'"
-        func leased() throws -> Int { Int(try scene.db.scalar(active) ?? "") ?? -1 }
+        func leased() throws -> Int { Int(try reader.query(active)[0, 0] ?? "") ?? -1 }
         // Lease with dial: exactly 5 calls and 5 leases. Asking: 4 or 5 leases, 2 to 5 calls.
         let settled = { (calls: Int, leased: Int) -> Bool in
             leaseDial ? calls == 5 && leased == 5 : (4...5).contains(leased) && (2...5).contains(calls)
         }
         let deadline = ContinuousClock.now + .seconds(30)
         while try !settled(scene.dials().count, leased()), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(200))
         }
         // Full: the agent leases nothing more (its unsettled jobs stay leased), and calls no more.
         try await Task.sleep(for: .seconds(2))
