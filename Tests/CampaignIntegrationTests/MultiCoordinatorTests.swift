@@ -24,7 +24,9 @@ struct MultiCoordinatorTests {
         let pool = DatabasePool(configuration: .init(url: db.url, size: 2), logger: logger)
         let store = PostgresJobStore(pool: pool, logger: logger, instanceID: name)
         let coordinator = Coordinator(
-            configuration: .init(coordinatorID: name, version: "t", fallbackPoll: .seconds(600)), store: store,
+            configuration: .init(
+                coordinatorID: name, version: "t", maximumLeaseWait: .seconds(300), fallbackPoll: .seconds(600)),
+            store: store,
             logger: logger)
         let socketPath = dir.appendingPathComponent("\(name).sock").path
         let server = RPCServer(configuration: .init(listen: .path(socketPath)), router: coordinator.makeRouter(), logger: logger)
@@ -32,6 +34,11 @@ struct MultiCoordinatorTests {
             control: ControlConnection(url: db.url, instanceID: name, logger: logger, tickMs: 200), coordinator: coordinator)
         return Node(coordinator: coordinator, socketPath: socketPath, control: control, server: server)
     }
+
+    /// How long a wait for something expected in milliseconds may take before the test fails: long,
+    /// because a full suite's start can leave these in-process coordinators without a cooperative
+    /// thread for many seconds (a CI run saw a lease take over 10 s to start waiting).
+    static let patience = Duration.seconds(90)
 
     static func until(_ within: Duration, _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + within
@@ -58,14 +65,14 @@ struct MultiCoordinatorTests {
             tasks.addTask { try await groupA.run() }
             tasks.addTask { try await groupB.run() }
             let leaders = { [a.coordinator.isLeader.withLockedValue { $0 }, b.coordinator.isLeader.withLockedValue { $0 }] }
-            #expect(await Self.until(.seconds(10)) { leaders().filter { $0 }.count == 1 })
+            #expect(await Self.until(Self.patience) { leaders().filter { $0 }.count == 1 })
             // It stays exactly one.
             try await Task.sleep(for: .milliseconds(600))
             #expect(leaders().filter { $0 }.count == 1)
             // The leader goes away (its session ends, freeing the lock): the other takes over.
             let (leaderGroup, follower) = a.coordinator.isLeader.withLockedValue({ $0 }) ? (groupA, b) : (groupB, a)
             await leaderGroup.triggerGracefulShutdown()
-            #expect(await Self.until(.seconds(10)) { follower.coordinator.isLeader.withLockedValue { $0 } })
+            #expect(await Self.until(Self.patience) { follower.coordinator.isLeader.withLockedValue { $0 } })
             await groupA.triggerGracefulShutdown()
             await groupB.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -89,8 +96,8 @@ struct MultiCoordinatorTests {
             try await RPCClient.withConnection(socketPath: b.socketPath) { agent in
                 _ = try await agent.call(AgentHello.self, .init(agentId: "on-b", capacity: 1, version: "t"))
                 // Both coordinators' fallback polls are 10 minutes away: only a NOTIFY can wake this poll.
-                async let leased = agent.call(LeaseJobs.self, .init(max: 1, waitMs: 30_000))
-                #expect(await Self.until(.seconds(10)) { b.coordinator.signal.waiterCount == 1 })
+                async let leased = agent.call(LeaseJobs.self, .init(max: 1, waitMs: 240_000))
+                #expect(await Self.until(Self.patience) { b.coordinator.signal.waiterCount == 1 })
                 let start = ContinuousClock.now
                 try await RPCClient.withConnection(socketPath: a.socketPath) { admin in
                     _ = try await admin.call(EnqueueJobs.self, .init(jobs: [.init(customerRef: "cust-0000")]))
