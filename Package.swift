@@ -153,7 +153,8 @@ let package = Package(
         .testTarget(
             name: "CampaignCoordinatorTests",
             dependencies: [
-                "CampaignCoordinator", "CampaignCore",
+                "CampaignCoordinator", "CampaignCore", "CampaignProtocol", "CampaignStore", "CampaignTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),

@@ -37,14 +37,14 @@ extension Coordinator {
         do {
             let timezone = (try? await self.settingsCache.get())?.timezone ?? "UTC"
             let counts = try await self.store.counts(timezone: timezone)
-            self.databaseUp.withLockedValue { $0 = true }
+            self.database.succeeded()
             return Health.Result(
                 version: self.configuration.version, uptimeSeconds: uptime, database: "up",
                 leader: self.isLeader.withLockedValue { $0 },
                 agents: agents, queue: counts.queue, completedToday: counts.completedToday)
         } catch {
             // Health answers even when the database is down: that is what an operator wants to see.
-            self.databaseUp.withLockedValue { $0 = false }
+            if let e = error as? StoreError, e.isUnavailable { self.database.unreachable(e, during: "health") }
             return Health.Result(
                 version: self.configuration.version, uptimeSeconds: uptime, database: "down", leader: false,
                 agents: agents, queue: QueueCounts(), completedToday: 0)

@@ -75,8 +75,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
     let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
     let settingsCache: SettingsCache
-    /// Last known database state, for `health` and STATUS=.
-    public let databaseUp = NIOLockedValueBox(true)
+    /// What the last round trips saw of PostgreSQL (every store call reports to it).
+    public let database: DatabaseHealth
     /// Called when an agent connects or disconnects (the executable refreshes `STATUS=` with it).
     public let agentsChanged = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
@@ -93,6 +93,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        self.database = DatabaseHealth(logger: logger)
         let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
         self.settingsCache = settings
         // Reports and dialing checks: two batches at once (batches with dialing checks in them
@@ -127,7 +128,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
     func db<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
             let value = try await body()
-            self.databaseUp.withLockedValue { $0 = true }
+            self.database.succeeded()
             return value
         } catch let error as StoreError {
             if error.isTransient {
@@ -136,8 +137,7 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
                 throw RPCError(.databaseUnavailable, "database busy, retry later")
             }
             if error.isUnavailable {
-                self.databaseUp.withLockedValue { $0 = false }
-                self.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+                self.database.unreachable(error, during: "a request")
                 throw RPCError(.databaseUnavailable, "database unavailable, retry later")
             }
             self.logger.error("database error", metadata: ["error": "\(error.debugDescription)"])
