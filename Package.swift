@@ -26,7 +26,12 @@ let package = Package(
         // Pure domain: no I/O, no NIO, no libpq.
         .target(name: "CampaignCore", swiftSettings: swiftSettings),
         // Wire types shared by coordinator, agent and ctl.
-        .target(name: "CampaignProtocol", dependencies: ["CampaignCore"], swiftSettings: swiftSettings),
+        // protocol/openrpc.json goes into it at build time (the EmbedOpenRPC plugin).
+        .target(
+            name: "CampaignProtocol", dependencies: ["CampaignCore"], swiftSettings: swiftSettings,
+            plugins: ["EmbedOpenRPC"]),
+        .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["openrpc-embed"]),
+        .executableTarget(name: "openrpc-embed", swiftSettings: swiftSettings),
         .systemLibrary(
             name: "CLibPQ", pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]),

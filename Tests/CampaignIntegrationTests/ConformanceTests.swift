@@ -362,7 +362,7 @@ struct ConformanceTests {
                 let d = Self.differences(result, Self.document, path: "document", strict: true)
                 #expect(
                     d.isEmpty,
-                    "rpc.discover does not answer protocol/openrpc.json (run scripts/sync-openrpc): \(d.prefix(5)) (\(d.count) in all)")
+                    "rpc.discover does not answer protocol/openrpc.json: \(d.prefix(5)) (\(d.count) in all)")
                 // The same with params `[]`, as NoParams allows.
                 try await send(#"{"jsonrpc":"2.0","id":2,"method":"rpc.discover","params":[]}"# + "\n")
                 #expect(try Self.parse(try await receive())["result"] == result)

@@ -26,7 +26,7 @@ struct OpenRPCDocumentTests {
         let file = try Self.fileText()
         #expect(
             OpenRPCDocument.text == file,
-            "Sources/CampaignProtocol/OpenRPCDocument.swift is out of date: run scripts/sync-openrpc")
+            "the text embedded by the EmbedOpenRPC plugin is not protocol/openrpc.json")
     }
 
     @Test("the document parses, is OpenRPC 1.3 and has this product's version")
