@@ -30,7 +30,8 @@ let package = Package(
         .target(
             name: "CampaignProtocol", dependencies: ["CampaignCore"], swiftSettings: swiftSettings,
             plugins: ["EmbedOpenRPC"]),
-        .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["openrpc-embed"]),
+        .plugin(
+            name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["openrpc-embed"], path: "Sources/EmbedOpenRPC"),
         .executableTarget(name: "openrpc-embed", swiftSettings: swiftSettings),
         .systemLibrary(
             name: "CLibPQ", pkgConfig: "libpq",
