@@ -143,6 +143,7 @@ let package = Package(
             dependencies: [
                 "CampaignRPC", "CampaignProtocol", "CampaignCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

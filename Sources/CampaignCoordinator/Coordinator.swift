@@ -55,30 +55,27 @@ public struct AgentSession: Sendable, Equatable {
     public var reports = 0
 }
 
-/// What the coordinator knows of a connection from the moment it opens.
-struct ConnectionInfo: Sendable {
-    var role: AccessRole?
-    var peer: PeerCredentials?
+/// A group of methods, registered on the router together (hummingbird's `RouteCollection`):
+/// one file per group under `Handlers/`.
+protocol MethodGroup {
+    func register(on router: RPCRouter)
 }
 
-/// The method handlers: decode → check → store → answer. Owns the agent sessions and the
-/// long-poll signal; PostgreSQL owns everything else. The handlers live in one file per group
-/// of methods (`Coordinator+Status`, `+Agents`, `+Jobs`, `+Customers`, `+Automation`), each
-/// with its `register…Methods(on:)`; `+Router` builds the dispatch table from them, `+Sessions`
-/// is the connection observer and the access check.
-public final class Coordinator: RPCConnectionObserver, Sendable {
+/// The coordinator's shared parts: its store, the batchers that group agents' requests into
+/// transactions, the settings cache, the long-poll signal, the agent sessions and what it knows
+/// of the database and of leadership. The methods live in their groups (`Handlers/`: agents,
+/// jobs, customers, automation, status); the periodic work in `Maintenance/`.
+public final class Coordinator: Sendable {
     public let configuration: CoordinatorConfiguration
     public let store: PostgresJobStore
     public let signal = LeaseSignal()
+    /// The connections and the agents among them; the role check of every call.
+    public let sessions: AgentSessions
     let logger: Logger
     let startedAt = ContinuousClock.now
-    let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
-    let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
     let settingsCache: SettingsCache
     /// What the last round trips saw of PostgreSQL (every store call reports to it).
     public let database: DatabaseHealth
-    /// Called when an agent connects or disconnects (the executable refreshes `STATUS=` with it).
-    public let agentsChanged = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
     let timezones = NIOLockedValueBox<Set<String>?>(nil)
@@ -94,6 +91,8 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
         self.store = store
         self.logger = logger
         self.database = DatabaseHealth(logger: logger)
+        self.sessions = AgentSessions(
+            access: configuration.access, ownUID: configuration.ownUID, signal: self.signal, store: store)
         let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
         self.settingsCache = settings
         // Reports and dialing checks: two batches at once (batches with dialing checks in them
@@ -108,6 +107,30 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             let s = try await settings.get()
             return try await store.lease(requests, leaseSeconds: s.leaseSeconds, rules: s.dialRules)
         }
+    }
+
+    /// Builds the dispatch table: every group's methods behind the sessions' role check.
+    public func makeRouter() -> RPCRouter {
+        let router = RPCRouter(observer: self.sessions, gate: self.sessions)
+        let groups: [any MethodGroup] = [
+            StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
+            CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
+        ]
+        for group in groups { group.register(on: router) }
+        return router
+    }
+
+    /// The agents connected now, in the order they connected.
+    public var connectedAgents: [AgentSession] { self.sessions.connected }
+
+    /// What `health` answers.
+    public func health() async -> Health.Result {
+        await StatusHandlers(coordinator: self).health()
+    }
+
+    /// What `automation.run` does (`ctx` nil: the maintenance leader's scheduled run).
+    public func runAutomation(dryRun: Bool, by ctx: RPCContext?) async throws -> RunAutomation.Result {
+        try await AutomationHandlers(coordinator: self).run(dryRun: dryRun, by: ctx)
     }
 
     /// How many requests each group commit of reports carried, most recent last (for tests and benchmarks).
@@ -143,5 +166,17 @@ public final class Coordinator: RPCConnectionObserver, Sendable {
             self.logger.error("database error", metadata: ["error": "\(error.debugDescription)"])
             throw RPCError(.internalError, "internal error")
         }
+    }
+
+    /// IANA names both Foundation and this PostgreSQL know (read once: a tz change needs a restart).
+    ///
+    /// Foundation is asked name by name (`TimeZone(identifier:)`), not through its list of known
+    /// identifiers: on Linux that list lacks current names it does resolve, such as Asia/Kolkata.
+    func knownTimezones() async throws -> Set<String> {
+        if let z = self.timezones.withLockedValue({ $0 }) { return z }
+        let pg = try await self.db { try await self.store.timezoneNames() }
+        let known = pg.filter { TimeZone(identifier: $0) != nil }
+        self.timezones.withLockedValue { $0 = known }
+        return known
     }
 }

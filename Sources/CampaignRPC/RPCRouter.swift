@@ -37,6 +37,13 @@ public protocol RPCConnectionObserver: Sendable {
     func connectionClosed(_ context: RPCContext) async
 }
 
+/// Decides, before anything else, whether a connection may call a method: the router asks it for
+/// every request of every method (the coordinator's role check, DESIGN §6).
+public protocol RPCGate: Sendable {
+    /// Throws the error to answer (FORBIDDEN) when the connection may not call `M`.
+    func admit<M: RPCMethod>(_ method: M.Type, _ context: RPCContext) throws
+}
+
 /// The dispatch table: method name → handler, plus the JSON-RPC 2.0 rules around it
 /// (parse errors, invalid requests, batches, notifications, error objects).
 public final class RPCRouter: Sendable {
@@ -57,21 +64,42 @@ public final class RPCRouter: Sendable {
     /// parser allows 512 and crashes on some input just past it; see ``RequestScanner``.)
     public let maximumDepth: Int
     public let observer: (any RPCConnectionObserver)?
+    /// Asked first for every request (nil: every method is open).
+    public let gate: (any RPCGate)?
 
-    public init(maximumBatchSize: Int = 1000, maximumDepth: Int = 128, observer: (any RPCConnectionObserver)? = nil) {
+    public init(
+        maximumBatchSize: Int = 1000, maximumDepth: Int = 128, observer: (any RPCConnectionObserver)? = nil,
+        gate: (any RPCGate)? = nil
+    ) {
         self.maximumBatchSize = maximumBatchSize
         self.maximumDepth = min(max(2, maximumDepth), 512)
         self.observer = observer
+        self.gate = gate
     }
 
-    /// Registers the handler of `M`. `authorize` runs first (a refusal is answered before the
+    /// Registers the handler of `M`. The gate runs first (a refusal is answered before the
     /// params are even looked at); then params are decoded as `M.Params`, a mismatch answers −32602.
     public func register<M: RPCMethod>(
-        _ method: M.Type, authorize: (@Sendable (RPCContext) throws -> Void)? = nil,
+        _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
+    ) {
+        self.install(method, validate: nil, body)
+    }
+
+    /// Registers the handler of `M`, whose params check their own limits: after decoding,
+    /// `validate()` runs, and its error is the answer (VALIDATION_FAILED) before the handler runs.
+    public func register<M: RPCMethod>(
+        _ method: M.Type, _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
+    ) where M.Params: ValidatedParams {
+        self.install(method, validate: { try $0.validate() }, body)
+    }
+
+    private func install<M: RPCMethod>(
+        _ method: M.Type, validate: (@Sendable (M.Params) throws -> Void)?,
         _ body: @escaping @Sendable (M.Params, RPCContext) async throws -> M.Result
     ) {
+        let gate = self.gate
         let handler: Handler = { source, context in
-            try authorize?(context)
+            try gate?.admit(M.self, context)
             let decoded: M.Params
             do {
                 switch source {
@@ -81,6 +109,7 @@ public final class RPCRouter: Sendable {
             } catch {
                 throw RPCError(.invalidParams, "invalid params for \(M.name): \(JSONCoding.describe(error))")
             }
+            try validate?(decoded)
             return try await body(decoded, context)
         }
         self.handlers.withLockedValue { $0[M.name] = handler }

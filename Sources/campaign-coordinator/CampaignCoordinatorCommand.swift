@@ -102,7 +102,7 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
         let maintenance = MaintenanceService(
             coordinator: coordinator, logger: logger, notifier: notifier,
             wedgeAfter: self.testWedgeAfter.map { .seconds($0) })
-        coordinator.agentsChanged.withLockedValue { $0 = { await maintenance.status.refresh(recount: false) } }
+        coordinator.sessions.changed.withLockedValue { $0 = { await maintenance.status.refresh(recount: false) } }
         let readiness = ReadinessService(server: server, notifier: notifier, logger: logger)
         let livenessTimeout = self.livenessTimeout
         let reload = ReloadService(notifier: notifier, logger: logger) {

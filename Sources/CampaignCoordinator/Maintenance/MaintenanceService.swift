@@ -45,7 +45,7 @@ public final class MaintenanceService: Service, Sendable {
         self.scheduler = AutomationScheduler(logger: logger) { try await coordinator.runAutomation(dryRun: false, by: nil) }
         self.pruner = DialCounterPruner(store: store)
         self.status = StatusReporter(
-            send: { notifier.status($0) }, health: { try? await coordinator.health() },
+            send: { notifier.status($0) }, health: { await coordinator.health() },
             agents: { coordinator.connectedAgents.count })
     }
 

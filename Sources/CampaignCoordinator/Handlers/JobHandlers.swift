@@ -4,46 +4,33 @@ import CampaignRPC
 import CampaignStore
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 
-// Jobs for admins and scripts: `jobs.enqueue`, `jobs.list`, `jobs.get`, `jobs.tally`,
-// `jobs.retry`, `jobs.cancel`.
+/// Jobs for admins and scripts: `jobs.enqueue`, `jobs.list`, `jobs.get`, `jobs.tally`,
+/// `jobs.retry`, `jobs.cancel`.
+struct JobHandlers: MethodGroup {
+    let coordinator: Coordinator
 
-extension Coordinator {
-    /// Registers the job methods.
-    func registerJobMethods(on r: GuardedRegistrar) {
-        r.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
-        r.register(ListJobs.self) { p, _ in
-            if let c = p.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
-            for (name, value) in [("updatedSince", p.updatedSince), ("updatedBefore", p.updatedBefore)] {
-                if let value, Timestamp.parse(value) == nil {
-                    throw RPCError(.validationFailed, "\(name) must be an RFC 3339 timestamp with a timezone")
-                }
-            }
-            if let r = p.reason, r.isEmpty || r.utf8.count > 200 { throw RPCError(.validationFailed, "reason must be 1…200 bytes") }
-            return try await self.db { try await self.store.listJobs(p) }
-        }
-        r.register(GetJob.self) { p, _ in
-            guard (p.id == nil) != (p.queueJobId == nil) else {
-                throw RPCError(.invalidParams, "invalid params: give exactly one of id and queueJobId")
-            }
-            guard let found = try await self.db({ try await self.store.getJob(id: p.id, queueJobId: p.queueJobId) })
+    func register(on router: RPCRouter) {
+        let c = self.coordinator
+        router.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
+        router.register(ListJobs.self) { p, _ in try await c.db { try await c.store.listJobs(p) } }
+        router.register(GetJob.self) { p, _ in
+            guard let found = try await c.db({ try await c.store.getJob(id: p.id, queueJobId: p.queueJobId) })
             else { throw RPCError(.notFound, "no such job") }
             return found
         }
-        r.register(TallyJobs.self) { _, _ in try await self.db { try await self.store.tally() } }
-        r.register(RetryJobs.self) { p, ctx in
-            guard (1...100).contains(p.attempts ?? 1) else { throw RPCError(.validationFailed, "attempts must be 1…100") }
-            return try await self.adminChange(.retryRequested, ids: p.ids, retryBudget: p.attempts ?? 1, ctx)
+        router.register(TallyJobs.self) { _, _ in try await c.db { try await c.store.tally() } }
+        router.register(RetryJobs.self) { p, ctx in
+            try await self.adminChange(.retryRequested, ids: p.ids, retryBudget: p.attempts ?? 1, ctx)
         }
-        r.register(CancelJobs.self) { p, ctx in try await self.adminChange(.cancelRequested, ids: p.ids, retryBudget: 1, ctx) }
+        router.register(CancelJobs.self) { p, ctx in try await self.adminChange(.cancelRequested, ids: p.ids, retryBudget: 1, ctx) }
     }
 
     func adminChange(
         _ event: JobStateMachine.Event, ids: [Int64], retryBudget: Int, _ ctx: RPCContext
     ) async throws -> AdminChangeResult {
-        guard (1...1000).contains(ids.count) else { throw RPCError(.validationFailed, "give 1…1000 job ids") }
-        let outcomes = try await self.db { try await self.store.admin(event, ids: ids, retryBudget: retryBudget) }
+        let c = self.coordinator
+        let outcomes = try await c.db { try await c.store.admin(event, ids: ids, retryBudget: retryBudget) }
         var changed: [Int64] = []
         var rejected: [JobRefusal] = []
         for id in ids {
@@ -57,15 +44,16 @@ extension Coordinator {
         ctx.logger.notice(
             "jobs \(verb) by an admin",
             metadata: ["jobs": "\(changed.count)", "by": "\(ctx.peer.map { "uid:\($0.uid)" } ?? "unknown")"])
-        if event == .retryRequested && !changed.isEmpty { self.wakeLeasers() }
+        if event == .retryRequested && !changed.isEmpty { c.wakeLeasers() }
         return AdminChangeResult(changed: changed, rejected: rejected)
     }
 
     func enqueue(_ p: EnqueueJobs.Params) async throws -> EnqueueJobs.Result {
-        guard p.jobs.count <= self.configuration.maximumBulkItems else {
+        let c = self.coordinator
+        guard p.jobs.count <= c.configuration.maximumBulkItems else {
             throw RPCError(
-                .limitExceeded, "at most \(self.configuration.maximumBulkItems) jobs per call",
-                details: ["limit": "bulkItems", "maximum": .int(Int64(self.configuration.maximumBulkItems))])
+                .limitExceeded, "at most \(c.configuration.maximumBulkItems) jobs per call",
+                details: ["limit": "bulkItems", "maximum": .int(Int64(c.configuration.maximumBulkItems))])
         }
         var rejected: [ItemError] = []
         var accepted: [(index: Int, item: EnqueueItem)] = []
@@ -75,16 +63,16 @@ extension Coordinator {
                 rejected.append(ItemError(index: i, ref: ref, reason: "give exactly one of customerId and customerRef"))
                 continue
             }
-            if let m = item.maxAttempts, !(1...100).contains(m) {
-                rejected.append(ItemError(index: i, ref: ref, reason: "maxAttempts must be 1…100"))
+            if let m = item.maxAttempts, !ParamLimits.attempts.contains(m) {
+                rejected.append(ItemError(index: i, ref: ref, reason: "maxAttempts must be \(ParamLimits.attempts.wording)"))
                 continue
             }
             if let t = item.runAt, Timestamp.parse(t) == nil {
                 rejected.append(ItemError(index: i, ref: ref, reason: "runAt must be an RFC 3339 time"))
                 continue
             }
-            if let q = item.queueJobId, q.isEmpty || q.utf8.count > 200 {
-                rejected.append(ItemError(index: i, ref: ref, reason: "queueJobId must be 1…200 bytes"))
+            if let q = item.queueJobId, !ParamLimits.queueJobIdBytes.contains(q.utf8.count) {
+                rejected.append(ItemError(index: i, ref: ref, reason: "queueJobId must be \(ParamLimits.queueJobIdBytes.wording) bytes"))
                 continue
             }
             if let q = item.queueJobId, AutomaticQueueJobID.hasForm(q) {
@@ -95,9 +83,9 @@ extension Coordinator {
             if item.queueJobId == nil { item.queueJobId = "manual:" + UUID().uuidString.lowercased() }
             accepted.append((i, item))
         }
-        let settings = try await self.settings()
-        let rows = try await self.db {
-            try await self.store.enqueue(accepted.map(\.item), defaultMaxAttempts: settings.maxAttempts)
+        let settings = try await c.settings()
+        let rows = try await c.db {
+            try await c.store.enqueue(accepted.map(\.item), defaultMaxAttempts: settings.maxAttempts)
         }
         var jobIds = [Int64?](repeating: nil, count: p.jobs.count)
         var enqueued = 0
@@ -113,7 +101,7 @@ extension Coordinator {
             jobIds[original.index] = jobId
             if row.created { enqueued += 1 } else { existing += 1 }
         }
-        if enqueued > 0 { self.wakeLeasers() }
+        if enqueued > 0 { c.wakeLeasers() }
         return EnqueueJobs.Result(
             enqueued: enqueued, existing: existing, rejected: rejected.sorted { $0.index < $1.index }, jobIds: jobIds)
     }

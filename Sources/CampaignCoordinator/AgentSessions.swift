@@ -1,0 +1,117 @@
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// What the coordinator knows of a connection from the moment it opens.
+struct ConnectionInfo: Sendable {
+    var role: AccessRole?
+    var peer: PeerCredentials?
+}
+
+/// The connections of this coordinator and the agents among them: the router's connection
+/// observer and its gate (the role check every call passes first, DESIGN §6).
+///
+/// A connection gets its role when it opens (``AccessPolicy`` on its peer credentials); it
+/// becomes an agent's session with `agent.hello`. When it closes, its CLAIMED jobs go back to
+/// the queue at once (DIALING ones keep their lease: the call may still be running).
+public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
+    private let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
+    private let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
+    private let access: AccessPolicy
+    private let ownUID: UInt32
+    private let signal: LeaseSignal
+    private let store: PostgresJobStore
+    /// Called when an agent connects or disconnects (the executable refreshes `STATUS=` with it).
+    public let changed = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)
+
+    init(access: AccessPolicy, ownUID: UInt32, signal: LeaseSignal, store: PostgresJobStore) {
+        self.access = access
+        self.ownUID = ownUID
+        self.signal = signal
+        self.store = store
+    }
+
+    /// The agents connected now, in the order they connected.
+    public var connected: [AgentSession] {
+        self.sessions.withLockedValue { Array($0.values) }.sorted { $0.connectionID < $1.connectionID }
+    }
+
+    /// The role of every open connection.
+    var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0.mapValues(\.role) } }
+
+    /// The session of the connection a call came on (INVALID_STATE before `agent.hello`).
+    func session(_ ctx: RPCContext) throws -> AgentSession {
+        guard let s = self.sessions.withLockedValue({ $0[ctx.connectionID] }) else {
+            throw RPCError(.invalidState, "call agent.hello first on this connection")
+        }
+        return s
+    }
+
+    /// `agent.hello` made this connection an agent's (again).
+    func begin(_ session: AgentSession) {
+        self.sessions.withLockedValue { $0[session.connectionID] = session }
+    }
+
+    /// One more report accepted on the connection.
+    func countReport(_ connectionID: UInt64) {
+        self.sessions.withLockedValue { $0[connectionID]?.reports += 1 }
+    }
+
+    func announceChange() async {
+        await self.changed.withLockedValue({ $0 })?()
+    }
+
+    // MARK: RPCGate
+
+    /// Refuses a method the connection's role does not allow (FORBIDDEN).
+    public func admit<M: RPCMethod>(_ method: M.Type, _ ctx: RPCContext) throws {
+        let role = self.connections.withLockedValue { $0[ctx.connectionID]?.role }
+        guard let role, role >= M.requiredRole else {
+            let who = ctx.peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
+            throw RPCError(
+                .forbidden, "\(M.name) needs the \(M.requiredRole.rawValue) role; \(who) has \(role?.rawValue ?? "none")",
+                details: ["required": .string(M.requiredRole.rawValue), "role": role.map { .string($0.rawValue) } ?? .null])
+        }
+    }
+
+    // MARK: RPCConnectionObserver
+
+    public func connectionOpened(_ context: RPCContext) async {
+        let peer = context.peer.map(PeerIdentity.resolve)
+        let role = self.access.role(of: peer, ownUID: self.ownUID)
+        self.connections.withLockedValue { $0[context.connectionID] = ConnectionInfo(role: role, peer: context.peer) }
+        context.logger.debug(
+            "connection opened",
+            metadata: [
+                "peer.uid": "\(context.peer.map { String($0.uid) } ?? "?")",
+                "peer.pid": "\(context.peer.map { String($0.pid) } ?? "?")", "role": "\(role?.rawValue ?? "none")",
+            ])
+    }
+
+    public func connectionInputEnded(_ context: RPCContext) async {
+        self.signal.connectionInputEnded(context.connectionID)
+    }
+
+    public func connectionClosed(_ context: RPCContext) async {
+        self.signal.connectionClosed(context.connectionID)
+        self.connections.withLockedValue { _ = $0.removeValue(forKey: context.connectionID) }
+        guard let session = self.sessions.withLockedValue({ $0.removeValue(forKey: context.connectionID) }) else {
+            return
+        }
+        await self.announceChange()
+        do {
+            let released = try await self.store.releaseClaimed(owner: session.leaseOwner)
+            context.logger.info(
+                "agent disconnected", metadata: ["agent.id": "\(session.agentId)", "released": "\(released.count)"])
+            if !released.isEmpty { self.signal.notifyAll() }
+        } catch {
+            // The leases expire on their own; the sweep returns them to the queue.
+            context.logger.warning(
+                "agent disconnected; releasing its claimed jobs failed, they return at lease expiry",
+                metadata: ["agent.id": "\(session.agentId)", "error": "\(error)"])
+        }
+    }
+}

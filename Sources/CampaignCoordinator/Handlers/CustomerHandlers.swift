@@ -1,0 +1,50 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import Foundation
+import Logging
+
+/// Customers: `customers.upsert`, `customers.get`, `customers.list`.
+struct CustomerHandlers: MethodGroup {
+    let coordinator: Coordinator
+
+    func register(on router: RPCRouter) {
+        let c = self.coordinator
+        router.register(UpsertCustomers.self) { p, _ in try await self.upsertCustomers(p) }
+        router.register(GetCustomer.self) { p, _ in
+            guard let found = try await c.db({ try await c.store.getCustomer(id: p.id, externalRef: p.externalRef) })
+            else { throw RPCError(.notFound, "no such customer") }
+            return found
+        }
+        router.register(ListCustomers.self) { p, _ in try await c.db { try await c.store.listCustomers(p) } }
+    }
+
+    func upsertCustomers(_ p: UpsertCustomers.Params) async throws -> UpsertCustomers.Result {
+        let c = self.coordinator
+        guard p.customers.count <= c.configuration.maximumBulkItems else {
+            throw RPCError(
+                .limitExceeded, "at most \(c.configuration.maximumBulkItems) customers per call",
+                details: ["limit": "bulkItems", "maximum": .int(Int64(c.configuration.maximumBulkItems))])
+        }
+        var rejected: [ItemError] = []
+        var valid: [ValidCustomer] = []
+        var seen = Set<String>()
+        let zones = try await c.knownTimezones()
+        for (i, c) in p.customers.enumerated() {
+            switch CustomerValidation.validate(c, knownTimezones: zones) {
+            case .failure(let reason):
+                rejected.append(ItemError(index: i, ref: c.externalRef, reason: reason.message))
+            case .success(let v):
+                // A second row with the same ref in one call would be ambiguous: the first wins.
+                guard seen.insert(v.externalRef).inserted else {
+                    rejected.append(ItemError(index: i, ref: c.externalRef, reason: "duplicate externalRef in this call"))
+                    continue
+                }
+                valid.append(v)
+            }
+        }
+        let (inserted, updated) = try await c.db { try await c.store.upsertCustomers(valid) }
+        return UpsertCustomers.Result(inserted: inserted, updated: updated, rejected: rejected)
+    }
+}

@@ -1,0 +1,54 @@
+import CampaignCore
+import CampaignProtocol
+import CampaignRPC
+import CampaignStore
+import Foundation
+import Logging
+
+/// `rpc.discover`, `health`, `agents.list`: what an operator asks of a running coordinator.
+struct StatusHandlers: MethodGroup {
+    let coordinator: Coordinator
+
+    func register(on router: RPCRouter) {
+        router.register(ListAgents.self) { _, _ in try await self.listAgents() }
+        router.register(RPCDiscover.self) { _, _ in RPCDiscover.document }
+        router.register(Health.self) { _, _ in await self.health() }
+    }
+
+    func listAgents() async throws -> ListAgents.Result {
+        let c = self.coordinator
+        let sessions = c.sessions.connected
+        let held = try await c.db { try await c.store.leasesHeld(owners: sessions.map(\.leaseOwner)) }
+        let roles = c.sessions.roles
+        return ListAgents.Result(
+            coordinator: c.configuration.coordinatorID,
+            agents: sessions.map { s in
+                AgentView(
+                    agentId: s.agentId, version: s.version, capacity: s.capacity, connectionId: Int64(s.connectionID),
+                    connectedAt: Timestamp.string(s.connectedAt), pid: s.peer?.pid, uid: s.peer?.uid, gid: s.peer?.gid,
+                    unit: s.peer.flatMap { PeerIdentity.unit(pid: $0.pid) },
+                    role: (roles[s.connectionID] ?? nil) ?? .reader, leasesHeld: held[s.leaseOwner] ?? 0, reports: s.reports)
+            })
+    }
+
+    /// Answers even when the database is down: that is what an operator wants to see.
+    func health() async -> Health.Result {
+        let c = self.coordinator
+        let uptime = Int((ContinuousClock.now - c.startedAt).components.seconds)
+        let agents = c.sessions.connected.count
+        do {
+            let timezone = (try? await c.settingsCache.get())?.timezone ?? "UTC"
+            let counts = try await c.store.counts(timezone: timezone)
+            c.database.succeeded()
+            return Health.Result(
+                version: c.configuration.version, uptimeSeconds: uptime, database: "up",
+                leader: c.isLeader.withLockedValue { $0 },
+                agents: agents, queue: counts.queue, completedToday: counts.completedToday)
+        } catch {
+            if let e = error as? StoreError, e.isUnavailable { c.database.unreachable(e, during: "health") }
+            return Health.Result(
+                version: c.configuration.version, uptimeSeconds: uptime, database: "down", leader: false,
+                agents: agents, queue: QueueCounts(), completedToday: 0)
+        }
+    }
+}
