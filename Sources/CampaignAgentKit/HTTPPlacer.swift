@@ -18,6 +18,9 @@ import NIOPosix
 ///    `GET <statusUrl>` (else the `Location` header, else `<endpoint>/<id>`) until its status is
 ///    final (``ProviderStatusMap``) or the call's hard limit: then the outcome is unknown and
 ///    the job is failed for good, with the provider's call id kept in the call log.
+///
+/// What to do when is ``HTTPCallStateMachine``'s to decide; this class performs its actions (the
+/// HTTP requests, the pauses, reading the token) and logs.
 public final class HTTPPlacer: Placer {
     public struct Configuration: Sendable {
         /// Where calls are created, e.g. `https://provider.example/v1/calls`.
@@ -74,15 +77,6 @@ public final class HTTPPlacer: Placer {
         try? await self.client.shutdown()
     }
 
-    /// What one HTTP exchange gave.
-    enum Exchange {
-        case response(status: Int, headers: HTTPHeaders, body: [UInt8])
-        /// Nothing reached the provider (connecting failed).
-        case notSent(String)
-        /// The request may have reached the provider; no answer came back.
-        case noAnswer(String)
-    }
-
     public func place(_ request: CallRequest) async -> PlacedCall {
         var logger = self.logger
         logger[metadataKey: "call.key"] = "\(request.idempotencyKey)"
@@ -96,126 +90,64 @@ public final class HTTPPlacer: Placer {
             return .notPlaced("invalid provider endpoint \(self.configuration.endpoint)")
         }
 
-        // 1. Create the call, retrying under the same key until the provider accepts it.
+        // The machine decides (HTTPCallStateMachine); this loop sends, sleeps and logs. Every POST
+        // goes out under the same key, and none once the provider has accepted the call.
         let body = ProviderJSON.encode(request.providerBody)
-        var mayHaveReached = false
-        var lastProblem = ""
-        var backoff = self.configuration.retryBackoff
-        var posts = 0
-        var accepted: (headers: HTTPHeaders, body: [String: JSONValue])?
-        while accepted == nil {
-            if posts >= self.configuration.maximumPosts || ContinuousClock.now >= request.deadline || Task.isCancelled {
-                let detail: [String: JSONValue] = ["posts": .int(Int64(posts)), "lastProblem": .string(lastProblem)]
-                return mayHaveReached
-                    ? .unknown("the provider did not confirm the call (\(lastProblem))", detail)
-                    : .notPlaced("the provider could not be reached (\(lastProblem))", detail)
-            }
-            if posts > 0 {
-                let pause = backoff / 2 + Self.jitter(backoff / 2)
-                try? await Task.sleep(until: min(ContinuousClock.now + pause, request.deadline), clock: .continuous)
-                backoff = min(backoff * 2, .seconds(5))
-            }
-            posts += 1
-            let exchange = await self.exchange(
-                .POST, url: endpoint.absoluteString, token: token, key: request.idempotencyKey, body: body,
-                deadline: request.deadline)
-            switch exchange {
-            case .notSent(let why):
-                lastProblem = why
-                logger.notice("provider not reached; retrying", metadata: ["error": "\(why)"])
-            case .noAnswer(let why):
-                mayHaveReached = true
-                lastProblem = why
-                logger.notice("no answer from the provider; retrying with the same key", metadata: ["error": "\(why)"])
-            case .response(let status, let headers, let bytes):
-                switch status {
-                case 200..<300:
-                    guard let object = ProviderJSON.decodeObject(bytes) else {
-                        return .unknown(
-                            "the provider accepted the call (HTTP \(status)) with a body that is not a JSON object",
-                            ["httpStatus": .int(Int64(status)), "body": .string(ProviderJSON.snippet(bytes))])
-                    }
-                    accepted = (headers, object)
-                case 409, 429, 500...599:
-                    // 409: the same key is still being processed; 5xx may follow a partial success.
-                    if status != 429 && status != 503 { mayHaveReached = true }
-                    lastProblem = "HTTP \(status)"
-                    logger.notice("provider refused for now; retrying with the same key", metadata: ["http.status": "\(status)"])
-                default:
-                    let detail: [String: JSONValue] = [
-                        "httpStatus": .int(Int64(status)), "body": .string(ProviderJSON.snippet(bytes)),
-                    ]
-                    return mayHaveReached
-                        ? .unknown("the provider refused the call with HTTP \(status) after an unanswered attempt", detail)
-                        : .notPlaced("the provider refused the call with HTTP \(status)", detail)
-                }
-            }
-        }
-
-        // 2. Accepted: follow the call, never create it again.
-        guard let (headers, created) = accepted else { return .unknown("unreachable") }
-        guard let callId = ProviderJSON.id(created["id"]) else {
-            return .unknown("the provider accepted the call without an id", ["body": .object(created)])
-        }
-        logger.debug("provider accepted the call", metadata: ["provider.call": "\(callId)"])
-        var lastStatus = created["status"]
-        if let placed = self.finished(created, callId: callId) { return placed }
-        let statusURL = Self.statusURL(
-            created: created, location: headers.first(name: "location"), endpoint: endpoint, callId: callId)
-        var polls = 0
+        var machine = HTTPCallStateMachine(
+            configuration: self.configuration, endpoint: endpoint, deadline: request.deadline)
+        var action = machine.start(now: .now)
         while true {
-            let next = ContinuousClock.now + self.configuration.pollInterval
-            if next >= request.deadline || Task.isCancelled { break }
-            try? await Task.sleep(until: next, clock: .continuous)
-            polls += 1
-            switch await self.exchange(
-                .GET, url: statusURL, token: token, key: request.idempotencyKey, body: nil, deadline: request.deadline)
-            {
-            case .response(let status, _, let bytes) where (200..<300).contains(status):
-                guard let object = ProviderJSON.decodeObject(bytes) else {
-                    logger.warning("status answer is not a JSON object", metadata: ["body": "\(ProviderJSON.snippet(bytes))"])
-                    continue
+            for note in action.notes { self.log(note, to: logger) }
+            switch action.next {
+            case .finish(let placed):
+                return placed
+            case _ where Task.isCancelled:
+                action = machine.taskCancelled()
+            case .post, .sleepThenPost:
+                if case .sleepThenPost(let until) = action.next {
+                    try? await Task.sleep(until: until, clock: .continuous)
                 }
-                if object["status"] != nil { lastStatus = object["status"] }
-                if let placed = self.finished(object, callId: callId) { return placed }
-            case .response(let status, _, _):
-                logger.warning("status poll refused", metadata: ["http.status": "\(status)"])
-            case .notSent(let why), .noAnswer(let why):
-                logger.warning("status poll failed", metadata: ["error": "\(why)"])
+                let exchange = await self.exchange(
+                    .POST, url: endpoint.absoluteString, token: token, key: request.idempotencyKey, body: body,
+                    deadline: request.deadline)
+                action = machine.postCompleted(exchange, now: .now)
+            case .poll(let url, let at):
+                try? await Task.sleep(until: at, clock: .continuous)
+                let exchange = await self.exchange(
+                    .GET, url: url, token: token, key: request.idempotencyKey, body: nil, deadline: request.deadline)
+                action = machine.pollCompleted(exchange, now: .now)
             }
         }
-        var detail: [String: JSONValue] = ["polls": .int(Int64(polls))]
-        if let lastStatus { detail["lastStatus"] = lastStatus }
-        return .unknown("the call had not ended at its hard limit", providerCallId: callId, detail)
     }
 
-    /// The placed call when a status document says the call is over.
-    func finished(_ object: [String: JSONValue], callId: String) -> PlacedCall? {
-        guard case .string(let status)? = object["status"] else { return nil }
-        guard case .final(let outcome) = self.configuration.statusMap.meaning(of: status) else {
-            if !self.configuration.statusMap.knows(status) {
-                self.logger.notice("unknown provider status, still following the call", metadata: ["status": "\(status)"])
-            }
-            return nil
+    /// Logs what the machine noted, with the lines and levels the placer has always used.
+    private func log(_ note: HTTPCallStateMachine.Note, to logger: Logger) {
+        switch note {
+        case .postNotSent(let why):
+            logger.notice("provider not reached; retrying", metadata: ["error": "\(why)"])
+        case .postUnanswered(let why):
+            logger.notice("no answer from the provider; retrying with the same key", metadata: ["error": "\(why)"])
+        case .postRefusedForNow(let status):
+            logger.notice(
+                "provider refused for now; retrying with the same key", metadata: ["http.status": "\(status)"])
+        case .accepted(let callId):
+            logger.debug("provider accepted the call", metadata: ["provider.call": "\(callId)"])
+        case .unknownStatus(let status):
+            // The placer's own logger, without `call.key`, as this line has always been logged.
+            self.logger.notice(
+                "unknown provider status, still following the call", metadata: ["status": "\(status)"])
+        case .statusNotObject(let snippet):
+            logger.warning("status answer is not a JSON object", metadata: ["body": "\(snippet)"])
+        case .pollRefused(let status):
+            logger.warning("status poll refused", metadata: ["http.status": "\(status)"])
+        case .pollFailed(let why):
+            logger.warning("status poll failed", metadata: ["error": "\(why)"])
         }
-        var detail: [String: JSONValue] = ["providerStatus": .string(status)]
-        if let extra = object["detail"] { detail["provider"] = extra }
-        let durationMs = ProviderJSON.int(object["durationMs"]) ?? ProviderJSON.int(object["duration"]).map { $0 * 1000 }
-        return PlacedCall(outcome: outcome, providerCallId: callId, durationMs: durationMs, detail: .object(detail))
-    }
-
-    static func statusURL(created: [String: JSONValue], location: String?, endpoint: URL, callId: String) -> String {
-        if case .string(let s)? = created["statusUrl"], let url = URL(string: s, relativeTo: endpoint) {
-            return url.absoluteString
-        }
-        if let location, let url = URL(string: location, relativeTo: endpoint) { return url.absoluteString }
-        let escaped = callId.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? callId
-        return endpoint.absoluteString.hasSuffix("/") ? endpoint.absoluteString + escaped : endpoint.absoluteString + "/" + escaped
     }
 
     private func exchange(
         _ method: HTTPMethod, url: String, token: String?, key: String, body: [UInt8]?, deadline: ContinuousClock.Instant
-    ) async -> Exchange {
+    ) async -> HTTPCallStateMachine.Exchange {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "User-Agent", value: "campaign-agent/\(CampaignVersion.current)")
@@ -234,7 +166,9 @@ public final class HTTPPlacer: Placer {
                 request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                     + timeout.components.attoseconds / 1_000_000_000))
             let bytes = try await response.body.collect(upTo: self.configuration.maximumBodyBytes)
-            return .response(status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
+            return .response(
+                status: Int(response.status.code), location: response.headers.first(name: "location"),
+                body: Array(buffer: bytes))
         } catch {
             return Self.neverSent(error) ? .notSent("\(error)") : .noAnswer("\(error)")
         }
@@ -258,10 +192,5 @@ public final class HTTPPlacer: Placer {
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { throw ConfigurationError("\(path) is empty") }
         return token
-    }
-
-    static func jitter(_ upTo: Duration) -> Duration {
-        let ms = Int(upTo.components.seconds * 1000 + upTo.components.attoseconds / 1_000_000_000_000_000)
-        return .milliseconds(Int.random(in: 0...max(0, ms)))
     }
 }
