@@ -57,29 +57,27 @@ extension AgentRunner {
         }
     }
 
-    /// Sends a report until the coordinator has it. A refusal that retrying cannot cure
-    /// (LEASE_LOST, INVALID_STATE, NOT_FOUND) drops it; connection trouble and retryable errors
-    /// retry; an internal error is retried a few times (it may be a passing fault), then dropped.
-    /// `patience` bounds the whole effort (nil: until delivered or shutdown).
+    /// Sends a report until the coordinator has it, as ``ReportDeliveryPolicy`` decides: a refusal
+    /// that retrying cannot cure (LEASE_LOST, INVALID_STATE, NOT_FOUND) drops it; connection
+    /// trouble and retryable errors retry; an internal error is retried a few times (it may be a
+    /// passing fault), then dropped. `patience` bounds the whole effort (nil: until delivered or
+    /// shutdown). True when the coordinator settled the report (delivered, or refused for good).
     @discardableResult
     func deliver(_ report: Report, logger: JobLogger, patience: Duration? = nil) async -> Bool {
-        var backoff = Duration.milliseconds(100)
-        var internalErrors = 0
-        let giveUpAt = patience.map { ContinuousClock.now + $0 }
+        var policy = ReportDeliveryPolicy(
+            patience: patience, shutdownGrace: self.configuration.shutdownReportGrace, now: .now)
         while true {
-            if let started = self.shutdownStarted.withLockedValue({ $0 }),
-                ContinuousClock.now - started > self.configuration.shutdownReportGrace
-            {
+            if let giveUp = policy.giveUp(now: .now, shutdownStarted: self.shutdownStarted.withLockedValue { $0 }) {
                 self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.error(
-                    self.spool == nil
-                        ? "report not delivered before shutdown; the lease will expire as outcome_unknown"
-                        : "report not delivered before shutdown; it stays in the spool for the next run")
-                return false
-            }
-            if let giveUpAt, ContinuousClock.now > giveUpAt {
-                self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.error("report not delivered in time; the lease will run out on its own")
+                switch giveUp {
+                case .shutdownGraceOver:
+                    logger.error(
+                        self.spool == nil
+                            ? "report not delivered before shutdown; the lease will expire as outcome_unknown"
+                            : "report not delivered before shutdown; it stays in the spool for the next run")
+                case .patienceRanOut:
+                    logger.error("report not delivered in time; the lease will run out on its own")
+                }
                 return false
             }
             guard let client = await self.link.client(waitingUpTo: .seconds(1)) else { continue }
@@ -88,19 +86,19 @@ extension AgentRunner {
                 self.stats.withLockedValue { $0.reportsDelivered += 1 }
                 logger.debug("reported", metadata: ["status": "\(result.status.rawValue)"])
                 return true
-            } catch let error as RPCError where error.symbol == RPCErrorCode.internalError.name && internalErrors < 5 {
-                internalErrors += 1
-                logger.warning("report hit an internal error, retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            } catch let error as RPCError where !error.retryable {
-                self.stats.withLockedValue { $0.reportsDropped += 1 }
-                logger.warning("report refused", metadata: ["error": "\(error)"])
-                return true
             } catch {
-                logger.warning("report not delivered yet, retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
+                switch policy.sendFailed(error) {
+                case .drop:
+                    self.stats.withLockedValue { $0.reportsDropped += 1 }
+                    logger.warning("report refused", metadata: ["error": "\(error)"])
+                    return true
+                case .retry(let pause, .internalError):
+                    logger.warning("report hit an internal error, retrying", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: pause)
+                case .retry(let pause, .notDeliveredYet):
+                    logger.warning("report not delivered yet, retrying", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: pause)
+                }
             }
         }
     }
