@@ -225,46 +225,18 @@ public final class AgentRunner: Service, Sendable {
         }
         self.refreshStatusSoon()
 
-        let record = CallRecord(
-            provider: self.placer.provider, providerCallId: placed.providerCallId, idempotencyKey: key,
-            startedAt: Timestamp.string(startedAt), endedAt: Timestamp.string(endedAt), outcome: placed.outcome,
-            durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
-        let report: Report
-        if !placed.callPlaced {
-            // Certainly no call: no call log; the job fails FAILED (retried by the default policy).
-            let why = placed.error ?? "?"
+        let record = ReportPlan.callRecord(
+            for: placed, provider: self.placer.provider, idempotencyKey: key, startedAt: startedAt, endedAt: endedAt)
+        let plan = ReportPlan.make(for: placed, job: job, call: record, policy: self.configuration.outcomePolicy)
+        switch plan.kind {
+        case .noCallPlaced(let why):
             logger.warning("no call placed", metadata: ["error": "\(why)"])
-            report = .fail(
-                .init(
-                    jobId: job.jobId, leaseToken: job.leaseToken,
-                    retryable: self.configuration.outcomePolicy.action(for: placed.outcome) == .retry,
-                    error: String("no call placed: \(why)".prefix(500)), outcome: placed.outcome, call: nil))
-            await self.settle(report, logger: logger)
-            return true
-        }
-        if !placed.outcomeKnown {
-            // The call may have reached the customer: fail for good, never redial by ourselves.
-            let why = placed.error ?? "?"
+        case .outcomeUnknown(let why):
             logger.warning("call outcome unknown; failing the job without a retry", metadata: ["error": "\(why)"])
-            report = .fail(
-                .init(
-                    jobId: job.jobId, leaseToken: job.leaseToken, retryable: false,
-                    error: String("outcome unknown: \(why)".prefix(500)), outcome: placed.outcome, call: record,
-                    outcomeUnknown: true))
-            await self.settle(report, logger: logger)
-            return true
+        case .ended:
+            break
         }
-        switch self.configuration.outcomePolicy.action(for: placed.outcome) {
-        case .complete:
-            report = .complete(.init(jobId: job.jobId, leaseToken: job.leaseToken, outcome: placed.outcome, call: record))
-        case .retry, .fail:
-            let retryable = self.configuration.outcomePolicy.action(for: placed.outcome) == .retry
-            report = .fail(
-                .init(
-                    jobId: job.jobId, leaseToken: job.leaseToken, retryable: retryable,
-                    error: "call ended \(placed.outcome.rawValue)", outcome: placed.outcome, call: record))
-        }
-        await self.settle(report, logger: logger)
+        await self.settle(plan.report, logger: logger)
         return true
     }
 
@@ -312,10 +284,7 @@ public final class AgentRunner: Service, Sendable {
 
     /// Returns a job we will not dial to the queue (a retryable failure before any call).
     func giveBack(_ job: LeasedJob, because reason: String, logger: JobLogger) async {
-        let p = FailJob.Params(
-            jobId: job.jobId, leaseToken: job.leaseToken, retryable: true, error: String(reason.prefix(500)),
-            outcome: nil, call: nil)
-        await self.deliver(.fail(p), logger: logger, patience: .seconds(10))
+        await self.deliver(ReportPlan.giveBack(job, because: reason), logger: logger, patience: .seconds(10))
     }
 
     /// Places the call; a placer that overstays its deadline (it should return by then) is
