@@ -10,7 +10,7 @@ struct LeaseWrite {
     var status: JobStatus = .active
     var phase: JobPhase? = .claimed
     var idempotencyKey: String?
-    var result: [String: JSONValue]?
+    var result: JobResult?
     var lastReport: JobStateMachine.ReportKind?
 
     /// The lease statement; ``expiries(_:)`` reads its rows.
@@ -22,7 +22,7 @@ struct LeaseWrite {
             PGArray.encode(writes.map { $0.owner }),
             PGArray.encode(writes.map { $0.token }),
             PGArray.encode(writes.map { $0.idempotencyKey }),
-            PGArray.encode(writes.map { w in w.result.map { JSONText.encode(.object($0)) } }),
+            PGArray.encode(writes.map { w in w.result.map { JSONText.encode($0.json) } }),
             PGArray.encode(writes.map { $0.lastReport?.rawValue }),
             String(leaseSeconds),
         ])

@@ -28,28 +28,16 @@ extension PostgresJobStore {
                     outcomes[id] = .notFound
                     continue
                 }
-                let decision = job.machine.handle(event, retryBudget: retryBudget)
-                guard case .transition(let t) = decision else {
+                let (decision, write) = job.machine.write(event, retryBudget: retryBudget)
+                guard case .transition = decision, let write else {
                     outcomes[id] = .rejected(job.machine.snapshot.status)
                     continue
                 }
-                var write = TransitionWrite(id: id)
-                write.status = job.machine.snapshot.status
-                write.phase = job.machine.snapshot.phase
-                switch t {
-                case .reset:
-                    write.delayMs = 0
-                    write.maxAttempts = job.machine.snapshot.maxAttempts
-                case .skip(let reason):
-                    write.result = ["reason": .string(reason)]
-                default:
-                    break
-                }
-                writes.append(write)
+                writes.append(TransitionWrite(id: id, write: write))
                 outcomes[id] = .changed
             }
             if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
-            if writes.contains(where: { $0.status == .queued }) { try self.notifyJobsAvailable(conn) }
+            if writes.contains(where: { $0.write.status == .queued }) { try self.notifyJobsAvailable(conn) }
             return outcomes
         }
     }
@@ -60,16 +48,11 @@ extension PostgresJobStore {
     ) throws -> [Int64] {
         var writes: [TransitionWrite] = []
         for var job in jobs.values {
-            guard case .transition(let t) = job.machine.decide(event) else { continue }
-            var write = TransitionWrite(id: job.id)
-            if case .fail(let reason) = t { write.result = ["reason": .string(reason.rawValue)] }
-            job.machine.handle(event)
-            write.status = job.machine.snapshot.status
-            write.phase = job.machine.snapshot.phase
-            writes.append(write)
+            guard case (.transition, let write?) = job.machine.write(event) else { continue }
+            writes.append(TransitionWrite(id: job.id, write: write))
         }
         if !writes.isEmpty { try TransitionWrite.apply(conn, writes) }
-        if writes.contains(where: { $0.status == .queued }) { try self.notifyJobsAvailable(conn) }
+        if writes.contains(where: { $0.write.status == .queued }) { try self.notifyJobsAvailable(conn) }
         return writes.map(\.id).sorted()
     }
 }

@@ -55,11 +55,12 @@ extension PostgresJobStore {
                             answers[i].retryAfterMs = wait
                             break
                         }
-                        if case .transition(.skip(let rule)) = job.machine.handle(event) {
-                            write.result = ["reason": .string(rule)]
+                        let (decision, decided) = job.machine.write(event, queueJobId: job.queueJobId)
+                        write.result = decided?.result
+                        write.idempotencyKey = decided?.idempotencyKey?.description
+                        if case .transition(.skip(let rule)) = decision {
                             answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
                         } else {
-                            write.idempotencyKey = job.idempotencyKey
                             dialed.append(job.customerId)
                         }
                     }

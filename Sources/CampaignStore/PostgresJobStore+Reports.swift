@@ -41,6 +41,7 @@ extension PostgresJobStore {
                     calls.append(write)
                 }
                 let event: JobStateMachine.Event
+                var details = JobStateMachine.ReportDetails()
                 switch request.kind {
                 case .dialing:
                     let verdict = limits!.verdict(for: job)
@@ -51,45 +52,30 @@ extension PostgresJobStore {
                             allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))
                         continue
                     }
-                case .complete: event = .completeReported(token: request.leaseToken)
-                case .fail(let retryable, _, _, let unknown):
+                case .complete(let outcome):
+                    event = .completeReported(token: request.leaseToken)
+                    details.outcome = outcome.rawValue
+                case .fail(let retryable, let error, let outcome, let unknown):
                     event = .failReported(token: request.leaseToken, retryable: retryable, outcomeUnknown: unknown)
-                case .skip: event = .skipReported(token: request.leaseToken)
+                    details = .init(outcome: outcome?.rawValue, error: error)
+                case .skip(let detail):
+                    event = .skipReported(token: request.leaseToken)
+                    details.skipDetail = detail
                 }
-                switch job.machine.decide(event) {
+                // Lock → ask → write: the machine decides the whole write.
+                let (decision, decided) = job.machine.write(
+                    event, details: details, queueJobId: job.queueJobId, retry: retry, randomUnit: randomUnit())
+                switch decision {
                 case .reject(let rejection):
                     outcomes.append(.rejected(rejection, status: job.machine.snapshot.status))
                 case .replay:
                     replayed.insert(i)
                     outcomes.append(nil)
                 case .transition(let t):
-                    var write = TransitionWrite(id: job.id)
-                    switch (t, request.kind) {
-                    case (.startDialing, _):
-                        write.idempotencyKey = job.idempotencyKey
-                        dialed.append(job.customerId)
-                    case (.complete, .complete(let outcome)):
-                        write.result = ["outcome": .string(outcome.rawValue)]
-                    case (.retryLater, .fail(_, let error, let outcome, _)):
-                        write.delayMs = retry.delayMs(afterAttempt: job.machine.snapshot.attemptsMade, unit: randomUnit())
-                        write.result = ["error": .string(error), "retry": true]
-                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
-                    case (.fail(let reason), .fail(_, let error, let outcome, _)):
-                        write.result = ["error": .string(error), "reason": .string(reason.rawValue)]
-                        if let outcome { write.result?["outcome"] = .string(outcome.rawValue) }
-                    case (.skip(let reason), .skip(let detail)):
-                        write.result = ["reason": .string(reason), "detail": .string(detail)]
-                    case (.skip(let rule), .dialing):
-                        write.result = ["reason": .string(rule)]
-                    default:
-                        break
-                    }
-                    job.machine.handle(event)
-                    write.status = job.machine.snapshot.status
-                    write.phase = job.machine.snapshot.phase
-                    write.lastReport = job.machine.snapshot.lastReport
-                    if let previous = writes[job.id] { write.mergeKeeping(previous) }
-                    writes[job.id] = write
+                    if t == .startDialing { dialed.append(job.customerId) }
+                    var write = decided!
+                    if let previous = writes[job.id] { write.mergeKeeping(previous.write) }
+                    writes[job.id] = TransitionWrite(id: job.id, write: write)
                     jobs[job.id] = job
                     outcomes.append(nil)
                 }

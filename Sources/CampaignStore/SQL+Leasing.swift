@@ -51,7 +51,7 @@ extension SQL {
     /// pre-dial check.
     static let lockedJobColumns = """
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-        j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
+        j.max_attempts, j.customer_id, j.outcome_unknown,
         j.last_report,
         c.status AS customer_status, c.phone, c.timezone,
         extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
@@ -77,7 +77,7 @@ extension SQL {
         """
         SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
                j.max_attempts, j.customer_id,
-               coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown, j.last_report,
+               j.outcome_unknown, j.last_report,
                NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
                NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
                NULL::text AS attributes
@@ -166,14 +166,15 @@ extension SQL {
             idempotency_key = coalesce(u.idem, j.idempotency_key),
             max_attempts = coalesce(u.max_attempts, j.max_attempts),
             last_report = u.last_report,
+            outcome_unknown = u.outcome_unknown,
             lease_owner = CASE WHEN u.status = 'ACTIVE' THEN j.lease_owner END,
             lease_expires_at = CASE WHEN u.status = 'ACTIVE' THEN j.lease_expires_at END,
             completed_at = CASE WHEN u.status = 'COMPLETED' THEN now() ELSE j.completed_at END,
             failed_at = CASE WHEN u.status = 'FAILED' THEN now() ELSE j.failed_at END,
             updated_at = now()
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::int[],
-                    $8::text[])
-            AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report)
+                    $8::text[], $9::boolean[])
+            AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report, outcome_unknown)
         WHERE j.id = u.id
         RETURNING \(reportViewColumns)
         """)

@@ -2,23 +2,10 @@ import CampaignCore
 import CampaignProtocol
 import Foundation
 
-/// One row of the transitions statement.
+/// One row of the transitions statement: a job and the write its state machine decided.
 struct TransitionWrite {
     var id: Int64
-    var status: JobStatus = .queued
-    var phase: JobPhase?
-    var delayMs: Int?
-    var result: [String: JSONValue]?
-    var idempotencyKey: String?
-    var maxAttempts: Int?
-    var lastReport: JobStateMachine.ReportKind?
-
-    /// Two transitions of one job in one batch: the later wins, keeping what it leaves unset.
-    mutating func mergeKeeping(_ earlier: TransitionWrite) {
-        if self.result == nil { self.result = earlier.result }
-        if self.idempotencyKey == nil { self.idempotencyKey = earlier.idempotencyKey }
-        if self.maxAttempts == nil { self.maxAttempts = earlier.maxAttempts }
-    }
+    var write: JobWrite
 
     /// Writes the transitions; answers each written job's report view.
     @discardableResult
@@ -28,16 +15,17 @@ struct TransitionWrite {
     }
 
     /// The transitions statement; its rows are the written jobs' report views.
-    static func step(_ writes: [TransitionWrite]) -> PQConnection.PipelineStep {
+    static func step(_ rows: [TransitionWrite]) -> PQConnection.PipelineStep {
         .statement(SQL.jobsApplyTransitions, [
-            PGArray.encode(writes.map { $0.id }),
-            PGArray.encode(writes.map { $0.status.rawValue }),
-            PGArray.encode(writes.map { $0.phase?.rawValue }),
-            PGArray.encode(writes.map { $0.delayMs }),
-            PGArray.encode(writes.map { w in w.result.map { JSONText.encode(.object($0)) } }),
-            PGArray.encode(writes.map { $0.idempotencyKey }),
-            PGArray.encode(writes.map { $0.maxAttempts }),
-            PGArray.encode(writes.map { $0.lastReport?.rawValue }),
+            PGArray.encode(rows.map { $0.id }),
+            PGArray.encode(rows.map { $0.write.status.rawValue }),
+            PGArray.encode(rows.map { $0.write.phase?.rawValue }),
+            PGArray.encode(rows.map { $0.write.delayMs }),
+            PGArray.encode(rows.map { r in r.write.result.map { JSONText.encode($0.json) } }),
+            PGArray.encode(rows.map { $0.write.idempotencyKey?.description }),
+            PGArray.encode(rows.map { $0.write.maxAttempts }),
+            PGArray.encode(rows.map { $0.write.lastReport?.rawValue }),
+            PGArray.encode(rows.map { $0.write.outcomeUnknown ? "t" : "f" }),
         ])
     }
 }

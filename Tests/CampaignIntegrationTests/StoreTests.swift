@@ -334,6 +334,8 @@ struct StoreTests {
         // CLAIMED with no attempts left → FAILED lease_expired; DIALING → FAILED outcome_unknown.
         #expect(try db.scalar("SELECT status || ' ' || (result->>'reason') FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[0].jobId)]) == "FAILED lease_expired")
         #expect(try db.scalar("SELECT status || ' ' || (result->>'reason') FROM campaign.campaign_jobs WHERE id = $1", [String(jobs[1].jobId)]) == "FAILED outcome_unknown")
+        // The column says it too (and only for that job).
+        #expect(try db.scalar("SELECT string_agg(id::text, ',') FROM campaign.campaign_jobs WHERE outcome_unknown") == String(jobs[1].jobId))
         #expect(try await store.lease(owner: "b", max: 5, leaseSeconds: 30).isEmpty)  // never redialed by itself
 
         let call = CallRecord(provider: "simulate", providerCallId: nil, idempotencyKey: key, startedAt: nil, endedAt: nil, outcome: .voicemail, durationMs: 10, detail: nil)
@@ -342,6 +344,7 @@ struct StoreTests {
         guard case .report(let r) = late[0] else { Issue.record("expected a report, got \(late)"); return }
         #expect(r.status == .completed && r.result?["outcome"] == "VOICEMAIL")
         #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs") == "1")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE outcome_unknown") == "0", "the late report settled it")
     }
 
     @Test func renewExtendsOnlyTheNamedOwners() async throws {

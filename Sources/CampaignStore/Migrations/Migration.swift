@@ -12,5 +12,6 @@ public struct Migration: Sendable {
         Migration0003DialCounters.migration,
         Migration0004DropDialEvents.migration,
         Migration0005FewerWrites.migration,
+        Migration0006OutcomeUnknown.migration,
     ]
 }
