@@ -3,11 +3,9 @@ import CampaignProtocol
 import Foundation
 
 /// The counters of one batch's dialing checks, taken under the limits lock and kept up to date
-/// as the batch admits calls.
+/// as the batch admits calls; the admission itself is ``DialAdmission``'s to decide.
 struct DialLimiter {
-    var callsToday: Int
-    var dialing: Int
-    var inWindow: Int
+    var admission: DialAdmission
     let now: Date
     /// The database's clock of this batch as it gave it: the instant the starts are recorded at.
     let nowEpoch: String
@@ -21,9 +19,9 @@ struct DialLimiter {
     init(_ counters: PQRows, rules: DialRules) throws {
         guard counters.count == 1 else { throw StoreError(.unexpectedResult, "dial counters: \(counters.count) rows") }
         let r = counters.row(0)
-        self.callsToday = try r.int("today")
-        self.dialing = try r.int("dialing")
-        self.inWindow = try r.int("window")
+        self.admission = DialAdmission(
+            dialing: try r.int("dialing"), inWindow: try r.int("window"), callsToday: try r.int("today"),
+            maxConcurrentCalls: rules.maxConcurrentCalls, callsPerSecond: rules.callsPerSecond)
         self.nowEpoch = try r.string("now_epoch")
         self.now = Date(timeIntervalSince1970: Double(self.nowEpoch) ?? Date().timeIntervalSince1970)
         self.rules = rules
@@ -47,29 +45,12 @@ struct DialLimiter {
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
         return self.rules.policy.dialVerdict(
-            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.callsToday,
+            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.admission.callsToday,
             dailyCap: self.rules.dailyCap, now: self.now)
     }
 
     /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).
     mutating func admit() -> Int? {
-        guard self.slack > 0 else { return self.waitMs }
-        self.dialing += 1
-        self.inWindow += 1
-        self.callsToday += 1
-        return nil
-    }
-
-    /// How many more calls the provider limits admit now.
-    var slack: Int {
-        max(0, min(self.rules.maxConcurrentCalls - self.dialing, self.rules.rateWindow.calls - self.inWindow))
-    }
-
-    /// How long to wait when no call is admitted: until a call may end (concurrency), or one
-    /// call's share of the rate window.
-    var waitMs: Int {
-        if self.dialing >= self.rules.maxConcurrentCalls { return 1000 }
-        let window = self.rules.rateWindow
-        return max(50, Int(window.seconds * 1000) / window.calls)
+        self.admission.admit()
     }
 }

@@ -75,7 +75,7 @@ extension PostgresJobStore {
                     }
                 }
                 // Served short because the provider limits are spent (here or by earlier requests).
-                if request.dial, handed < request.max, let l = limits, l.slack == 0 {
+                if request.dial, handed < request.max, let l = limits?.admission, l.slack == 0 {
                     answers[i].retryAfterMs = answers[i].retryAfterMs ?? l.waitMs
                 }
             }

@@ -95,8 +95,7 @@ public struct DialRules: Sendable, Equatable {
 
     /// The rate window: `callsPerSecond` below 1 means one call per `1/callsPerSecond` seconds.
     public var rateWindow: (seconds: Double, calls: Int) {
-        let seconds = max(1, 1 / self.callsPerSecond)
-        return (seconds, max(1, Int((self.callsPerSecond * seconds).rounded(.down))))
+        DialAdmission.rateWindow(callsPerSecond: self.callsPerSecond)
     }
 }
 
