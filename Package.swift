@@ -136,6 +136,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "CampaignCoreTests", dependencies: ["CampaignCore"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "CampaignCtlTests",
+            dependencies: [
+                "campaign-ctl", "CampaignProtocol", "CampaignCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CampaignProtocolTests", dependencies: ["CampaignProtocol", "CampaignCore"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,0 +1,101 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+import Testing
+
+@testable import campaign_ctl
+
+/// campaign-ctl's own logic, without a coordinator: reading customer files, turning command-line
+/// values into JSON, the tables and summaries it prints, and its command line.
+@Suite("campaign-ctl")
+struct CtlTests {
+    /// A file with `text` in a fresh temporary directory.
+    static func file(_ name: String, _ text: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctl-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func csvColumnsByAnyOfTheirNamesAndTheRestAsAttributes() throws {
+        let path = try Self.file("c.csv", """
+            Ref,Phone-Number,TZ,name,status,plan
+            c-1,+14155550100,America/New_York,Ann,active,gold
+            c-2,+14155550101,Europe/Paris,,,
+
+            c-3,+14155550102,Asia/Kolkata,Raj,OPTED_OUT,
+            """)
+        let parsed = try CustomerFile.csv(path)
+        #expect(parsed.errors.isEmpty)
+        #expect(parsed.rows.map(\.line) == [2, 3, 5], "row numbers count the header and the blank line")
+        let first = parsed.rows[0].customer
+        #expect(first.externalRef == "c-1" && first.phone == "+14155550100" && first.timezone == "America/New_York")
+        #expect(first.name == "Ann" && first.status == .active)
+        #expect(first.attributes == .object(["plan": .string("gold")]))
+        #expect(parsed.rows[1].customer.attributes == nil && parsed.rows[1].customer.status == nil)
+        #expect(parsed.rows[2].customer.status == .optedOut)
+    }
+
+    @Test func csvRefusesAMissingColumnAndReportsABadStatusByRow() throws {
+        let missing = try Self.file("m.csv", "ref,phone\nc-1,+14155550100\n")
+        #expect {
+            try CustomerFile.csv(missing)
+        } throws: { error in
+            (error as? CtlError)?.message.contains("the header must name external_ref, phone and timezone") == true
+        }
+        let bad = try Self.file("b.csv", "external_ref,phone,timezone,status\nc-1,+1,UTC,asleep\nc-2,+2,UTC,\n")
+        let parsed = try CustomerFile.csv(bad)
+        #expect(parsed.errors == [ItemError(index: 2, ref: "c-1", reason: "unknown status \"asleep\"")])
+        #expect(parsed.rows.map(\.customer.externalRef) == ["c-2"])
+    }
+
+    @Test func jsonLinesSkipBlankLinesAndReportBadOnesByLine() throws {
+        let path = try Self.file("c.jsonl", """
+            {"externalRef":"c-1","phone":"+14155550100","timezone":"UTC"}
+
+            {"externalRef":"c-2"
+            {"externalRef":"c-3","phone":"+14155550102","timezone":"UTC","name":"Zoe"}
+            """)
+        let parsed = try CustomerFile.jsonLines(path)
+        #expect(parsed.rows.map(\.line) == [1, 4])
+        #expect(parsed.rows[1].customer.name == "Zoe")
+        #expect(parsed.errors.map(\.index) == [3])
+        #expect(parsed.errors.first?.reason.hasPrefix("not a customer object") == true)
+        #expect(throws: CtlError.self) { try CustomerFile.jsonLines("/nonexistent/c.jsonl") }
+    }
+
+    @Test func commandLineValuesBecomeJSON() {
+        #expect(Automation.value("5") == .int(5))
+        #expect(Automation.value("true") == .bool(true))
+        #expect(Automation.value("1,2,3") == .array([.int(1), .int(2), .int(3)]))
+        #expect(Automation.value("[1, 2]") == .array([.int(1), .int(2)]))
+        #expect(Automation.value("Europe/Paris") == .string("Europe/Paris"))
+        #expect(Automation.value("09:00") == .string("09:00"))
+        #expect(Automation.value("1,x") == .string("1,x"))
+    }
+
+    @Test func tablesAlignEveryColumnButTheLast() {
+        #expect(Output.table([]) == "")
+        #expect(Output.table([["ID", "STATUS", "NOTE"], ["12345", "QUEUED", "x"], ["7", "FAILED", "longer note"]]) == """
+            ID     STATUS  NOTE
+            12345  QUEUED  x
+            7      FAILED  longer note
+            """)
+    }
+
+    @Test func aJobsResultInOneLine() {
+        #expect(Jobs.summary(nil) == "-")
+        #expect(Jobs.summary(.object(["reason": .string("agent"), "retry": .bool(true), "n": .int(2), "x": .array([])])) == "n=2 reason=agent retry=true")
+        #expect([1, 2, 3, 4, 5].chunked(2) == [[1, 2], [3, 4], [5]])
+    }
+
+    @Test func theCommandLineParsesAsOperatorsTypeIt() throws {
+        let list = try #require(try CampaignCtl.parseAsRoot(["jobs", "list", "--status", "FAILED", "--limit", "10", "--json"]) as? Jobs.List)
+        #expect(list.status == .failed && list.limit == 10 && list.global.json)
+        let retry = try #require(try CampaignCtl.parseAsRoot(["jobs", "retry", "4", "5", "--socket", "/tmp/s.sock"]) as? Jobs.Retry)
+        #expect(retry.ids == [4, 5] && retry.global.socket == "/tmp/s.sock")
+        #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["jobs", "list", "--status", "LOST"]) }
+        #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["jobs", "retry", "four"]) }
+    }
+}
