@@ -73,9 +73,22 @@ public final class PQConnection: @unchecked Sendable {
         try self.connect()
     }
 
+    /// Runs SQL text from outside CampaignStore (tests, tools), without parameters: the label
+    /// says that this text is not one of the store's statements.
+    @discardableResult
+    public func exec(unsafeSQL sql: String) throws -> PQRows {
+        try self.exec(sql)
+    }
+
+    /// Runs a parameterized SQL text from outside CampaignStore once (not prepared).
+    @discardableResult
+    public func query(unsafeSQL sql: String, _ params: [String?] = []) throws -> PQRows {
+        try self.query(sql, params)
+    }
+
     /// Runs SQL without parameters (DDL, BEGIN/COMMIT). Returns the rows, if any.
     @discardableResult
-    public func exec(_ sql: String) throws -> PQRows {
+    func exec(_ sql: String) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.sendPendingBegin(conn)
         let res = PQexec(conn, sql)
@@ -84,7 +97,7 @@ public final class PQConnection: @unchecked Sendable {
 
     /// Runs a parameterized statement once (not prepared).
     @discardableResult
-    public func query(_ sql: String, _ params: [String?] = []) throws -> PQRows {
+    func query(_ sql: String, _ params: [String?] = []) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.sendPendingBegin(conn)
         let res = withCStrings(params) { ptrs in

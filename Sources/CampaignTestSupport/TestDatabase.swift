@@ -31,7 +31,7 @@ public struct TestDatabase: Sendable {
             Result {
                 let conn = try PQConnection(url: admin)
                 // Identifiers cannot be bound as parameters; `name` is made of [a-z0-9_] only.
-                try conn.exec("CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? ""))
+                try conn.exec(unsafeSQL: "CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? ""))
             }
         }
         try created.get()
@@ -68,7 +68,7 @@ public struct TestDatabase: Sendable {
 
     /// Runs a query and returns the first column of the first row.
     public func scalar(_ sql: String, _ params: [String?] = []) throws -> String? {
-        let rows = try self.connect().query(sql, params)
+        let rows = try self.connect().query(unsafeSQL: sql, params)
         return rows.count > 0 ? rows[0, 0] : nil
     }
 
@@ -79,7 +79,7 @@ public struct TestDatabase: Sendable {
         let (admin, name) = (self.adminURL, self.name)
         DispatchQueue.global().async {
             guard let conn = try? PQConnection(url: admin) else { return }
-            _ = try? conn.exec("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            _ = try? conn.exec(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
         }
     }
 

@@ -90,7 +90,7 @@ struct ChaosTests {
         // Every dial belongs to an attempt that was started, and no job was dialed past its attempts.
         let conn = try scene.db.connect()
         var attempts: [String: (made: Int, status: String, reason: String?)] = [:]
-        for r in try conn.query("SELECT queue_job_id, attempts_made, status::text, result ->> 'reason' AS reason FROM campaign.campaign_jobs").all {
+        for r in try conn.query(unsafeSQL: "SELECT queue_job_id, attempts_made, status::text, result ->> 'reason' AS reason FROM campaign.campaign_jobs").all {
             attempts[try r.string("queue_job_id")] = (try r.int("attempts_made"), try r.string("status"), r["reason"])
         }
         var dialedAttempts: [String: [Int]] = [:]
@@ -108,7 +108,7 @@ struct ChaosTests {
         for (q, job) in attempts where job.status == "FAILED" && job.reason == "outcome_unknown" {
             #expect((dialedAttempts[q]?.max() ?? 0) <= job.made, "job \(q) was dialed again after an unknown outcome")
         }
-        let byStatus = try conn.query(
+        let byStatus = try conn.query(unsafeSQL: 
             "SELECT status::text || coalesce('/' || (result ->> 'reason'), '') AS k, count(*) AS n FROM campaign.campaign_jobs GROUP BY 1 ORDER BY 1"
         ).all.map { "\($0["k"] ?? "?")=\($0["n"] ?? "?")" }
         print("chaos outcome: \(byStatus.joined(separator: " ")); dials \(dials.count)")

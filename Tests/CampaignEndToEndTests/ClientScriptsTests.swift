@@ -329,7 +329,7 @@ struct ClientScriptsTests {
             let d = try await agent.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
             #expect(d.allowed, "\(d)")
         }
-        _ = try scene.db.connect().query(
+        _ = try scene.db.connect().query(unsafeSQL: 
             "UPDATE campaign.campaign_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [String(unknownJob)])
         // 6: leased, the agent's connection closes before dialing, no attempts left → FAILED connection_lost.
         let lostJob = try await enqueue([6])[0]
@@ -383,7 +383,7 @@ struct ClientScriptsTests {
         func shift(_ ids: [Int64], to noonOfDaysAgo: Int) throws {
             let list = ids.map(String.init).joined(separator: ",")
             let at = "((date_trunc('day', now() AT TIME ZONE '\(tz)') - interval '\(noonOfDaysAgo) days' + interval '12 hours') AT TIME ZONE '\(tz)')"
-            _ = try conn.query("""
+            _ = try conn.query(unsafeSQL: """
                 UPDATE campaign.campaign_jobs SET
                     enqueued_at = \(at) - interval '1 hour', run_at = \(at) - interval '1 hour',
                     started_at = CASE WHEN started_at IS NOT NULL THEN \(at) - interval '30 minutes' END,
@@ -392,7 +392,7 @@ struct ClientScriptsTests {
                     updated_at = \(at) + id * interval '1 minute'
                 WHERE id IN (\(list))
                 """)
-            _ = try conn.query("""
+            _ = try conn.query(unsafeSQL: """
                 UPDATE campaign.call_logs SET started_at = \(at) - interval '20 minutes', ended_at = \(at) - interval '19 minutes'
                 WHERE job_id IN (\(list))
                 """)
@@ -496,7 +496,7 @@ struct ClientScriptsTests {
     }
 
     static func rows(_ scene: Scene, _ sql: String) throws -> [[String]] {
-        let r = try scene.db.connect().query(sql)
+        let r = try scene.db.connect().query(unsafeSQL: sql)
         return (0..<r.count).map { i in [r[i, 0] ?? "", r[i, 1] ?? ""] }
     }
 }

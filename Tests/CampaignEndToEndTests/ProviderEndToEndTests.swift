@@ -89,7 +89,7 @@ struct ProviderEndToEndTests {
         // `lease_expired`, as rare as three kills of its agents in a row).
         let calledJobs = Set(created.keys.compactMap { $0.split(separator: "#").first.map(String.init) })
         var uncalled = 0
-        for r in try scene.db.connect().query(
+        for r in try scene.db.connect().query(unsafeSQL: 
             "SELECT queue_job_id, status::text AS status, result ->> 'reason' AS reason FROM campaign.campaign_jobs"
         ).all where !calledJobs.contains(try r.string("queue_job_id")) {
             uncalled += 1
@@ -104,7 +104,7 @@ struct ProviderEndToEndTests {
         // No job called past the attempts it made.
         let conn = try scene.db.connect()
         var made: [String: Int] = [:]
-        for r in try conn.query("SELECT queue_job_id, attempts_made FROM campaign.campaign_jobs").all {
+        for r in try conn.query(unsafeSQL: "SELECT queue_job_id, attempts_made FROM campaign.campaign_jobs").all {
             made[try r.string("queue_job_id")] = try r.int("attempts_made")
         }
         for key in created.keys {
@@ -120,7 +120,7 @@ struct ProviderEndToEndTests {
         let callsByKey = Dictionary(uniqueKeysWithValues: provider.calls.map { ($0.key, $0) })
         var logs = 0
         var unknown = 0
-        for r in try conn.query(
+        for r in try conn.query(unsafeSQL: 
             "SELECT idempotency_key, provider, provider_call_id, outcome, detail ->> 'outcomeKnown' AS known FROM campaign.call_logs"
         ).all {
             logs += 1
@@ -183,7 +183,7 @@ struct ProviderEndToEndTests {
         #expect(provider.posts.values.allSatisfy { $0 == 2 }, "each call: one 503, one accepted POST")
         let callsByKey = Dictionary(uniqueKeysWithValues: provider.calls.map { ($0.key, $0) })
         let conn = try scene.db.connect()
-        let rows = try conn.query("SELECT idempotency_key, provider, provider_call_id, outcome FROM campaign.call_logs").all
+        let rows = try conn.query(unsafeSQL: "SELECT idempotency_key, provider, provider_call_id, outcome FROM campaign.call_logs").all
         #expect(rows.count == created.count, "one call log per placed call")
         for r in rows {
             let key = try r.string("idempotency_key")

@@ -29,7 +29,7 @@ struct ProviderLimitsTests {
         var maxDialing = 0
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            let row = try scene.db.connect().query("""
+            let row = try scene.db.connect().query(unsafeSQL: """
                 SELECT (SELECT count(*) FROM campaign.campaign_jobs WHERE phase = 'DIALING') AS dialing,
                        (SELECT count(*) FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) AS open
                 """).row(0)

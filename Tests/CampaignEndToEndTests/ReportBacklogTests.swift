@@ -23,8 +23,8 @@ struct ReportBacklogTests {
 
         // Reports insert their call logs: with the table locked in SHARE mode they all wait.
         let blocker = try scene.db.connect()
-        _ = try blocker.exec("BEGIN")
-        _ = try blocker.exec("LOCK TABLE campaign.call_logs IN SHARE MODE")
+        _ = try blocker.exec(unsafeSQL: "BEGIN")
+        _ = try blocker.exec(unsafeSQL: "LOCK TABLE campaign.call_logs IN SHARE MODE")
         try scene.agent(
             "backlog", arguments: [
                 "--capacity", "2", "--report-backlog", "3", "--sim-duration-ms", "100-200", "--sim-outcomes", "ANSWERED=1",
@@ -34,7 +34,7 @@ struct ReportBacklogTests {
         // test's cooperative thread, 20 times a second, while the rest of the suite runs beside it).
         let reader = try scene.db.connect()
         let active = "SELECT count(*)::int FROM campaign.campaign_jobs WHERE status = 'ACTIVE'"
-        func leased() throws -> Int { Int(try reader.query(active)[0, 0] ?? "") ?? -1 }
+        func leased() throws -> Int { Int(try reader.query(unsafeSQL: active)[0, 0] ?? "") ?? -1 }
         // Lease with dial: exactly 5 calls and 5 leases. Asking: 4 or 5 leases, 2 to 5 calls.
         let settled = { (calls: Int, leased: Int) -> Bool in
             leaseDial ? calls == 5 && leased == 5 : (4...5).contains(leased) && (2...5).contains(calls)
@@ -51,7 +51,7 @@ struct ReportBacklogTests {
         let (callsLater, heldLater) = (scene.dials().count, try leased())
         #expect(callsLater == calls && heldLater == held, "the agent went on past its report backlog")
 
-        _ = try blocker.exec("COMMIT")
+        _ = try blocker.exec(unsafeSQL: "COMMIT")
         let drained = try await scene.eventually(
             "SELECT count(*) = \(jobs) FROM campaign.campaign_jobs WHERE status = 'COMPLETED'", within: .seconds(60))
         #expect(drained, "not drained:\n\(scene.logs())")

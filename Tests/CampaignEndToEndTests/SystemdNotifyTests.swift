@@ -149,13 +149,13 @@ struct PQConnectionAdmin {
 
     func cutOff() throws {
         let admin = try self.db.adminConnection()
-        _ = try admin.exec("ALTER DATABASE \(self.db.name) ALLOW_CONNECTIONS false")
-        _ = try admin.query(
+        _ = try admin.exec(unsafeSQL: "ALTER DATABASE \(self.db.name) ALLOW_CONNECTIONS false")
+        _ = try admin.query(unsafeSQL: 
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             [self.db.name])
     }
 
     func restore() throws {
-        _ = try self.db.adminConnection().exec("ALTER DATABASE \(self.db.name) ALLOW_CONNECTIONS true")
+        _ = try self.db.adminConnection().exec(unsafeSQL: "ALTER DATABASE \(self.db.name) ALLOW_CONNECTIONS true")
     }
 }

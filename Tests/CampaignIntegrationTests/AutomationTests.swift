@@ -43,7 +43,7 @@ struct AutomationTests {
         // The queue job id names the customer and the campaign-local date (AutomaticQueueJobID).
         let key = try #require(try db.scalar("SELECT queue_job_id FROM campaign.campaign_jobs ORDER BY id LIMIT 1"))
         #expect(key.hasPrefix("cust-0000:") && key.hasSuffix(x.date))
-        let rows = try db.connect().query(
+        let rows = try db.connect().query(unsafeSQL: 
             "SELECT j.queue_job_id, c.external_ref FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id WHERE j.auto_date IS NOT NULL")
         #expect(rows.count == 537)
         let mismatched = (0..<rows.count).filter {
@@ -58,7 +58,7 @@ struct AutomationTests {
         var customers = TestFactory.customers(100)
         for i in 0..<10 { customers[i].status = .optedOut }
         _ = try await store.upsertCustomers(customers)
-        _ = try db.connect().query("UPDATE campaign.customers SET last_called_at = now() WHERE id BETWEEN 11 AND 15")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.customers SET last_called_at = now() WHERE id BETWEEN 11 AND 15")
         _ = try await store.enqueue([EnqueueItem(customerRef: "cust-0020", queueJobId: "manual-1")], defaultMaxAttempts: 3)
         var s = Self.allDay
         s.cooldownMinutes = 60
@@ -92,16 +92,16 @@ struct AutomationTests {
         // Call starts four days ago and two days ago (neither counts for today's cap), and 100 ms
         // counters of twenty minutes ago (older than any rate window).
         _ = try await TestFactory.jobs(store, count: 1, prefix: "old")
-        _ = try db.connect().query("""
+        _ = try db.connect().query(unsafeSQL: """
             INSERT INTO campaign.dial_counts_quarter (bucket, n)
             VALUES (to_timestamp(floor(extract(epoch FROM now() - interval '4 days') / 900) * 900), 7),
                    (to_timestamp(floor(extract(epoch FROM now() - interval '2 days') / 900) * 900), 5)
             """)
-        _ = try db.connect().query("""
+        _ = try db.connect().query(unsafeSQL: """
             INSERT INTO campaign.dial_counts_tick (bucket, n)
             VALUES (to_timestamp(floor(extract(epoch FROM now() - interval '20 minutes') * 10) / 10), 3)
             """)
-        _ = try db.connect().query("UPDATE campaign.campaign_jobs SET status = 'COMPLETED'")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET status = 'COMPLETED'")
         c.isLeader.withLockedValue { $0 = true }
         await maintenance.tick(leaseSeconds: 60)
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "10")
@@ -178,7 +178,7 @@ struct AutomationTests {
             (date_trunc('day', clock_timestamp() AT TIME ZONE 'Asia/Kathmandu') AT TIME ZONE 'Asia/Kathmandu')
             """
         // 50 calls in the quarter hour before midnight, 2 in the quarter hour that starts at it.
-        _ = try db.connect().query("""
+        _ = try db.connect().query(unsafeSQL: """
             INSERT INTO campaign.dial_counts_quarter (bucket, n)
             VALUES (\(midnight) - interval '15 minutes', 50), (\(midnight), 2)
             """)
@@ -203,7 +203,7 @@ struct AutomationTests {
         defer { db.drop() }
         let ids = try await TestFactory.jobs(store, count: 6)
         // The customer of the second job opted out after it was enqueued.
-        _ = try db.connect().query(
+        _ = try db.connect().query(unsafeSQL: 
             "UPDATE campaign.customers SET status = 'OPTED_OUT' WHERE id = (SELECT customer_id FROM campaign.campaign_jobs WHERE id = $1)",
             [String(ids[1])])
         var rules = DialRules.unrestricted
@@ -262,7 +262,7 @@ struct AutomationTests {
         rules.maxConcurrentCalls = 100
         rules.callsPerSecond = 1
         // The rate window counts the 100 ms counters: age them.
-        _ = try db.connect().query("UPDATE campaign.dial_counts_tick SET bucket = bucket - interval '5 seconds'")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.dial_counts_tick SET bucket = bucket - interval '5 seconds'")
         let rest = try await store.apply(
             jobs[2...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
             retry: RetryPolicy(), rules: rules)

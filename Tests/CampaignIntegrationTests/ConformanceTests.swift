@@ -300,7 +300,7 @@ struct ConformanceTests {
     func leaseWithDialMatchesTheSchema() async throws {
         try await CoordinatorHarness.run("openrpcdial") { h in
             let ids = try await TestFactory.jobs(h.store, count: 2)
-            _ = try h.db.connect().query(
+            _ = try h.db.connect().query(unsafeSQL: 
                 "UPDATE campaign.customers SET status = 'DO_NOT_CALL' WHERE id = (SELECT customer_id FROM campaign.campaign_jobs WHERE id = $1)",
                 [String(ids[1])])
             try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
@@ -328,7 +328,7 @@ struct ConformanceTests {
         let conn = try h.db.connect()
         for job in Self.array(documented["jobs"]) {
             guard let jobId = job["jobId"]?.intValue, let token = job["leaseToken"]?.stringValue else { continue }
-            let rows = try conn.query(
+            let rows = try conn.query(unsafeSQL: 
                 "UPDATE campaign.campaign_jobs SET lease_token = $2::uuid WHERE id = $1::bigint AND status = 'ACTIVE' RETURNING id",
                 [String(jobId), token])
             #expect(rows.count == 1, "job \(jobId) of the jobs.lease example was not leased")

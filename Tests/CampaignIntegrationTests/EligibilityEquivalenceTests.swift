@@ -211,7 +211,7 @@ struct EligibilityEquivalenceTests {
                     ? ["COMPLETED", "FAILED", "SKIPPED"][Int.random(in: 0..<3, using: &rng)]
                     : statuses[Int.random(in: 0..<2, using: &rng)])
         }
-        try db.connect().query(
+        try db.connect().query(unsafeSQL: 
             """
             UPDATE campaign.campaign_jobs j SET
                 status = v.s::campaign.campaign_job_status,
@@ -236,7 +236,7 @@ struct EligibilityEquivalenceTests {
         let conn = try db.connect()
         let atText = String(format: "%.6f", at.timeIntervalSince1970)
         let offsets = autoJobIds.map { _ in Int.random(in: -1...1, using: &rng) }
-        try conn.query(
+        try conn.query(unsafeSQL: 
             """
             UPDATE campaign.campaign_jobs j SET auto_date = (to_timestamp($1::float8) AT TIME ZONE 'UTC')::date + v.off
             FROM unnest($2::bigint[], $3::int[]) AS v(id, off) WHERE j.id = v.id
@@ -254,7 +254,7 @@ struct EligibilityEquivalenceTests {
                     format: "%.6f", Double(Int.random(in: -3_600_000_000...259_200_000_000, using: &rng)) / 1_000_000)
             }
         }
-        try conn.query(
+        try conn.query(unsafeSQL: 
             """
             UPDATE campaign.customers c
             SET last_called_at = to_timestamp($1::float8) - make_interval(secs => v.ago::float8)
@@ -264,7 +264,7 @@ struct EligibilityEquivalenceTests {
 
     /// Every customer as the database holds it now.
     private static func readBack(_ db: TestDatabase) throws -> [CustomerRow] {
-        let rows = try db.connect().query(
+        let rows = try db.connect().query(unsafeSQL: 
             """
             SELECT c.id, c.external_ref, c.status::text AS status, c.phone, c.timezone,
                    extract(epoch FROM c.last_called_at)::text AS last_called,
@@ -483,10 +483,10 @@ struct EligibilityEquivalenceTests {
         _ = try await store.enqueue(
             [EnqueueItem(customerRef: "dated", queueJobId: "dated:2026-06-16")], defaultMaxAttempts: 3)
         let conn = try db.connect()
-        try conn.query(
+        try conn.query(unsafeSQL: 
             "UPDATE campaign.campaign_jobs SET status = 'COMPLETED', attempts_made = 1, auto_date = '2026-06-16'")
         // Last call of `recent`: 2026-06-15 10:00:00 UTC exactly; cooldown 60 min ends at 11:00:00.
-        try conn.query(
+        try conn.query(unsafeSQL: 
             "UPDATE campaign.customers SET last_called_at = '2026-06-15 10:00:00+00' WHERE external_ref = 'recent'")
         let rows = try Self.readBack(db)
 

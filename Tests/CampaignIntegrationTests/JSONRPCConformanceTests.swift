@@ -175,7 +175,7 @@ struct JSONRPCConformanceTests {
                 }
             }
             // −32603: a database error the coordinator has no word for. Its details stay in the log.
-            try h.db.connect().exec("DROP TABLE campaign.call_logs CASCADE")
+            try h.db.connect().exec(unsafeSQL: "DROP TABLE campaign.call_logs CASCADE")
             try await RawConnection.with(socketPath: h.socketPath) { c in
                 try await c.send(#"{"jsonrpc":"2.0","id":"i","method":"jobs.tally"}"# + "\n")
                 let answer = try #require(try Wire.members(try await c.receive()).first)
@@ -324,7 +324,7 @@ struct JSONRPCConformanceTests {
                         "SELECT count(*) = \((round + 1) * 5) FROM campaign.campaign_jobs WHERE status = 'QUEUED' AND lease_owner IS NULL"),
                     "round \(round)")
                 // Out of the next round's way: its polls must wait, not find these.
-                try h.db.connect().exec("UPDATE campaign.campaign_jobs SET run_at = now() + interval '1 day'")
+                try h.db.connect().exec(unsafeSQL: "UPDATE campaign.campaign_jobs SET run_at = now() + interval '1 day'")
             }
             let agents = try await h.client { c in try await c.call(Health.self, NoParams()).agents }
             #expect(agents == 0)

@@ -31,13 +31,13 @@ struct StoreTests {
             "plain", "", "a\"b", "back\\slash\\", "{braces}", "a,b", " spaced ", "NULL", nil, "ümlaut ☎ 😀",
             "\\\"", "line\nbreak\ttab",
         ]
-        let rows = try conn.query(
+        let rows = try conn.query(unsafeSQL: 
             "SELECT ord, v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, ord) ORDER BY ord", [PGArray.encode(values)])
         #expect(rows.count == values.count)
         for i in 0..<rows.count { #expect(rows[i, 1] == values[i], "element \(i)") }
-        let ints = try conn.query("SELECT array_to_string($1::bigint[], ',', '-')", [PGArray.encode([1, -2, nil, Int64.max])])
+        let ints = try conn.query(unsafeSQL: "SELECT array_to_string($1::bigint[], ',', '-')", [PGArray.encode([1, -2, nil, Int64.max])])
         #expect(ints[0, 0] == "1,-2,-,\(Int64.max)")
-        #expect(try conn.query("SELECT cardinality($1::text[])", [PGArray.encode([String?]())])[0, 0] == "0")
+        #expect(try conn.query(unsafeSQL: "SELECT cardinality($1::text[])", [PGArray.encode([String?]())])[0, 0] == "0")
     }
 
     @Test("integers are read from the result's text in place, exactly as Int64(String) reads them")
@@ -49,7 +49,7 @@ struct StoreTests {
             "0", "-1", "+5", "42", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
             "-9223372036854775809", "", "-", "+", "12a", " 1", "1.0", "007", nil,
         ]
-        let rows = try conn.query("SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, ord) ORDER BY ord", [PGArray.encode(texts)])
+        let rows = try conn.query(unsafeSQL: "SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, ord) ORDER BY ord", [PGArray.encode(texts)])
         #expect(rows.count == texts.count)
         for i in 0..<rows.count {
             #expect(rows.int64(row: i, column: 0) == texts[i].flatMap { Int64($0) }, "\(texts[i] ?? "NULL")")
@@ -63,7 +63,7 @@ struct StoreTests {
         let db = try await TestDatabase.create("pipeline")
         defer { db.drop() }
         let conn = try db.connect()
-        try conn.exec("CREATE TABLE t (v int PRIMARY KEY)")
+        try conn.exec(unsafeSQL: "CREATE TABLE t (v int PRIMARY KEY)")
         let insert = SQLStatement("t_insert", "INSERT INTO t (v) VALUES ($1::int) RETURNING v")
         let divide = SQLStatement("t_divide", "SELECT 1 / $1::int AS q")
         let count = SQLStatement("t_count", "SELECT count(*) AS n FROM t")
@@ -113,7 +113,7 @@ struct StoreTests {
         defer { db.drop() }
         #expect(try db.scalar("SELECT campaign.ts('2026-01-02 03:04:05.678+01')") == "2026-01-02T02:04:05.678Z")
         let conn = try db.connect()
-        let plan = try conn.query("EXPLAIN (VERBOSE) SELECT campaign.ts(t) FROM generate_series(now(), now(), '1 s') t")
+        let plan = try conn.query(unsafeSQL: "EXPLAIN (VERBOSE) SELECT campaign.ts(t) FROM generate_series(now(), now(), '1 s') t")
         let text = (0..<plan.count).compactMap { plan[$0, 0] }.joined(separator: "\n")
         #expect(text.contains("to_char") && !text.contains("campaign.ts"), "\(text)")
     }
@@ -266,7 +266,7 @@ struct StoreTests {
         try await TestFactory.jobs(store, count: 1, maxAttempts: 2)
         for attempt in 1...2 {
             // Make the job due now whatever its backoff was.
-            _ = try db.connect().query("UPDATE campaign.campaign_jobs SET run_at = now() WHERE status = 'QUEUED'")
+            _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET run_at = now() WHERE status = 'QUEUED'")
             let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
             #expect(job.attempt == attempt)
             _ = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
@@ -293,7 +293,7 @@ struct StoreTests {
         try await TestFactory.jobs(store, count: 1)
         let job = try #require(try await store.lease(owner: "a", max: 1, leaseSeconds: 30).first)
         // The customer opts out between lease and dial.
-        _ = try db.connect().query("UPDATE campaign.customers SET status = 'OPTED_OUT'")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.customers SET status = 'OPTED_OUT'")
         let out = try await store.apply([JobRequest(jobId: job.jobId, leaseToken: job.leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
         guard case .dialing(let d) = out[0] else { Issue.record("expected dialing"); return }
         #expect(!d.allowed && d.rule == "not_active" && d.status == .skipped)
@@ -328,7 +328,7 @@ struct StoreTests {
         let jobs = try await store.lease(owner: "a", max: 2, leaseSeconds: 30)
         let dial = try await store.apply([JobRequest(jobId: jobs[1].jobId, leaseToken: jobs[1].leaseToken, kind: .dialing, agent: "a")], retry: self.retry)
         guard case .dialing(let d) = dial[0], let key = d.idempotencyKey else { Issue.record("expected dialing"); return }
-        _ = try db.connect().query("UPDATE campaign.campaign_jobs SET lease_expires_at = now() - interval '1 second'")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET lease_expires_at = now() - interval '1 second'")
         let expired = try await store.expireLeases()
         #expect(expired.sorted() == jobs.map(\.jobId).sorted())
         // CLAIMED with no attempts left → FAILED lease_expired; DIALING → FAILED outcome_unknown.
@@ -460,7 +460,7 @@ struct StoreTests {
         try await TestFactory.jobs(store, count: 1)
         #expect(try await store.counts().queue.QUEUED == 1)
         // The server goes away for this database's sessions (as on a restart or failover).
-        _ = try db.connect().query(
+        _ = try db.connect().query(unsafeSQL: 
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [db.name])
         // The first use of a dropped connection may fail, as unavailable (retryable), never as a bug…
         var failures = 0
