@@ -2,6 +2,28 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
+/// Runs a closure after a delay unless cancelled: the clock of the long polls' timeouts (an
+/// event loop's timers in the coordinator, a clock the test moves in tests).
+public protocol TimeoutScheduler: Sendable {
+    /// Schedules `body` in `delay`; answers what cancels it.
+    func schedule(in delay: Duration, _ body: @escaping @Sendable () -> Void) -> @Sendable () -> Void
+}
+
+/// Timeouts on a NIO event loop's timers.
+public struct EventLoopTimeouts: TimeoutScheduler {
+    let eventLoop: any EventLoop
+
+    public init(eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+        self.eventLoop = eventLoop
+    }
+
+    public func schedule(in delay: Duration, _ body: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let nanos = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        let task = self.eventLoop.scheduleTask(in: .nanoseconds(max(0, nanos))) { body() }
+        return { task.cancel() }
+    }
+}
+
 /// Wakes long-polling `jobs.lease` calls when work may be available, without polling the
 /// database in a loop.
 ///
@@ -11,7 +33,7 @@ public final class LeaseSignal: Sendable {
     private struct Waiter {
         var connectionID: UInt64
         var continuation: CheckedContinuation<Void, Never>
-        var timer: Scheduled<Void>?
+        var cancelTimer: (@Sendable () -> Void)?
     }
 
     private struct State {
@@ -23,10 +45,10 @@ public final class LeaseSignal: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
-    private let eventLoop: any EventLoop
+    private let timeouts: any TimeoutScheduler
 
-    public init(eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
-        self.eventLoop = eventLoop
+    public init(timeouts: any TimeoutScheduler = EventLoopTimeouts()) {
+        self.timeouts = timeouts
     }
 
     public var generation: UInt64 { self.state.withLockedValue { $0.generation } }
@@ -36,25 +58,24 @@ public final class LeaseSignal: Sendable {
     /// Waits until `notifyAll`, the timeout, or the end of the connection's input —
     /// returning at once if a signal came after `generation` was read.
     public func wait(after generation: UInt64, connectionID: UInt64, timeout: Duration) async {
-        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
             let id: UInt64? = self.state.withLockedValue { s in
                 if s.generation != generation || s.endedConnections.contains(connectionID) { return nil }
                 s.nextWaiter += 1
-                s.waiters[s.nextWaiter] = Waiter(connectionID: connectionID, continuation: cont, timer: nil)
+                s.waiters[s.nextWaiter] = Waiter(connectionID: connectionID, continuation: cont, cancelTimer: nil)
                 return s.nextWaiter
             }
             guard let id else {
                 cont.resume()
                 return
             }
-            let timer = self.eventLoop.scheduleTask(in: .nanoseconds(max(0, nanos))) { self.wake(id) }
+            let cancel = self.timeouts.schedule(in: timeout) { self.wake(id) }
             let fired = self.state.withLockedValue { s -> Bool in
                 guard s.waiters[id] != nil else { return true }
-                s.waiters[id]!.timer = timer
+                s.waiters[id]!.cancelTimer = cancel
                 return false
             }
-            if fired { timer.cancel() }
+            if fired { cancel() }
         }
     }
 
@@ -67,7 +88,7 @@ public final class LeaseSignal: Sendable {
             return w
         }
         for w in woken {
-            w.timer?.cancel()
+            w.cancelTimer?()
             w.continuation.resume()
         }
     }
@@ -80,7 +101,7 @@ public final class LeaseSignal: Sendable {
             return ids.compactMap { s.waiters.removeValue(forKey: $0) }
         }
         for w in woken {
-            w.timer?.cancel()
+            w.cancelTimer?()
             w.continuation.resume()
         }
     }

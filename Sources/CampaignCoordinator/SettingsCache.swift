@@ -8,15 +8,19 @@ import NIOConcurrencyHelpers
 final class SettingsCache: Sendable {
     private let store: PostgresJobStore
     private let refresh: Duration
+    /// The clock (a test passes its own).
+    private let now: @Sendable () -> ContinuousClock.Instant
     private let cached = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
 
-    init(store: PostgresJobStore, refresh: Duration) {
+    init(store: PostgresJobStore, refresh: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.store = store
         self.refresh = refresh
+        self.now = now
     }
 
+    /// The settings: the cached ones while younger than `refresh`, else (or when `fresh`) read again.
     func get(fresh: Bool = false) async throws -> AutomationSettings {
-        if !fresh, let (s, at) = self.cached.withLockedValue({ $0 }), ContinuousClock.now - at < self.refresh {
+        if !fresh, let (s, at) = self.cached.withLockedValue({ $0 }), self.now() - at < self.refresh {
             return s
         }
         let s = try await self.store.settings()
@@ -24,8 +28,10 @@ final class SettingsCache: Sendable {
         return s
     }
 
+    /// What this coordinator just wrote: cached as read now.
     func set(_ s: AutomationSettings) {
-        self.cached.withLockedValue { $0 = (s, ContinuousClock.now) }
+        let at = self.now()
+        self.cached.withLockedValue { $0 = (s, at) }
     }
 }
 
