@@ -39,6 +39,9 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
         self.sessions.withLockedValue { Array($0.values) }.sorted { $0.connectionID < $1.connectionID }
     }
 
+    /// How many agents are connected now.
+    public var count: Int { self.sessions.withLockedValue { $0.count } }
+
     /// The role of every open connection.
     var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0.mapValues(\.role) } }
 

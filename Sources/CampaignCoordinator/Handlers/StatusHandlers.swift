@@ -35,7 +35,7 @@ struct StatusHandlers: MethodGroup {
     func health() async -> Health.Result {
         let c = self.coordinator
         let uptime = Int((ContinuousClock.now - c.startedAt).components.seconds)
-        let agents = c.sessions.connected.count
+        let agents = c.sessions.count
         do {
             let timezone = (try? await c.settingsCache.get())?.timezone ?? "UTC"
             let counts = try await c.store.counts(timezone: timezone)

@@ -46,7 +46,7 @@ public final class MaintenanceService: Service, Sendable {
         self.pruner = DialCounterPruner(store: store)
         self.status = StatusReporter(
             send: { notifier.status($0) }, health: { await coordinator.health() },
-            agents: { coordinator.connectedAgents.count })
+            agents: { coordinator.sessions.count })
     }
 
     public func run() async throws {
