@@ -68,7 +68,9 @@ protocol MethodGroup {
 public final class Coordinator: Sendable {
     public let configuration: CoordinatorConfiguration
     public let store: PostgresJobStore
-    public let signal = LeaseSignal()
+    public let signal: LeaseSignal
+    /// What time it is, and the long polls' timeouts (a test's own clock in tests).
+    let clock: CoordinatorClock
     /// The connections and the agents among them; the role check of every call.
     public let sessions: AgentSessions
     let logger: Logger
@@ -86,14 +88,18 @@ public final class Coordinator: Sendable {
     /// Set while a lease waits on a provider limit: reports (which end calls) then wake it.
     let providerLimited = NIOLockedValueBox(false)
 
-    public init(configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger) {
+    public init(
+        configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger, clock: CoordinatorClock = .system
+    ) {
         self.configuration = configuration
+        self.clock = clock
+        self.signal = LeaseSignal(timeouts: clock.timeouts)
         self.store = store
         self.logger = logger
         self.database = DatabaseHealth(logger: logger)
         self.sessions = AgentSessions(
             access: configuration.access, ownUID: configuration.ownUID, signal: self.signal, store: store)
-        let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh)
+        let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh, now: clock.now)
         self.settingsCache = settings
         // Reports and dialing checks: two batches at once (batches with dialing checks in them
         // still take turns on the dial-limits lock). Leases: one, as a lease with dial takes that

@@ -24,6 +24,22 @@ public struct EventLoopTimeouts: TimeoutScheduler {
     }
 }
 
+/// The coordinator's clock: what time it is, and its timeouts. The system's in production; a
+/// test passes one it moves, so a long poll's fallback re-check and its deadline happen when the
+/// test says.
+public struct CoordinatorClock: Sendable {
+    public var now: @Sendable () -> ContinuousClock.Instant
+    public var timeouts: any TimeoutScheduler
+
+    public init(now: @escaping @Sendable () -> ContinuousClock.Instant, timeouts: any TimeoutScheduler) {
+        self.now = now
+        self.timeouts = timeouts
+    }
+
+    /// `ContinuousClock` and the event loops' timers.
+    public static var system: CoordinatorClock { CoordinatorClock(now: { .now }, timeouts: EventLoopTimeouts()) }
+}
+
 /// Wakes long-polling `jobs.lease` calls when work may be available, without polling the
 /// database in a loop.
 ///

@@ -15,6 +15,13 @@ final class ManualTimeouts: TimeoutScheduler {
         var entries: [Entry] = []
     }
     private let state = NIOLockedValueBox(State())
+    private let start = ContinuousClock.now
+
+    /// The clock's instant: where it started plus how far the test moved it.
+    var instant: ContinuousClock.Instant { self.start + self.state.withLockedValue { $0.now } }
+
+    /// This clock as the coordinator's.
+    var coordinatorClock: CoordinatorClock { CoordinatorClock(now: { self.instant }, timeouts: self) }
 
     /// Timeouts scheduled and neither run nor cancelled.
     var pending: Int { self.state.withLockedValue { $0.entries.count } }

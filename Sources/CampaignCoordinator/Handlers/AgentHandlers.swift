@@ -54,7 +54,7 @@ struct AgentHandlers: MethodGroup {
         let c = self.coordinator
         let session = try self.sessions.session(ctx)
         let wait = min(Duration.milliseconds(max(0, p.waitMs ?? 0)), c.configuration.maximumLeaseWait)
-        let deadline = ContinuousClock.now + wait
+        let deadline = c.clock.now() + wait
         let dial = p.dial ?? false
         let request = LeaseRequest(owner: session.leaseOwner, max: p.max, dial: dial)
         while true {
@@ -63,7 +63,7 @@ struct AgentHandlers: MethodGroup {
             // would call and which would end `outcome_unknown` (a CLAIMED one would come back).
             if c.signal.hasEnded(ctx.connectionID) { return LeaseJobs.Result(jobs: [], refused: dial ? [] : nil) }
             let answer = try await c.db { try await c.leases.submit(request) }
-            let now = ContinuousClock.now
+            let now = c.clock.now()
             if !answer.jobs.isEmpty || !answer.refused.isEmpty || now >= deadline || c.signal.hasEnded(ctx.connectionID) {
                 if !answer.jobs.isEmpty {
                     ctx.logger.trace("leased", metadata: ["agent.id": "\(session.agentId)", "jobs": "\(answer.jobs.count)"])
