@@ -243,42 +243,37 @@ public final class AgentRunner: Service, Sendable {
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
     /// nothing to dial (the job is no longer ours, or it was given back).
     func askToDial(_ job: LeasedJob, logger: JobLogger) async -> DialingJob.Result? {
-        var backoff = Duration.milliseconds(50)
+        var policy = PreDialCheckPolicy()
         while true {
             guard let client = await self.link.client(waitingUpTo: .seconds(5)) else {
                 // Without the pre-dial check there is no call; the coordinator requeues the claim.
                 logger.warning("no coordinator for the pre-dial check; not calling")
                 return nil
             }
-            let dialing: DialingJob.Result
+            let decision: PreDialCheckPolicy.Decision
             do {
-                dialing = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
-            } catch let error as RPCError
-                where error.symbol == RPCErrorCode.leaseLost.name || error.symbol == RPCErrorCode.invalidState.name
-            {
-                logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
-                return nil
-            } catch let error as RPCError where error.retryable && !Task.isShuttingDownGracefully {
-                // "Ask again later" (LIMIT_EXCEEDED, DATABASE_UNAVAILABLE): never a failed job,
-                // never an attempt spent. The coordinator keeps renewing the claim meanwhile.
-                logger.debug("pre-dial check refused for now, asking again", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff + .milliseconds(Int.random(in: 0...50)))
-                backoff = min(backoff * 2, .seconds(2))
-                continue
+                let answer = try await client.call(DialingJob.self, .init(jobId: job.jobId, leaseToken: job.leaseToken))
+                decision = policy.answered(answer, stopping: Task.isShuttingDownGracefully)
             } catch {
-                // No answer, no call. Give the job back (a retryable failure before dialing) rather
-                // than sit on its lease; if even that fails, the lease runs out on its own.
-                logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
-                await self.giveBack(job, because: "pre-dial check failed: \(error)", logger: logger)
+                decision = policy.failed(error, stopping: Task.isShuttingDownGracefully)
+                switch decision {
+                case .notOurs: logger.info("not calling: the job is no longer ours", metadata: ["error": "\(error)"])
+                case .askAgain: logger.debug("pre-dial check refused for now, asking again", metadata: ["error": "\(error)"])
+                case .giveBack: logger.warning("pre-dial check failed; not calling", metadata: ["error": "\(error)"])
+                case .answer: break
+                }
+            }
+            switch decision {
+            case .answer(let result):
+                return result
+            case .notOurs:
+                return nil
+            case .askAgain(let pause, _):
+                try? await Task.sleep(for: pause)
+            case .giveBack(let reason):
+                await self.giveBack(job, because: reason, logger: logger)
                 return nil
             }
-            guard let wait = dialing.retryAfterMs, !dialing.allowed else { return dialing }
-            // A provider limit: wait (with jitter, so agents do not ask in lockstep) and ask again.
-            if Task.isShuttingDownGracefully {
-                await self.giveBack(job, because: "agent stopping", logger: logger)
-                return nil
-            }
-            try? await Task.sleep(for: .milliseconds(wait + Int.random(in: 0...max(1, wait / 2))))
         }
     }
 
