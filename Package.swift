@@ -156,6 +156,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "CampaignStoreTests",
+            dependencies: [
+                "CampaignStore", "CampaignProtocol", "CampaignCore", "CampaignTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CampaignIntegrationTests",
             dependencies: [
                 "CampaignStore", "CampaignCoordinator", "CampaignRPC", "CampaignProtocol", "CampaignCore",

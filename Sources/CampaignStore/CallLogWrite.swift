@@ -2,7 +2,7 @@ import CampaignCore
 import CampaignProtocol
 import Foundation
 
-/// One row of the call-log insert.
+/// One row of `SQL.CallLogsInsert`.
 struct CallLogWrite {
     var jobId: Int64
     var customerId: Int64
@@ -18,22 +18,5 @@ struct CallLogWrite {
         self.attempt = attempt
         self.agent = agent
         self.call = call
-    }
-
-    static func step(_ rows: [CallLogWrite]) -> PQConnection.PipelineStep {
-        .statement(SQL.callLogsInsert, [
-            PGArray.encode(rows.map { $0.jobId }),
-            PGArray.encode(rows.map { $0.customerId }),
-            PGArray.encode(rows.map { $0.attempt }),
-            PGArray.encode(rows.map { $0.agent }),
-            PGArray.encode(rows.map { $0.call.provider }),
-            PGArray.encode(rows.map { $0.call.providerCallId }),
-            PGArray.encode(rows.map { $0.call.idempotencyKey }),
-            PGArray.encode(rows.map { $0.call.startedAt }),
-            PGArray.encode(rows.map { $0.call.endedAt }),
-            PGArray.encode(rows.map { $0.call.outcome.rawValue }),
-            PGArray.encode(rows.map { $0.call.durationMs }),
-            PGArray.encode(rows.map { r in r.call.detail.map { JSONText.encode($0) } }),
-        ])
     }
 }

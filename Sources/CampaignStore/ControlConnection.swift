@@ -59,8 +59,8 @@ public final class ControlConnection: Sendable {
                     // proves the session (and so the lock) is still alive.
                     // (pg_try_advisory_lock is re-entrant: a leader must not take it again.)
                     if leader {
-                        try conn.execute(SQL.ping)
-                    } else if try conn.execute(SQL.leaderTryLock).row(0).bool("locked") {
+                        try conn.run(SQL.Ping())
+                    } else if try conn.row(SQL.LeaderTryLock()) {
                         leader = true
                         self.logger.notice("this coordinator is now the maintenance leader")
                         events.leadership(true)

@@ -11,18 +11,18 @@ struct DialLimiter {
     let nowEpoch: String
     let rules: DialRules
 
-    /// The dial-limits lock and the counters under it (read with ``init(_:rules:)`` from the second).
-    static func lockSteps(_ rules: DialRules) -> [PQConnection.PipelineStep] {
-        [.statement(SQL.dialLimitsLock, []), .statement(SQL.dialCounters, [rules.timezone, String(rules.rateWindow.seconds)])]
+    /// Adds the dial-limits lock and the counters under it to a pipeline; ``init(_:rules:)``
+    /// reads the counters' row from the slot answered.
+    static func lock(in pipeline: inout Pipeline, _ rules: DialRules) throws -> Pipeline.Slot<SQL.DialCounters> {
+        try pipeline.add(SQL.DialLimitsLock())
+        return try pipeline.add(SQL.DialCounters(timezone: rules.timezone, windowSeconds: rules.rateWindow.seconds))
     }
 
-    init(_ counters: PQRows, rules: DialRules) throws {
-        guard counters.count == 1 else { throw StoreError(.unexpectedResult, "dial counters: \(counters.count) rows") }
-        let r = counters.row(0)
+    init(_ counters: SQL.DialCounters.Row, rules: DialRules) {
         self.admission = DialAdmission(
-            dialing: try r.int("dialing"), inWindow: try r.int("window"), callsToday: try r.int("today"),
+            dialing: counters.dialing, inWindow: counters.window, callsToday: counters.today,
             maxConcurrentCalls: rules.maxConcurrentCalls, callsPerSecond: rules.callsPerSecond)
-        self.nowEpoch = try r.string("now_epoch")
+        self.nowEpoch = counters.nowEpoch
         self.now = Date(timeIntervalSince1970: Double(self.nowEpoch) ?? Date().timeIntervalSince1970)
         self.rules = rules
     }
@@ -30,12 +30,10 @@ struct DialLimiter {
     /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
     /// own DIALING rows): the customers are marked called (their cooldown counts from now) and
     /// the starts counted at the batch's instant.
-    func recordSteps(customers: [Int64]) -> [PQConnection.PipelineStep] {
-        guard !customers.isEmpty else { return [] }
-        return [
-            .statement(SQL.customersMarkCalled, [PGArray.encode(customers)]),
-            .statement(SQL.dialCountersAdd, [self.nowEpoch, String(customers.count)]),
-        ]
+    func record(customers: [Int64], in pipeline: inout Pipeline) throws {
+        guard !customers.isEmpty else { return }
+        try pipeline.add(SQL.CustomersMarkCalled(customerIds: customers))
+        try pipeline.add(SQL.DialCountersAdd(atEpoch: self.nowEpoch, count: customers.count))
     }
 
     /// The business rules for this job's customer, now (the cap included).

@@ -35,36 +35,49 @@ struct LockedJob {
     /// Locks the jobs of a batch of agent requests; `withCustomers` when a pre-dial check needs
     /// the customer's state (without it the customer reads as a number that may not be called).
     static func lock(_ conn: PQConnection, ids: [Int64], withCustomers: Bool) throws -> [Int64: LockedJob] {
-        let step = self.lockStep(ids: ids, withCustomers: withCustomers)
-        return try self.lock(conn, step.statement, step.params)
+        byId(withCustomers ? try conn.rows(SQL.JobsLockForReport(ids: ids)) : try conn.rows(SQL.JobsLockForReportOnly(ids: ids)))
     }
 
-    static func lockStep(ids: [Int64], withCustomers: Bool) -> PQConnection.PipelineStep {
-        .statement(withCustomers ? SQL.jobsLockForReport : SQL.jobsLockForReportOnly, [PGArray.encode(ids)])
+    /// ``lock(_:ids:withCustomers:)`` as a step of a pipeline.
+    static func lock(in pipeline: inout Pipeline, ids: [Int64], withCustomers: Bool) throws -> LockSlot {
+        withCustomers
+            ? .withCustomers(try pipeline.add(SQL.JobsLockForReport(ids: ids)))
+            : .jobsOnly(try pipeline.add(SQL.JobsLockForReportOnly(ids: ids)))
     }
 
-    static func lock(_ conn: PQConnection, _ statement: SQLStatement, _ params: [String?]) throws -> [Int64: LockedJob] {
-        Dictionary(try self.parse(conn.execute(statement, params)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-    }
+    /// Where a pipeline's locked rows are, whichever statement locked them.
+    enum LockSlot {
+        case withCustomers(Pipeline.Slot<SQL.JobsLockForReport>)
+        case jobsOnly(Pipeline.Slot<SQL.JobsLockForReportOnly>)
 
-    /// The locked rows in the statement's order.
-    static func parse(_ rows: PQRows) throws -> [LockedJob] {
-        var out: [LockedJob] = []
-        for r in rows.all {
-            let snapshot = JobStateMachine.Snapshot(
-                status: JobStatus(rawValue: try r.string("status")) ?? .failed,
-                phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
-                attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
-                outcomeUnknown: r.bool("outcome_unknown"),
-                lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
-            out.append(LockedJob(
-                id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
-                customerStatus: r["customer_status"].flatMap(CustomerStatus.init(rawValue:)) ?? .invalidNumber,
-                phone: r["phone"] ?? "", timezone: r["timezone"] ?? "UTC",
-                lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
-                reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
-                attributes: r["attributes"]))
+        func jobs(_ results: Pipeline.Results) throws -> [Int64: LockedJob] {
+            switch self {
+            case .withCustomers(let slot): byId(try results.rows(slot))
+            case .jobsOnly(let slot): byId(try results.rows(slot))
+            }
         }
-        return out
+    }
+
+    static func byId(_ jobs: [LockedJob]) -> [Int64: LockedJob] {
+        Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+extension LockedJob {
+    /// A row of `SQL.lockedJobColumns` (the customer's columns may be NULL: see `JobsLockForReportOnly`).
+    init(row r: PQRow) throws {
+        let snapshot = JobStateMachine.Snapshot(
+            status: JobStatus(rawValue: try r.string("status")) ?? .failed,
+            phase: r["phase"].flatMap(JobPhase.init(rawValue:)), leaseToken: r["lease_token"],
+            attemptsMade: try r.int("attempts_made"), maxAttempts: try r.int("max_attempts"),
+            outcomeUnknown: r.bool("outcome_unknown"),
+            lastReport: r["last_report"].flatMap(JobStateMachine.ReportKind.init(rawValue:)))
+        self.init(
+            id: try r.int64("id"), queueJobId: try r.string("queue_job_id"), customerId: try r.int64("customer_id"),
+            customerStatus: r["customer_status"].flatMap(CustomerStatus.init(rawValue:)) ?? .invalidNumber,
+            phone: r["phone"] ?? "", timezone: r["timezone"] ?? "UTC",
+            lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
+            reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
+            attributes: r["attributes"])
     }
 }

@@ -3,16 +3,6 @@ import CLibPQ
 import Glibc
 #endif
 
-/// A named SQL statement, prepared once per connection and then executed by name.
-public struct SQLStatement: Sendable, Hashable {
-    public let name: String
-    public let sql: String
-    public init(_ name: String, _ sql: String) {
-        self.name = name
-        self.sql = sql
-    }
-}
-
 /// A thin, blocking wrapper over one libpq connection.
 ///
 /// Every call blocks the calling thread: use it only from the pool's threads
@@ -83,21 +73,6 @@ public final class PQConnection: @unchecked Sendable {
     /// Runs a parameterized SQL text from outside CampaignStore once (not prepared).
     @discardableResult
     public func query(unsafeSQL sql: String, _ params: [String?] = []) throws -> PQRows {
-        try self.query(sql, params)
-    }
-
-    /// Runs SQL without parameters (DDL, BEGIN/COMMIT). Returns the rows, if any.
-    @discardableResult
-    func exec(_ sql: String) throws -> PQRows {
-        guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
-        try self.sendPendingBegin(conn)
-        let res = PQexec(conn, sql)
-        return try self.consume(res, what: "statement")
-    }
-
-    /// Runs a parameterized statement once (not prepared).
-    @discardableResult
-    func query(_ sql: String, _ params: [String?] = []) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.sendPendingBegin(conn)
         let res = withCStrings(params) { ptrs in
@@ -106,16 +81,60 @@ public final class PQConnection: @unchecked Sendable {
         return try self.consume(res, what: "query")
     }
 
-    /// Runs a named statement, preparing it on this connection the first time.
+    /// Runs one of the store's scripts: text without parameters, not prepared (migrations' DDL,
+    /// LISTEN, ROLLBACK). Returns the rows, if any.
     @discardableResult
-    public func execute(_ statement: SQLStatement, _ params: [String?] = []) throws -> PQRows {
+    func exec(_ sql: String) throws -> PQRows {
+        guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        try self.sendPendingBegin(conn)
+        let res = PQexec(conn, sql)
+        return try self.consume(res, what: "statement")
+    }
+
+    /// Runs one of the store's statements, preparing it on this connection the first time.
+    @discardableResult
+    func run<S: Statement>(_ statement: S) throws -> PQRows {
+        try self.execute(S.sql, try statement.parameters())
+    }
+
+    /// Runs a statement and decodes its rows.
+    func rows<S: Statement>(_ statement: S) throws -> [S.Row] {
+        try S.rows(self.run(statement))
+    }
+
+    /// Runs a statement that answers exactly one row, and decodes it.
+    func row<S: Statement>(_ statement: S) throws -> S.Row {
+        try S.row(self.run(statement))
+    }
+
+    /// Prepares a statement without running it and answers how many parameters the server
+    /// found in it (for the test that holds every statement to the schema and to its names).
+    func prepareAndDescribe(_ statement: StatementSQL) throws -> Int {
+        guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
+        if !self.prepared.contains(statement.name) {
+            let res = PQprepare(conn, statement.name, statement.text, Int32(statement.parameters.count), nil)
+            _ = try self.consume(res, what: "prepare \(statement.name)")
+            self.prepared.insert(statement.name)
+        }
+        guard let described = PQdescribePrepared(conn, statement.name) else {
+            throw self.broken(conn, "cannot describe \(statement.name)")
+        }
+        defer { PQclear(described) }
+        guard PQresultStatus(described) == PGRES_COMMAND_OK else {
+            throw StoreError(.queryFailed, "describe \(statement.name): \(String(cString: PQresultErrorMessage(described)))")
+        }
+        return Int(PQnparams(described))
+    }
+
+    private func execute(_ statement: StatementSQL, _ params: [String?]) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         if self.transactionState == .beginPending {
-            return try self.pipeline([.statement(statement, params)])[0]  // with the BEGIN, in one round trip
+            // With the BEGIN, in one round trip.
+            return try self.pipeline([Pipeline.Step(sql: statement, parameters: params)], commit: false)[0]
         }
         try self.checkNotCommitted()
         if !self.prepared.contains(statement.name) {
-            let res = PQprepare(conn, statement.name, statement.sql, Int32(params.count), nil)
+            let res = PQprepare(conn, statement.name, statement.text, Int32(params.count), nil)
             _ = try self.consume(res, what: "prepare \(statement.name)")
             self.prepared.insert(statement.name)
         }
@@ -180,16 +199,6 @@ public final class PQConnection: @unchecked Sendable {
         }
     }
 
-    /// One statement of a ``pipeline(_:commit:)``, with its parameters.
-    public struct PipelineStep {
-        public let statement: SQLStatement
-        public let params: [String?]
-
-        public static func statement(_ statement: SQLStatement, _ params: [String?]) -> PipelineStep {
-            PipelineStep(statement: statement, params: params)
-        }
-    }
-
     /// Sends the statements at once (libpq pipeline mode) and waits for their results: one round
     /// trip instead of one per statement. Statements still run one after the other, in order; the
     /// first that fails makes the rest not run, and its error is thrown (inside a transaction,
@@ -199,7 +208,11 @@ public final class PQConnection: @unchecked Sendable {
     ///
     /// The results are read only after everything is sent; that is safe (no pipeline deadlock)
     /// because the statements sent are small beside the socket's buffers.
-    public func pipeline(_ steps: [PipelineStep], commit: Bool = false) throws -> [PQRows] {
+    func pipeline(_ pipeline: Pipeline, commit: Bool = false) throws -> Pipeline.Results {
+        Pipeline.Results(all: try self.pipeline(pipeline.steps, commit: commit))
+    }
+
+    private func pipeline(_ steps: [Pipeline.Step], commit: Bool) throws -> [PQRows] {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.checkNotCommitted()
         let begin = self.transactionState == .beginPending
@@ -221,9 +234,9 @@ public final class PQConnection: @unchecked Sendable {
         if begin { try sendControl("BEGIN") }
         var preparing = Set<String>()
         for step in steps {
-            let (statement, params) = (step.statement, step.params)
+            let (statement, params) = (step.sql, step.parameters)
             if !self.prepared.contains(statement.name) && !preparing.contains(statement.name) {
-                guard PQsendPrepare(conn, statement.name, statement.sql, Int32(params.count), nil) == 1 else {
+                guard PQsendPrepare(conn, statement.name, statement.text, Int32(params.count), nil) == 1 else {
                     throw self.broken(conn, "cannot send prepare \(statement.name)")
                 }
                 preparing.insert(statement.name)

@@ -16,34 +16,21 @@ extension PostgresJobStore {
         public var date: String
     }
 
-    static func automationParams(_ s: AutomationSettings, dryRun: Bool, at: Date?) -> [String?] {
-        [
-            s.timezone, s.workingHoursStart, s.workingHoursEnd, PGArray.encode(s.workingDays),
-            String(s.cooldownMinutes), String(s.dailyCap), String(s.maxAttempts), dryRun ? "true" : "false",
-            // Whole microseconds, floored (PostgreSQL's resolution): rounding would move an instant
-            // just before a boundary (09:00, midnight, a cooldown's end) onto it. From the reference
-            // date, which Date stores, so no precision is lost on the way.
-            at.map { String(Int64(($0.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)) + 978_307_200_000_000) },
-        ]
-    }
-
-    /// Runs the set-based automatic enqueue (see `SQL.automationRun`) under the cap lock.
+    /// Runs the set-based automatic enqueue (see `SQL.AutomationRun`) under the cap lock.
     /// - Parameter at: the instant to judge at (tests); nil is the database's now.
     public func automationRun(_ s: AutomationSettings, dryRun: Bool, at: Date? = nil) async throws -> AutomationRunCounts {
         try await self.pool.transaction { conn in
-            try conn.execute(SQL.dialLimitsLock)
-            let rows = try conn.execute(SQL.automationRun, Self.automationParams(s, dryRun: dryRun, at: at))
+            try conn.run(SQL.DialLimitsLock())
+            let rows = try conn.rows(SQL.AutomationRun(inputs: .init(settings: s, at: at), dryRun: dryRun))
             var out = AutomationRunCounts(byReason: [:], eligible: 0, picked: 0, enqueued: 0, capRemaining: 0, date: "")
-            for r in rows.all {
-                let k = try r.string("k")
-                let n = try r.int("n")
-                switch k {
-                case "eligible": out.eligible = n
-                case "picked": out.picked = n
-                case "enqueued": out.enqueued = n
-                case "cap_remaining": out.capRemaining = n
-                case _ where k.hasPrefix("date:"): out.date = String(k.dropFirst(5))
-                default: out.byReason[k] = n
+            for row in rows {
+                switch row {
+                case .day(let day): out.date = day
+                case .count("eligible", let n): out.eligible = n
+                case .count("picked", let n): out.picked = n
+                case .count("enqueued", let n): out.enqueued = n
+                case .count("cap_remaining", let n): out.capRemaining = n
+                case .count(let reason, let n): out.byReason[reason] = n
                 }
             }
             if out.enqueued > 0 { try self.notifyJobsAvailable(conn) }
@@ -55,8 +42,8 @@ extension PostgresJobStore {
     public func classifyCustomers(_ s: AutomationSettings, at: Date? = nil) async throws -> [Int64: String?] {
         try await self.pool.withConnection { conn in
             var out: [Int64: String?] = [:]
-            for r in try conn.execute(SQL.customersClassify, Self.automationParams(s, dryRun: true, at: at)).all {
-                out[try r.int64("id")] = r["reason"]
+            for (id, reason) in try conn.rows(SQL.CustomersClassify(inputs: .init(settings: s, at: at))) {
+                out[id] = reason
             }
             return out
         }
@@ -67,7 +54,7 @@ extension PostgresJobStore {
     @discardableResult
     public func pruneDialCounters(olderThanDays days: Int = 3) async throws -> Int {
         try await self.pool.withConnection { conn in
-            try conn.execute(SQL.dialCountersPrune, [String(days)]).row(0).int("n")
+            try conn.row(SQL.DialCountersPrune(days: days))
         }
     }
 }

@@ -33,11 +33,13 @@ extension PostgresJobStore {
             // refusal spends no call slot, so the next row may still be dialed. Rows held back stay
             // QUEUED, locked only until this transaction ends.
             let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
-            let locked = try conn.pipeline(
-                [.statement(SQL.forceGenericPlans, [])] + (dialing ? DialLimiter.lockSteps(rules) : [])
-                    + [.statement(SQL.jobsLockDue, [String(wanted)])])
-            var limits = dialing ? try DialLimiter(locked[2], rules: rules) : nil
-            var due = try LockedJob.parse(locked[locked.count - 1])[...]
+            var locking = Pipeline()
+            try locking.add(SQL.ForceGenericPlans())
+            let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
+            let dueSlot = try locking.add(SQL.JobsLockDue(limit: wanted))
+            let locked = try conn.pipeline(locking)
+            var limits = try counters.map { DialLimiter(try locked.row($0), rules: rules) }
+            var due = try locked.rows(dueSlot)[...]
 
             var answers = requests.map { _ in LeaseAnswer() }
             var writes: [LeaseWrite] = []
@@ -80,10 +82,11 @@ extension PostgresJobStore {
                 }
             }
             guard !writes.isEmpty else { return answers }
-            let written = try conn.pipeline(
-                [LeaseWrite.step(writes, leaseSeconds: leaseSeconds)] + (limits?.recordSteps(customers: dialed) ?? []),
-                commit: true)
-            let expiries = try LeaseWrite.expiries(written[0])
+            var writing = Pipeline()
+            let leased = try writing.add(SQL.JobsLeaseWrite(writes: writes, leaseSeconds: leaseSeconds))
+            try limits?.record(customers: dialed, in: &writing)
+            var expiries: [Int64: String] = [:]
+            for (id, expiry) in try conn.pipeline(writing, commit: true).rows(leased) { expiries[id] = expiry }
             for i in answers.indices {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
                 answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered

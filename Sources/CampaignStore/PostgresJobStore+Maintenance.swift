@@ -12,9 +12,8 @@ extension PostgresJobStore {
     public func renewLeases(owners: [String], leaseSeconds: Int, maximumAgeSeconds: Int = 7200) async throws -> Int {
         guard !owners.isEmpty else { return 0 }
         return try await self.pool.withConnection { conn in
-            try conn.execute(
-                SQL.jobsRenewLeases, [PGArray.encode(owners), String(leaseSeconds), String(maximumAgeSeconds)]
-            ).affected
+            try conn.run(SQL.JobsRenewLeases(
+                owners: owners, leaseSeconds: leaseSeconds, maximumAgeSeconds: maximumAgeSeconds)).affected
         }
     }
 
@@ -24,9 +23,7 @@ extension PostgresJobStore {
         let valid = leases.filter { UUID(uuidString: $0.leaseToken) != nil }
         guard !valid.isEmpty else { return [] }
         return try await self.pool.withConnection { conn in
-            try conn.execute(SQL.jobsAdoptLeases, [
-                PGArray.encode(valid.map(\.jobId)), PGArray.encode(valid.map(\.leaseToken)), owner, String(leaseSeconds),
-            ]).all.map { try $0.int64("id") }.sorted()
+            try conn.rows(SQL.JobsAdoptLeases(leases: valid, owner: owner, leaseSeconds: leaseSeconds)).sorted()
         }
     }
 
@@ -35,7 +32,7 @@ extension PostgresJobStore {
     /// Returns the job ids changed.
     public func expireLeases(limit: Int = 1000) async throws -> [Int64] {
         try await self.pool.transaction { conn in
-            let jobs = try LockedJob.lock(conn, SQL.jobsLockExpired, [String(limit)])
+            let jobs = LockedJob.byId(try conn.rows(SQL.JobsLockExpired(limit: limit)))
             return try self.applyEvent(.leaseExpired, to: jobs, conn)
         }
     }
@@ -44,7 +41,7 @@ extension PostgresJobStore {
     /// DIALING jobs keep their lease: the call may still be running. Returns the job ids changed.
     public func releaseClaimed(owner: String) async throws -> [Int64] {
         try await self.pool.transaction { conn in
-            let jobs = try LockedJob.lock(conn, SQL.jobsLockClaimedByOwner, [owner])
+            let jobs = LockedJob.byId(try conn.rows(SQL.JobsLockClaimedByOwner(owner: owner)))
             return try self.applyEvent(.connectionLost, to: jobs, conn)
         }
     }

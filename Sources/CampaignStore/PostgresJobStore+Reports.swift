@@ -22,10 +22,12 @@ extension PostgresJobStore {
             // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
             let dialing = requests.contains(where: { $0.kind == .dialing })
             let ids = Array(Set(requests.map { $0.jobId })).sorted()
-            let locked = try conn.pipeline(
-                (dialing ? DialLimiter.lockSteps(rules) : []) + [LockedJob.lockStep(ids: ids, withCustomers: dialing)])
-            var limits = dialing ? try DialLimiter(locked[1], rules: rules) : nil
-            var jobs = Dictionary(try LockedJob.parse(locked[locked.count - 1]).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var locking = Pipeline()
+            let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
+            let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing)
+            let locked = try conn.pipeline(locking)
+            var limits = try counters.map { DialLimiter(try locked.row($0), rules: rules) }
+            var jobs = try lockSlot.jobs(locked)
             var writes: [Int64: TransitionWrite] = [:]
             var calls: [CallLogWrite] = []
             var dialed: [Int64] = []
@@ -86,17 +88,16 @@ extension PostgresJobStore {
             // then finds the row this transaction holds FOR UPDATE (no KEY SHARE lock to write).
             let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
                 .subtracting(writes.keys)
-            var steps: [PQConnection.PipelineStep] = []
-            if !calls.isEmpty { steps.append(CallLogWrite.step(calls)) }
-            let written = steps.count
-            if !writes.isEmpty { steps.append(TransitionWrite.step(Array(writes.values))) }
-            if !dialed.isEmpty { steps += limits!.recordSteps(customers: dialed) }
-            let read = steps.count
-            if !unwritten.isEmpty { steps.append(ReportView.loadStep(ids: unwritten.sorted())) }
-            let results = steps.isEmpty ? [] : try conn.pipeline(steps, commit: true)
-            var views = writes.isEmpty ? [:] : try ReportView.views(results[written])
-            if !unwritten.isEmpty {
-                views.merge(try ReportView.views(results[read]), uniquingKeysWith: { a, _ in a })
+            var writing = Pipeline()
+            if !calls.isEmpty { try writing.add(SQL.CallLogsInsert(calls: calls)) }
+            let written = writes.isEmpty ? nil : try writing.add(SQL.JobsApplyTransitions(writes: Array(writes.values)))
+            try limits?.record(customers: dialed, in: &writing)
+            let read = unwritten.isEmpty ? nil : try writing.add(SQL.JobsReportView(ids: unwritten.sorted()))
+            var views: [Int64: ReportView] = [:]
+            if !writing.steps.isEmpty {
+                let results = try conn.pipeline(writing, commit: true)
+                if let written { views = ReportView.byId(try results.rows(written)) }
+                if let read { views.merge(ReportView.byId(try results.rows(read)), uniquingKeysWith: { a, _ in a }) }
             }
             return requests.enumerated().map { i, request in
                 if let decided = outcomes[i] { return decided }

@@ -8,7 +8,7 @@ import Logging
 extension PostgresJobStore {
     public func timezoneNames() async throws -> Set<String> {
         try await self.pool.withConnection { conn in
-            Set(try conn.execute(SQL.timezoneNames).all.map { try $0.string("name") })
+            Set(try conn.rows(SQL.TimezoneNames()))
         }
     }
 
@@ -16,8 +16,8 @@ extension PostgresJobStore {
     public func settings() async throws -> AutomationSettings {
         try await self.pool.withConnection { conn in
             var object: [String: JSONValue] = [:]
-            for r in try conn.execute(SQL.settingsAll).all {
-                object[try r.string("key")] = JSONText.decode(r["value"])
+            for (key, value) in try conn.rows(SQL.SettingsAll()) {
+                object[key] = JSONText.decode(value)
             }
             return AutomationSettingsCoding.merge(object, over: AutomationSettings())
         }
@@ -27,9 +27,7 @@ extension PostgresJobStore {
     public func writeSettings(_ new: AutomationSettings, by: String) async throws {
         let pairs = AutomationSettingsCoding.pairs(new)
         try await self.pool.withConnection { conn in
-            try conn.execute(SQL.settingsWrite, [
-                PGArray.encode(pairs.map { $0.key }), PGArray.encode(pairs.map { $0.json }), by,
-            ])
+            try conn.run(SQL.SettingsWrite(pairs: pairs, by: by))
         }
     }
 }

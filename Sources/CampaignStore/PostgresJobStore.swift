@@ -12,7 +12,9 @@ import Logging
 /// Its methods live in one file per concern: `+Customers`, `+Enqueue`, `+Leasing`, `+Reports`
 /// (agent-side writes), `+Maintenance` (leases), `+Admin`, `+Automation`, `+Reads`, `+Settings`;
 /// the rows they lock and write in `LockedJob`, `LeaseWrite`, `TransitionWrite`, `CallLogWrite`,
-/// `ReportView`, `DialLimiter`, `RowDecoding`; their SQL, all of it, in `SQL`.
+/// `ReportView`, `DialLimiter`, `RowDecoding`; their SQL, all of it, in `SQL`: one
+/// ``Statement`` type per statement (`SQL+<concern>`), run by ``PQConnection`` alone or in a
+/// ``Pipeline``.
 public final class PostgresJobStore: Sendable {
     public let pool: DatabasePool
     let logger: Logger
@@ -33,7 +35,7 @@ public final class PostgresJobStore: Sendable {
 
     /// Tells other coordinators' long polls that jobs may be due (sent at commit).
     func notifyJobsAvailable(_ conn: PQConnection) throws {
-        try conn.execute(SQL.jobsNotify, [self.instanceID])
+        try conn.run(SQL.JobsNotify(sender: self.instanceID))
     }
 
     // MARK: Schema
@@ -44,11 +46,11 @@ public final class PostgresJobStore: Sendable {
         try await self.pool.transaction { conn in
             try conn.exec(SQL.migrationsLock)
             try conn.exec(SQL.migrationsBootstrap)
-            let applied = Set(try conn.query(SQL.migrationsApplied).all.map { try $0.int("version") })
+            let applied = Set(try conn.rows(SQL.MigrationsApplied()))
             var done: [Int] = []
             for m in Migration.all where !applied.contains(m.version) {
                 try conn.exec(m.sql)
-                try conn.query(SQL.migrationsRecord, [String(m.version), m.name])
+                try conn.run(SQL.MigrationsRecord(version: m.version, name: m.name))
                 done.append(m.version)
             }
             return done
@@ -57,6 +59,6 @@ public final class PostgresJobStore: Sendable {
 
     /// True when a trivial statement succeeds.
     public func ping() async -> Bool {
-        (try? await self.pool.withConnection { conn in try conn.execute(SQL.ping).count }) == 1
+        (try? await self.pool.withConnection { conn in try conn.run(SQL.Ping()).count }) == 1
     }
 }

@@ -2,25 +2,24 @@ import CampaignCore
 import CampaignProtocol
 import Foundation
 
-/// What an answer to a report shows of a job.
+/// What an answer to a report shows of a job: a row of `SQL.reportViewColumns`.
 struct ReportView {
+    var id: Int64
     var status: JobStatus
     var attemptsMade: Int
     var runAt: String?
     var result: JSONValue?
 
-    static func loadStep(ids: [Int64]) -> PQConnection.PipelineStep {
-        .statement(SQL.jobsReportView, [PGArray.encode(ids)])
+    init(row r: PQRow) throws {
+        self.id = try r.int64("id")
+        self.status = JobStatus(rawValue: try r.string("status")) ?? .failed
+        self.attemptsMade = try r.int("attempts_made")
+        self.runAt = r["run_at"]
+        self.result = JSONText.decode(r["result"])
     }
 
-    /// Rows of `SQL.reportViewColumns`, by job id.
-    static func views(_ rows: PQRows) throws -> [Int64: ReportView] {
-        var out: [Int64: ReportView] = [:]
-        for r in rows.all {
-            out[try r.int64("id")] = ReportView(
-                status: JobStatus(rawValue: try r.string("status")) ?? .failed,
-                attemptsMade: try r.int("attempts_made"), runAt: r["run_at"], result: JSONText.decode(r["result"]))
-        }
-        return out
+    /// Views by job id.
+    static func byId(_ views: [ReportView]) -> [Int64: ReportView] {
+        Dictionary(views.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 }

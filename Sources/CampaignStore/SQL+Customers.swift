@@ -1,40 +1,90 @@
+import CampaignCore
+import CampaignProtocol
+
 // MARK: Customers
 
 extension SQL {
-    /// Inserts or updates customers by `external_ref`; reports per row whether it was new.
-    /// Rows come as parallel arrays; validation happened before (phone, timezone).
-    static let customersUpsert = SQLStatement(
-        "customers_upsert",
-        """
-        INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes)
-        SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}')
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) AS t(r, n, p, tz, s, a)
-        ON CONFLICT (external_ref) DO UPDATE SET
-            name = EXCLUDED.name, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,
-            status = CASE WHEN $7::bool THEN c.status ELSE EXCLUDED.status END,
-            attributes = EXCLUDED.attributes, updated_at = now()
-        RETURNING (xmax = 0) AS inserted
-        """)
+    /// Inserts or updates customers by `external_ref`; answers per row whether it was new.
+    /// Rows come as parallel arrays; validation happened before (phone, timezone). With
+    /// `keepStatus`, an existing customer keeps its status (the rows name none).
+    struct CustomersUpsert: Statement {
+        static let sql = StatementSQL(
+            "customers_upsert",
+            """
+            INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes)
+            SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}')
+            FROM unnest($refs::text[], $names::text[], $phones::text[], $timezones::text[], $statuses::text[],
+                        $attributes::jsonb[]) AS t(r, n, p, tz, s, a)
+            ON CONFLICT (external_ref) DO UPDATE SET
+                name = EXCLUDED.name, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,
+                status = CASE WHEN $keep_status::bool THEN c.status ELSE EXCLUDED.status END,
+                attributes = EXCLUDED.attributes, updated_at = now()
+            RETURNING (xmax = 0) AS inserted
+            """)
+        var customers: [ValidCustomer]
+        var keepStatus: Bool
 
+        func bind(_ b: inout Bindings) {
+            b.bind("refs", array: self.customers.map { $0.externalRef })
+            b.bind("names", array: self.customers.map { $0.name })
+            b.bind("phones", array: self.customers.map { $0.phone })
+            b.bind("timezones", array: self.customers.map { $0.timezone })
+            b.bind("statuses", array: self.customers.map { $0.status?.rawValue })
+            b.bind("attributes", array: self.customers.map { $0.attributesJSON })
+            b.bind("keep_status", self.keepStatus)
+        }
+
+        /// Whether the row was inserted (not updated).
+        static func decode(_ row: PQRow) throws -> Bool { row.bool("inserted") }
+    }
+
+    /// The columns of ``CustomerView``.
     static let customerColumns = """
         id, external_ref, name, phone, timezone, status::text AS status, campaign.ts(last_called_at) AS last_called_at,
         attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at
         """
 
-    static let customersGet = SQLStatement(
-        "customers_get",
-        """
-        SELECT \(customerColumns) FROM campaign.customers
-        WHERE ($1::bigint IS NOT NULL AND id = $1::bigint) OR ($2::text IS NOT NULL AND external_ref = $2::text)
-        """)
+    /// One customer by id or by external ref.
+    struct CustomersGet: Statement {
+        static let sql = StatementSQL(
+            "customers_get",
+            """
+            SELECT \(customerColumns) FROM campaign.customers
+            WHERE ($id::bigint IS NOT NULL AND id = $id::bigint)
+               OR ($external_ref::text IS NOT NULL AND external_ref = $external_ref::text)
+            """)
+        var id: Int64?
+        var externalRef: String?
 
-    /// In id order, keyset paging (`$3`: after this id), optional status.
-    static let customersList = SQLStatement(
-        "customers_list",
-        """
-        SELECT \(customerColumns) FROM campaign.customers
-        WHERE ($1::campaign.customer_status IS NULL OR status = $1::campaign.customer_status)
-          AND ($3::bigint IS NULL OR id > $3::bigint)
-        ORDER BY id LIMIT $2::int
-        """)
+        func bind(_ b: inout Bindings) {
+            b.bind("id", self.id)
+            b.bind("external_ref", self.externalRef)
+        }
+
+        static func decode(_ row: PQRow) throws -> CustomerView { try CustomerView(row: row) }
+    }
+
+    /// In id order, keyset paging (after the id `after`), optional status.
+    struct CustomersList: Statement {
+        static let sql = StatementSQL(
+            "customers_list",
+            """
+            SELECT \(customerColumns) FROM campaign.customers
+            WHERE ($status::campaign.customer_status IS NULL OR status = $status::campaign.customer_status)
+              AND ($after::bigint IS NULL OR id > $after::bigint)
+            ORDER BY id LIMIT $limit::int
+            """)
+        var status: CustomerStatus?
+        var limit: Int
+        /// The paging cursor as the client sent it (an id).
+        var after: String?
+
+        func bind(_ b: inout Bindings) {
+            b.bind("status", self.status?.rawValue)
+            b.bind("after", self.after)
+            b.bind("limit", self.limit)
+        }
+
+        static func decode(_ row: PQRow) throws -> CustomerView { try CustomerView(row: row) }
+    }
 }

@@ -1,13 +1,20 @@
+import CampaignCore
+import CampaignProtocol
+import Foundation
+
 // MARK: Eligibility and provider limits
 
 extension SQL {
     /// Serialises the decisions that count calls (dialing checks and automatic enqueues) across
     /// all coordinators, so caps and provider limits hold exactly.
     static let dialLimitsLockKey = "7301946512"
-    static let dialLimitsLock = SQLStatement("dial_limits_lock", "SELECT pg_advisory_xact_lock(\(dialLimitsLockKey))")
+
+    struct DialLimitsLock: Statement {
+        static let sql = StatementSQL("dial_limits_lock", "SELECT pg_advisory_xact_lock(\(dialLimitsLockKey))")
+    }
 
     /// What the pre-dial check counts, at one instant: calls started today (in the campaign
-    /// timezone `$1`), calls in progress, call starts within the last `$2` seconds, and the clock.
+    /// `timezone`), calls in progress, call starts within the last `window_seconds`, and the clock.
     ///
     /// Every part costs the same whatever the number of calls made before (issue 11): today is
     /// a sum of at most 96 quarter-hour counters (`bucket >` the quarter before midnight takes
@@ -16,101 +23,130 @@ extension SQL {
     /// counters that touch it (whole, so never an under-count), in progress an index of the
     /// DIALING jobs only. The clock is read once (`clock`, a materialised CTE) so all parts
     /// agree, and the bounds are parameters of index scans, not volatile filters.
-    static let dialCounters = SQLStatement(
-        "dial_counters",
-        """
-        WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t)
-        SELECT
-            (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
-              WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE $1) AT TIME ZONE $1) - interval '15 minutes')
-                AS today,
-            (SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'DIALING') AS dialing,
-            (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
-              WHERE k.bucket > clock.t - make_interval(secs => $2::float8) - interval '100 milliseconds') AS window,
-            extract(epoch FROM clock.t)::float8 AS now_epoch
-        FROM clock
-        """)
+    struct DialCounters: Statement {
+        static let sql = StatementSQL(
+            "dial_counters",
+            """
+            WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t)
+            SELECT
+                (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
+                  WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE $timezone) AT TIME ZONE $timezone)
+                                   - interval '15 minutes')
+                    AS today,
+                (SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'DIALING') AS dialing,
+                (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
+                  WHERE k.bucket > clock.t - make_interval(secs => $window_seconds::float8) - interval '100 milliseconds')
+                    AS window,
+                extract(epoch FROM clock.t)::float8 AS now_epoch
+            FROM clock
+            """)
+        var timezone: String
+        var windowSeconds: Double
 
-    /// Counts `$2` call starts at the batch's instant `$1` (seconds since 1970, from
-    /// `dialCounters`): added to the counters of that instant's quarter hour and 100 ms tick.
-    static let dialCountersAdd = SQLStatement(
-        "dial_counters_add",
-        """
-        WITH quarter AS (
-            INSERT INTO campaign.dial_counts_quarter (bucket, n)
-            SELECT to_timestamp(floor($1::float8 / 900) * 900), $2::bigint
-            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
-        )
-        INSERT INTO campaign.dial_counts_tick (bucket, n)
-        SELECT to_timestamp(floor($1::float8 * 10) / 10), $2::bigint
-        ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
-        """)
+        func bind(_ b: inout Bindings) {
+            b.bind("timezone", self.timezone)
+            b.bind("window_seconds", String(self.windowSeconds))
+        }
 
-    /// Forgets the quarter-hour counters older than `$1` days (the cap only looks at today) and
+        struct Row {
+            var today: Int
+            var dialing: Int
+            var window: Int
+            /// The database's clock as it gave it (seconds since 1970).
+            var nowEpoch: String
+        }
+
+        static func decode(_ row: PQRow) throws -> Row {
+            Row(today: try row.int("today"), dialing: try row.int("dialing"), window: try row.int("window"),
+                nowEpoch: try row.string("now_epoch"))
+        }
+    }
+
+    /// Counts `count` call starts at the batch's instant `at_epoch` (seconds since 1970, from
+    /// ``DialCounters``): added to the counters of that instant's quarter hour and 100 ms tick.
+    struct DialCountersAdd: Statement {
+        static let sql = StatementSQL(
+            "dial_counters_add",
+            """
+            WITH quarter AS (
+                INSERT INTO campaign.dial_counts_quarter (bucket, n)
+                SELECT to_timestamp(floor($at_epoch::float8 / 900) * 900), $count::bigint
+                ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
+            )
+            INSERT INTO campaign.dial_counts_tick (bucket, n)
+            SELECT to_timestamp(floor($at_epoch::float8 * 10) / 10), $count::bigint
+            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
+            """)
+        var atEpoch: String
+        var count: Int
+
+        func bind(_ b: inout Bindings) {
+            b.bind("at_epoch", self.atEpoch)
+            b.bind("count", self.count)
+        }
+    }
+
+    /// Forgets the quarter-hour counters older than `days` days (the cap only looks at today) and
     /// the 100 ms counters older than ten minutes (the rate window is at most 100 s); answers
     /// the number of counter rows removed.
-    static let dialCountersPrune = SQLStatement(
-        "dial_counters_prune",
-        """
-        WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $1::int) RETURNING 1),
-             k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes' RETURNING 1)
-        SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM k) AS n
-        """)
+    struct DialCountersPrune: Statement {
+        static let sql = StatementSQL(
+            "dial_counters_prune",
+            """
+            WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $days::int)
+                       RETURNING 1),
+                 k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes' RETURNING 1)
+            SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM k) AS n
+            """)
+        var days: Int
+        func bind(_ b: inout Bindings) { b.bind("days", self.days) }
+        static func decode(_ row: PQRow) throws -> Int { try row.int("n") }
+    }
 
-    /// `automation.run` in one statement: classifies every customer by the first eligibility rule
-    /// it fails (`campaign.eligibility_reason`, the same rules in the same order as
-    /// `EligibilityPolicy`), enqueues the eligible ones in id order up to the cap left today
-    /// (unless `$8` dry run), and answers with counts.
-    ///
-    /// `$1` campaign timezone, `$2`/`$3` working hours (`HH:MM`, end exclusive, `24:00` allowed),
-    /// `$4` ISO weekdays, `$5` cooldown minutes, `$6` daily cap, `$7` max attempts, `$8` dry run,
-    /// `$9` the instant to judge at in microseconds since 1970 (NULL: now). The cap left = cap − calls started today − jobs not
-    /// yet dialing (they will call). Run under `dialLimitsLock`, so two coordinators' runs cannot
-    /// both spend the same cap.
-    static let automationRun = SQLStatement(
-        "automation_run",
-        """
-        WITH at AS (
-            SELECT coalesce('epoch'::timestamptz + $9::bigint * interval '1 microsecond', now()) AS t
+    /// What both automation statements judge customers by: the settings' rules at one instant.
+    struct EligibilityInputs {
+        var settings: AutomationSettings
+        /// The instant to judge at (tests); nil is the database's now.
+        var at: Date?
+
+        /// `timezone` (the campaign's), `start`/`end` (`HH:MM`, end exclusive, `24:00` allowed),
+        /// `days` (ISO weekdays), `cooldown_minutes`, and `at_us`: the instant in microseconds
+        /// since 1970 (NULL: now).
+        func bind(_ b: inout Bindings) {
+            b.bind("at_us", self.at.map { at in
+                // Whole microseconds, floored (PostgreSQL's resolution): rounding would move an
+                // instant just before a boundary (09:00, midnight, a cooldown's end) onto it. From
+                // the reference date, which Date stores, so no precision is lost on the way.
+                String(Int64((at.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)) + 978_307_200_000_000)
+            })
+            b.bind("timezone", self.settings.timezone)
+            b.bind("start", self.settings.workingHoursStart)
+            b.bind("end", self.settings.workingHoursEnd)
+            b.bind("days", array: self.settings.workingDays)
+            b.bind("cooldown_minutes", self.settings.cooldownMinutes)
+        }
+    }
+
+    /// The instant judged at (`at.t`) and the campaign day (`day.d`, and `day.start` its first
+    /// instant): the CTEs both automation statements start with.
+    static let eligibilityClock = """
+        at AS (
+            SELECT coalesce('epoch'::timestamptz + $at_us::bigint * interval '1 microsecond', now()) AS t
         ), day AS (
-            SELECT (at.t AT TIME ZONE $1)::date AS d, (date_trunc('day', at.t AT TIME ZONE $1) AT TIME ZONE $1) AS start
+            SELECT (at.t AT TIME ZONE $timezone)::date AS d,
+                   (date_trunc('day', at.t AT TIME ZONE $timezone) AT TIME ZONE $timezone) AS start
             FROM at
-        ), used AS (
-            SELECT (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q, day
-                     WHERE q.bucket > day.start - interval '15 minutes')
-                 + (SELECT count(*) FROM campaign.campaign_jobs
-                     WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
-        ), classified AS (
-            \(classifyCustomers)
-        ), ranked AS (
-            SELECT id, external_ref, row_number() OVER (ORDER BY id) AS rn FROM classified WHERE reason IS NULL
-        ), picked AS (
-            SELECT r.id, r.external_ref FROM ranked r, used WHERE r.rn <= greatest(0, $6::int - used.n)
-        ), inserted AS (
-            INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date)
-            -- The queue job id: AutomaticQueueJobID (CampaignCore), <external ref>:<date>.
-            SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $7::int, day.d
-            FROM picked p, day
-            WHERE NOT $8::bool
-            -- One arbiter index (cheaper than all three unique ones); a clash on queue_job_id
-            -- cannot happen: manual enqueues may not use the automatic `<ref>:<YYYY-MM-DD>` form.
-            ON CONFLICT (customer_id, auto_date) DO NOTHING
-            RETURNING 1
         )
-        SELECT coalesce(reason, 'eligible') AS k, count(*)::bigint AS n FROM classified GROUP BY 1
-        UNION ALL SELECT 'picked', count(*) FROM picked
-        UNION ALL SELECT 'enqueued', count(*) FROM inserted
-        UNION ALL SELECT 'cap_remaining', greatest(0, $6::int - n) FROM used
-        UNION ALL SELECT 'date:' || d::text, 0 FROM day
-        """)
+        """
 
     /// Every customer with its eligibility reason (NULL: eligible), at `at.t`, in the campaign
-    /// day `day.d` — the body shared by `automationRun` and `customersClassify`.
+    /// day `day.d` — the body shared by ``AutomationRun`` and ``CustomersClassify``.
     static let classifyCustomers = """
         SELECT c.id, c.external_ref,
                campaign.eligibility_reason(
                    c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
-                   t.customer_id IS NOT NULL, at.t, $2::time, $3::time, $4::int[], $5::int) AS reason
+                   t.customer_id IS NOT NULL, at.t, $start::time, $end::time, $days::int[],
+                   $cooldown_minutes::int) AS reason
         FROM campaign.customers c
         CROSS JOIN at
         LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o
@@ -119,14 +155,83 @@ extension SQL {
             ON t.customer_id = c.id
         """
 
-    /// The reason of every customer, as `automationRun` judges them (same parameters; `$6`–`$8`
-    /// unused): for tests that hold the SQL to the Swift policy, and for diagnostics.
-    static let customersClassify = SQLStatement(
-        "customers_classify",
-        """
-        WITH at AS (SELECT coalesce('epoch'::timestamptz + $9::bigint * interval '1 microsecond', now()) AS t),
-             day AS (SELECT (at.t AT TIME ZONE $1)::date AS d FROM at),
-             unused AS (SELECT $6::int, $7::int, $8::bool)
-        SELECT id, reason FROM (\(classifyCustomers)) x ORDER BY id
-        """)
+    /// `automation.run` in one statement: classifies every customer by the first eligibility rule
+    /// it fails (`campaign.eligibility_reason`, the same rules in the same order as
+    /// `EligibilityPolicy`), enqueues the eligible ones in id order up to the cap left today
+    /// (unless `dry_run`), and answers with counts: one row per reason and `eligible`, then
+    /// `picked`, `enqueued`, `cap_remaining`, and the campaign day.
+    ///
+    /// The cap left = `daily_cap` − calls started today − jobs not yet dialing (they will call).
+    /// Run under ``DialLimitsLock``, so two coordinators' runs cannot both spend the same cap.
+    struct AutomationRun: Statement {
+        static let sql = StatementSQL(
+            "automation_run",
+            """
+            WITH \(eligibilityClock), used AS (
+                SELECT (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q, day
+                         WHERE q.bucket > day.start - interval '15 minutes')
+                     + (SELECT count(*) FROM campaign.campaign_jobs
+                         WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
+            ), classified AS (
+                \(classifyCustomers)
+            ), ranked AS (
+                SELECT id, external_ref, row_number() OVER (ORDER BY id) AS rn FROM classified WHERE reason IS NULL
+            ), picked AS (
+                SELECT r.id, r.external_ref FROM ranked r, used WHERE r.rn <= greatest(0, $daily_cap::int - used.n)
+            ), inserted AS (
+                INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date)
+                -- The queue job id: AutomaticQueueJobID (CampaignCore), <external ref>:<date>.
+                SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $max_attempts::int, day.d
+                FROM picked p, day
+                WHERE NOT $dry_run::bool
+                -- One arbiter index (cheaper than all three unique ones); a clash on queue_job_id
+                -- cannot happen: manual enqueues may not use the automatic `<ref>:<YYYY-MM-DD>` form.
+                ON CONFLICT (customer_id, auto_date) DO NOTHING
+                RETURNING 1
+            )
+            SELECT 'count' AS kind, coalesce(reason, 'eligible') AS k, count(*)::bigint AS n, NULL AS day
+              FROM classified GROUP BY 2
+            UNION ALL SELECT 'count', 'picked', count(*), NULL FROM picked
+            UNION ALL SELECT 'count', 'enqueued', count(*), NULL FROM inserted
+            UNION ALL SELECT 'count', 'cap_remaining', greatest(0, $daily_cap::int - n), NULL FROM used
+            UNION ALL SELECT 'day', NULL, NULL, d::text FROM day
+            """)
+        var inputs: EligibilityInputs
+        var dryRun: Bool
+
+        func bind(_ b: inout Bindings) {
+            self.inputs.bind(&b)
+            b.bind("daily_cap", self.inputs.settings.dailyCap)
+            b.bind("max_attempts", self.inputs.settings.maxAttempts)
+            b.bind("dry_run", self.dryRun)
+        }
+
+        enum Row: Equatable {
+            /// A count by name: a reason, `eligible`, `picked`, `enqueued` or `cap_remaining`.
+            case count(String, Int)
+            /// The campaign day judged (`YYYY-MM-DD`).
+            case day(String)
+        }
+
+        static func decode(_ row: PQRow) throws -> Row {
+            try row.string("kind") == "day"
+                ? .day(try row.string("day")) : .count(try row.string("k"), try row.int("n"))
+        }
+    }
+
+    /// The reason of every customer, as ``AutomationRun`` judges them, in id order: for tests
+    /// that hold the SQL to the Swift policy, and for diagnostics.
+    struct CustomersClassify: Statement {
+        static let sql = StatementSQL(
+            "customers_classify",
+            """
+            WITH \(eligibilityClock)
+            SELECT id, reason FROM (\(classifyCustomers)) x ORDER BY id
+            """)
+        var inputs: EligibilityInputs
+
+        func bind(_ b: inout Bindings) { self.inputs.bind(&b) }
+
+        static func decode(_ row: PQRow) throws -> (id: Int64, reason: String?) { (try row.int64("id"), row["reason"]) }
+    }
 }

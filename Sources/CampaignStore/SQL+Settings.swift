@@ -1,25 +1,40 @@
 // MARK: Automation settings
 
 extension SQL {
-    static let settingsAll = SQLStatement("settings_all", "SELECT key, value FROM campaign.automation_settings")
+    /// Every stored setting, as key and jsonb text.
+    struct SettingsAll: Statement {
+        static let sql = StatementSQL("settings_all", "SELECT key, value FROM campaign.automation_settings")
+        static func decode(_ row: PQRow) throws -> (key: String, value: String?) { (try row.string("key"), row["value"]) }
+    }
 
-    /// Writes changed settings and logs each change with who made it, in one statement.
-    static let settingsWrite = SQLStatement(
-        "settings_write",
-        """
-        WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::jsonb[]) AS t(key, value)
-        ), old AS (
-            SELECT s.key, s.value FROM campaign.automation_settings s JOIN input USING (key)
-        ), written AS (
-            INSERT INTO campaign.automation_settings (key, value, updated_by)
-            SELECT key, value, $3 FROM input
-            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),
-                updated_by = EXCLUDED.updated_by
-            RETURNING key
-        )
-        INSERT INTO campaign.automation_settings_log (key, old_value, new_value, updated_by)
-        SELECT i.key, o.value, i.value, $3 FROM input i LEFT JOIN old o USING (key)
-        WHERE o.value IS DISTINCT FROM i.value
-        """)
+    /// Writes changed settings and logs each change with who made it (`by`), in one statement.
+    struct SettingsWrite: Statement {
+        static let sql = StatementSQL(
+            "settings_write",
+            """
+            WITH input AS (
+                SELECT * FROM unnest($keys::text[], $values::jsonb[]) AS t(key, value)
+            ), old AS (
+                SELECT s.key, s.value FROM campaign.automation_settings s JOIN input USING (key)
+            ), written AS (
+                INSERT INTO campaign.automation_settings (key, value, updated_by)
+                SELECT key, value, $by FROM input
+                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),
+                    updated_by = EXCLUDED.updated_by
+                RETURNING key
+            )
+            INSERT INTO campaign.automation_settings_log (key, old_value, new_value, updated_by)
+            SELECT i.key, o.value, i.value, $by FROM input i LEFT JOIN old o USING (key)
+            WHERE o.value IS DISTINCT FROM i.value
+            """)
+        /// Keys with their values as JSON text.
+        var pairs: [(key: String, json: String)]
+        var by: String
+
+        func bind(_ b: inout Bindings) {
+            b.bind("keys", array: self.pairs.map { $0.key })
+            b.bind("values", array: self.pairs.map { $0.json })
+            b.bind("by", self.by)
+        }
+    }
 }

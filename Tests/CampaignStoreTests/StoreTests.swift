@@ -1,6 +1,6 @@
 import CampaignCore
 import CampaignProtocol
-import CampaignStore
+@testable import CampaignStore
 import CampaignTestSupport
 import Foundation
 import Logging
@@ -64,47 +64,78 @@ struct StoreTests {
         defer { db.drop() }
         let conn = try db.connect()
         try conn.exec(unsafeSQL: "CREATE TABLE t (v int PRIMARY KEY)")
-        let insert = SQLStatement("t_insert", "INSERT INTO t (v) VALUES ($1::int) RETURNING v")
-        let divide = SQLStatement("t_divide", "SELECT 1 / $1::int AS q")
-        let count = SQLStatement("t_count", "SELECT count(*) AS n FROM t")
-
         // In order, each statement seeing the ones before it; the BEGIN went with them.
         let rows = try conn.transaction {
-            try conn.pipeline([.statement(insert, ["1"]), .statement(insert, ["2"]), .statement(count, [])])
+            var p = Pipeline()
+            let first = try p.add(TInsert(v: 1))
+            try p.add(TInsert(v: 2))
+            let counted = try p.add(TCount())
+            let results = try conn.pipeline(p)
+            return (results.all.count, try results.rows(first), try results.row(counted))
         }
-        #expect(rows.count == 3 && rows[0][0, 0] == "1" && rows[2][0, 0] == "2")
+        #expect(rows.0 == 3 && rows.1 == [1] && rows.2 == 2)
         #expect(try db.scalar("SELECT count(*) FROM t") == "2")
 
         // A failing statement: its error is thrown, the later one does not run, the earlier is rolled back.
         #expect {
             try conn.transaction {
-                _ = try conn.pipeline([.statement(insert, ["3"]), .statement(divide, ["0"]), .statement(insert, ["4"])], commit: true)
+                var p = Pipeline()
+                try p.add(TInsert(v: 3))
+                try p.add(TDivide(by: 0))
+                try p.add(TInsert(v: 4))
+                _ = try conn.pipeline(p, commit: true)
             }
         } throws: { ($0 as? StoreError)?.sqlState == "22012" }
         #expect(try db.scalar("SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2")
         // The connection is usable at once, in and out of transactions.
-        #expect(try conn.execute(count).row(0).int("n") == 2)
+        #expect(try conn.row(TCount()) == 2)
 
         // With its COMMIT: committed, and nothing more may run in that transaction.
         #expect {
             try conn.transaction {
-                _ = try conn.pipeline([.statement(insert, ["5"])], commit: true)
-                _ = try conn.execute(insert, ["6"])
+                var p = Pipeline()
+                try p.add(TInsert(v: 5))
+                _ = try conn.pipeline(p, commit: true)
+                _ = try conn.run(TInsert(v: 6))
             }
         } throws: { ($0 as? StoreError)?.code == .unexpectedResult }
         #expect(try db.scalar("SELECT string_agg(v::text, ',' ORDER BY v) FROM t") == "1,2,5")
 
         // A statement that cannot be prepared fails the same way every time (it is not taken as prepared).
-        let broken = SQLStatement("t_broken", "SELEC 1")
         for _ in 0..<2 {
-            #expect { _ = try conn.pipeline([.statement(count, []), .statement(broken, [])]) } throws: {
-                ($0 as? StoreError)?.sqlState == "42601"
-            }
+            var p = Pipeline()
+            try p.add(TCount())
+            try p.add(TBroken())
+            #expect { _ = try conn.pipeline(p) } throws: { ($0 as? StoreError)?.sqlState == "42601" }
         }
-        #expect(try conn.pipeline([.statement(count, [])])[0].row(0).int("n") == 3)
+        var p = Pipeline()
+        let counted = try p.add(TCount())
+        #expect(try conn.pipeline(p).row(counted) == 3)
         // A transaction that runs nothing sends nothing and leaves the connection idle.
         try conn.transaction {}
         #expect(conn.isHealthy)
+    }
+
+    struct TInsert: Statement {
+        static let sql = StatementSQL("t_insert", "INSERT INTO t (v) VALUES ($v::int) RETURNING v")
+        var v: Int
+        func bind(_ b: inout Bindings) { b.bind("v", self.v) }
+        static func decode(_ row: PQRow) throws -> Int { try row.int("v") }
+    }
+
+    struct TDivide: Statement {
+        static let sql = StatementSQL("t_divide", "SELECT 1 / $by::int AS q")
+        var by: Int
+        func bind(_ b: inout Bindings) { b.bind("by", self.by) }
+    }
+
+    struct TCount: Statement {
+        static let sql = StatementSQL("t_count", "SELECT count(*) AS n FROM t")
+        static func decode(_ row: PQRow) throws -> Int { try row.int("n") }
+    }
+
+    struct TBroken: Statement {
+        static let sql = StatementSQL("t_broken", "SELEC 1")
     }
 
     @Test("campaign.ts formats RFC 3339 UTC with milliseconds and is inlined, not run as a SQL function per row")
