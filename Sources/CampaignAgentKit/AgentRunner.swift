@@ -84,7 +84,7 @@ public final class AgentRunner: Service, Sendable {
     /// Places for reports that wait for the coordinator (``Configuration/reportBacklog``).
     let reportRoom: Permits
     /// Keeps every call's hard limit.
-    private let watchdog = CallWatchdog()
+    private let watchdog = CallWatchdog<ContinuousClock>()
     private let lastStatus = NIOLockedValueBox("")
     /// When `refreshStatusSoon` last built the summary (it runs twice per call).
     private let lastStatusCheck = NIOLockedValueBox(ContinuousClock.now - .seconds(1))

@@ -4,8 +4,9 @@ import NIOConcurrencyHelpers
 /// call (those were ≈ 9 % of a busy agent's CPU, issue 11). ``run(within:_:)`` runs its body
 /// in a task of its own and answers its result, or nil once the limit passed: the body's task
 /// is then cancelled and abandoned, whether or not it honours the cancellation. The watchdog
-/// task runs only while calls are watched and looks at their deadlines every `tick`.
-public final class CallWatchdog: Sendable {
+/// task runs only while calls are watched and looks at their deadlines every `tick` of its clock
+/// (the continuous clock in the agent; tests move a manual one).
+public final class CallWatchdog<C: Clock>: Sendable where C.Duration == Duration {
     private final class Watched: Sendable {
         struct State {
             var continuation: CheckedContinuation<PlacedCall?, Never>?
@@ -13,10 +14,10 @@ public final class CallWatchdog: Sendable {
             var done = false
             var cancelled = false
         }
-        let deadline: ContinuousClock.Instant
+        let deadline: C.Instant
         let state = NIOLockedValueBox(State())
 
-        init(deadline: ContinuousClock.Instant) { self.deadline = deadline }
+        init(deadline: C.Instant) { self.deadline = deadline }
 
         /// Resumes the waiting caller once; the later of the body and the watchdog finds it done.
         func finish(_ result: PlacedCall?) {
@@ -60,9 +61,11 @@ public final class CallWatchdog: Sendable {
     }
     private let state = NIOLockedValueBox(State())
     private let tick: Duration
+    private let clock: C
 
-    public init(tick: Duration = .seconds(1)) {
+    public init(tick: Duration = .seconds(1), clock: C) {
         self.tick = tick
+        self.clock = clock
     }
 
     /// Calls watched right now.
@@ -71,7 +74,7 @@ public final class CallWatchdog: Sendable {
     /// The body's result, or nil when it did not return within `limit`. Cancelling the caller
     /// cancels the body (which should then return soon; the caller waits for it).
     public func run(within limit: Duration, _ body: @escaping @Sendable () async -> PlacedCall) async -> PlacedCall? {
-        let watched = Watched(deadline: .now + limit)
+        let watched = Watched(deadline: self.clock.now.advanced(by: limit))
         let (id, startWatching) = self.state.withLockedValue { s -> (Int, Bool) in
             s.nextID &+= 1
             s.watched[s.nextID] = watched
@@ -93,8 +96,8 @@ public final class CallWatchdog: Sendable {
     /// Finishes the calls past their deadline every tick; ends when nothing is watched.
     private func watch() async {
         while true {
-            try? await Task.sleep(for: self.tick)
-            let now = ContinuousClock.now
+            try? await self.clock.sleep(for: self.tick)
+            let now = self.clock.now
             let expired: [Watched]? = self.state.withLockedValue { s in
                 if s.watched.isEmpty {
                     s.watching = false
@@ -105,5 +108,11 @@ public final class CallWatchdog: Sendable {
             guard let expired else { return }
             for w in expired { w.finish(nil) }
         }
+    }
+}
+
+extension CallWatchdog where C == ContinuousClock {
+    public convenience init(tick: Duration = .seconds(1)) {
+        self.init(tick: tick, clock: ContinuousClock())
     }
 }
