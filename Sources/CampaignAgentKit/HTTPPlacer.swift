@@ -59,10 +59,14 @@ public final class HTTPPlacer: Placer {
     public var provider: String { "http" }
     private let client: HTTPClient
     private let logger: Logger
+    private let clock: PlacerClock
 
-    public init(configuration: Configuration, logger: Logger) {
+    /// - Parameter clock: what the pauses between polls and retries and the hard limit run on
+    ///   (requests' own timeouts are the HTTP client's, on the wall clock).
+    public init(configuration: Configuration, logger: Logger, clock: PlacerClock = .continuous) {
         self.configuration = configuration
         self.logger = logger
+        self.clock = clock
         var config = HTTPClient.Configuration()
         // A refused connection must fail the attempt now (it is retried here, where we know
         // that nothing was sent), not wait in the pool until the deadline.
@@ -95,7 +99,7 @@ public final class HTTPPlacer: Placer {
         let body = ProviderJSON.encode(request.providerBody)
         var machine = HTTPCallStateMachine(
             configuration: self.configuration, endpoint: endpoint, deadline: request.deadline)
-        var action = machine.start(now: .now)
+        var action = machine.start(now: self.clock.now())
         while true {
             for note in action.notes { self.log(note, to: logger) }
             switch action.next {
@@ -105,17 +109,17 @@ public final class HTTPPlacer: Placer {
                 action = machine.taskCancelled()
             case .post, .sleepThenPost:
                 if case .sleepThenPost(let until) = action.next {
-                    try? await Task.sleep(until: until, clock: .continuous)
+                    try? await self.clock.sleep(until)
                 }
                 let exchange = await self.exchange(
                     .POST, url: endpoint.absoluteString, token: token, key: request.idempotencyKey, body: body,
                     deadline: request.deadline)
-                action = machine.postCompleted(exchange, now: .now)
+                action = machine.postCompleted(exchange, now: self.clock.now())
             case .poll(let url, let at):
-                try? await Task.sleep(until: at, clock: .continuous)
+                try? await self.clock.sleep(at)
                 let exchange = await self.exchange(
                     .GET, url: url, token: token, key: request.idempotencyKey, body: nil, deadline: request.deadline)
-                action = machine.pollCompleted(exchange, now: .now)
+                action = machine.pollCompleted(exchange, now: self.clock.now())
             }
         }
     }
@@ -158,7 +162,7 @@ public final class HTTPPlacer: Placer {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let left = deadline - ContinuousClock.now
+        let left = deadline - self.clock.now()
         guard left > .zero else { return .notSent("the call's hard limit was reached") }
         let timeout = min(self.configuration.requestTimeout, left)
         do {

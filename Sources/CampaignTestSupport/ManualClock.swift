@@ -8,6 +8,8 @@ public final class ManualClock: Clock, Sendable {
         /// Time since the clock was made.
         public var offset: Duration
 
+        public init(offset: Duration) { self.offset = offset }
+
         public func advanced(by duration: Duration) -> Instant { Instant(offset: self.offset + duration) }
         public func duration(to other: Instant) -> Duration { other.offset - self.offset }
         public static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }

@@ -15,7 +15,7 @@ struct HTTPPlacerTests {
     /// A provider, a token file and a placer pointed at them.
     static func withProvider<R: Sendable>(
         _ behaviour: FakeProvider.Behaviour = .init(), port fixedPort: Int? = nil, start: Bool = true,
-        configure: (inout HTTPPlacer.Configuration) -> Void = { _ in },
+        configure: (inout HTTPPlacer.Configuration) -> Void = { _ in }, clock: PlacerClock = .continuous,
         _ body: (FakeProvider, HTTPPlacer, Int) async throws -> R
     ) async throws -> R {
         let provider = FakeProvider(behaviour: behaviour)
@@ -39,7 +39,7 @@ struct HTTPPlacerTests {
             endpoint: "http://127.0.0.1:\(port)/calls", tokenFile: tokenFile, pollInterval: .milliseconds(20),
             requestTimeout: .seconds(2), maximumPosts: 6, retryBackoff: .milliseconds(20))
         configure(&config)
-        let placer = HTTPPlacer(configuration: config, logger: Logger(label: "test"))
+        let placer = HTTPPlacer(configuration: config, logger: Logger(label: "test"), clock: clock)
         do {
             let result = try await body(provider, placer, port)
             await placer.shutdown()
@@ -215,15 +215,41 @@ struct HTTPPlacerTests {
     func malformedPolls() async throws {
         var b = FakeProvider.Behaviour()
         b.malformedPolls = true
-        try await Self.withProvider(b) { provider, placer, _ in
-            // 20 s: at the start of the full suite, the test process's two cooperative threads can
-            // be busy for seconds with other suites' work, and a poll must get through meanwhile
-            // (with 10 s, a run saw none).
-            let placed = await placer.place(Self.request(within: .seconds(20)))
-            #expect(!placed.outcomeKnown)
-            #expect(placed.providerCallId == "call-1")
+        // The pauses and the limit run on a clock the test moves: three polls, then the limit.
+        let manual = ManualClock()
+        let start = ContinuousClock.now
+        let clock = PlacerClock(
+            now: { start + manual.now.offset },
+            sleep: { until in try await manual.sleep(until: .init(offset: until - start)) })
+        try await Self.withProvider(b, clock: clock) { provider, placer, _ in
+            let request = Self.request(within: .seconds(20))
+            async let placed = placer.place(
+                CallRequest(job: request.job, idempotencyKey: request.idempotencyKey, deadline: start + .seconds(20)))
+            for poll in 1...3 {
+                try await Self.until { manual.sleepers == 1 }  // accepted (or polled), waits for the next poll
+                #expect(provider.calls.first?.polls ?? 0 == poll - 1)
+                manual.advance(by: .milliseconds(20))
+            }
+            try await Self.until { manual.sleepers == 1 && provider.calls.first?.polls ?? 0 == 3 }
+            manual.advance(by: .seconds(20))  // past the limit
+            let result = await placed
+            #expect(!result.outcomeKnown)
+            #expect(result.providerCallId == "call-1")
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])
-            #expect(provider.calls.first?.polls ?? 0 >= 1)
+            #expect(provider.calls.first?.polls == 3, "no poll after the limit")
+        }
+    }
+
+    /// Waits until `condition` holds (tasks and the loopback server reaching a step, not time
+    /// passing); gives up after a minute.
+    static func until(_ condition: () -> Bool) async throws {
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while !condition() {
+            guard ContinuousClock.now < giveUp else {
+                Issue.record("the condition did not hold within a minute")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(1))
         }
     }
 
