@@ -5,12 +5,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 
-/// What the coordinator knows of a connection from the moment it opens.
-struct ConnectionInfo: Sendable {
-    var role: AccessRole?
-    var peer: PeerCredentials?
-}
-
 /// The connections of this coordinator and the agents among them: the router's connection
 /// observer and its gate (the role check every call passes first, DESIGN §6).
 ///
@@ -19,7 +13,8 @@ struct ConnectionInfo: Sendable {
 /// the queue at once (DIALING ones keep their lease: the call may still be running).
 public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     private let sessions = NIOLockedValueBox<[UInt64: AgentSession]>([:])
-    private let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
+    /// Each open connection's role, from the moment it opens (nil: it may call nothing).
+    private let connections = NIOLockedValueBox<[UInt64: AccessRole?]>([:])
     private let access: AccessPolicy
     private let ownUID: UInt32
     private let signal: LeaseSignal
@@ -43,7 +38,7 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     public var count: Int { self.sessions.withLockedValue { $0.count } }
 
     /// The role of every open connection.
-    var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0.mapValues(\.role) } }
+    var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0 } }
 
     /// The session of the connection a call came on (INVALID_STATE before `agent.hello`).
     func session(_ ctx: RPCContext) throws -> AgentSession {
@@ -71,7 +66,7 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
 
     /// Refuses a method the connection's role does not allow (FORBIDDEN).
     public func admit<M: RPCMethod>(_ method: M.Type, _ ctx: RPCContext) throws {
-        let role = self.connections.withLockedValue { $0[ctx.connectionID]?.role }
+        let role = self.connections.withLockedValue { $0[ctx.connectionID] ?? nil }
         guard let role, role >= M.requiredRole else {
             let who = ctx.peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
             throw RPCError(
@@ -85,7 +80,7 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     public func connectionOpened(_ context: RPCContext) async {
         let peer = context.peer.map(PeerIdentity.resolve)
         let role = self.access.role(of: peer, ownUID: self.ownUID)
-        self.connections.withLockedValue { $0[context.connectionID] = ConnectionInfo(role: role, peer: context.peer) }
+        self.connections.withLockedValue { _ = $0.updateValue(role, forKey: context.connectionID) }
         context.logger.debug(
             "connection opened",
             metadata: [

@@ -10,8 +10,19 @@ public struct DialAdmission: Sendable, Equatable {
     /// Call starts today (the daily cap counts these).
     public private(set) var callsToday: Int
     public let maxConcurrentCalls: Int
-    /// The rate window: at most `calls` starts per `seconds`.
-    public let window: (seconds: Double, calls: Int)
+    /// At most `calls` starts per `seconds`.
+    public struct RateWindow: Sendable, Equatable {
+        public var seconds: Double
+        public var calls: Int
+
+        public init(seconds: Double, calls: Int) {
+            self.seconds = seconds
+            self.calls = calls
+        }
+    }
+
+    /// The rate window.
+    public let window: RateWindow
 
     public init(dialing: Int, inWindow: Int, callsToday: Int, maxConcurrentCalls: Int, callsPerSecond: Double) {
         self.dialing = dialing
@@ -23,9 +34,9 @@ public struct DialAdmission: Sendable, Equatable {
 
     /// The rate window of a calls-per-second limit: one second, or for less than one call a
     /// second, one call per `1 / callsPerSecond` seconds.
-    public static func rateWindow(callsPerSecond: Double) -> (seconds: Double, calls: Int) {
+    public static func rateWindow(callsPerSecond: Double) -> RateWindow {
         let seconds = max(1, 1 / callsPerSecond)
-        return (seconds, max(1, Int((callsPerSecond * seconds).rounded(.down))))
+        return RateWindow(seconds: seconds, calls: max(1, Int((callsPerSecond * seconds).rounded(.down))))
     }
 
     /// Takes one call slot under the limits; nil when admitted (and counted), else how long to wait (ms).
@@ -47,10 +58,5 @@ public struct DialAdmission: Sendable, Equatable {
     public var waitMs: Int {
         if self.dialing >= self.maxConcurrentCalls { return 1000 }
         return max(50, Int(self.window.seconds * 1000) / self.window.calls)
-    }
-
-    public static func == (a: DialAdmission, b: DialAdmission) -> Bool {
-        a.dialing == b.dialing && a.inWindow == b.inWindow && a.callsToday == b.callsToday
-            && a.maxConcurrentCalls == b.maxConcurrentCalls && a.window == b.window
     }
 }

@@ -94,7 +94,7 @@ public struct DialRules: Sendable, Equatable {
         dailyCap: 10_000_000, timezone: "UTC", maxConcurrentCalls: 100_000, callsPerSecond: 10_000)
 
     /// The rate window: `callsPerSecond` below 1 means one call per `1/callsPerSecond` seconds.
-    public var rateWindow: (seconds: Double, calls: Int) {
+    public var rateWindow: DialAdmission.RateWindow {
         DialAdmission.rateWindow(callsPerSecond: self.callsPerSecond)
     }
 }

@@ -21,9 +21,9 @@ struct DialAdmissionTests {
     }
 
     @Test func fewerThanOneCallASecondIsOneCallPerWindow() {
-        #expect(DialAdmission.rateWindow(callsPerSecond: 0.5) == (2, 1))
-        #expect(DialAdmission.rateWindow(callsPerSecond: 0.25) == (4, 1))
-        #expect(DialAdmission.rateWindow(callsPerSecond: 2.5) == (1, 2))
+        #expect(DialAdmission.rateWindow(callsPerSecond: 0.5) == .init(seconds: 2, calls: 1))
+        #expect(DialAdmission.rateWindow(callsPerSecond: 0.25) == .init(seconds: 4, calls: 1))
+        #expect(DialAdmission.rateWindow(callsPerSecond: 2.5) == .init(seconds: 1, calls: 2))
         var a = DialAdmission(dialing: 0, inWindow: 1, callsToday: 0, maxConcurrentCalls: 10, callsPerSecond: 0.5)
         #expect(a.admit() == 2000)
     }
