@@ -121,3 +121,12 @@ public func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> 
         DispatchQueue.global().async { c.resume(returning: body()) }
     }
 }
+
+/// ``blocking(_:)`` for a call that throws: a test's blocking database calls and long CPU-bound
+/// loops go here, so they leave the test process's cooperative threads (two on this machine) to
+/// the in-process coordinators and clients of the suites running beside them.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+        DispatchQueue.global().async { c.resume(with: Result { try body() }) }
+    }
+}

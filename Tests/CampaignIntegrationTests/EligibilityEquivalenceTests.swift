@@ -359,6 +359,30 @@ struct EligibilityEquivalenceTests {
 
     // MARK: Tests
 
+    /// The Swift policy's reason for every row against SQL's: the disagreements, described, and
+    /// how often each agreed reason was seen.
+    private static func compare(
+        _ rows: [CustomerRow], _ sql: [Int64: String?], _ variant: Variant, at: Date, label: String
+    ) -> ([String], [String: Int]) {
+        let policy = variant.policy
+        let campaignDate = LocalTime(at, TimeZone(identifier: variant.settings.timezone)!).date
+        var mismatches: [String] = []
+        var seen: [String: Int] = [:]
+        for row in rows {
+            let swift = Self.swiftReason(row, variant, policy: policy, campaignDate: campaignDate, at: at)
+            let sqlReason: String?? = sql[row.id]
+            if case .some(let q) = sqlReason, swift == .reason(q) {
+                seen[swift.text, default: 0] += 1
+            } else {
+                let sqlText = sqlReason.map { $0 ?? "eligible" } ?? "missing"
+                mismatches.append(
+                    "\(row.summary) at \(iso(at)) [\(label)] settings [\(variant.label)] campaign date \(campaignDate): "
+                        + "sql=\(sqlText) swift=\(swift.text)")
+            }
+        }
+        return (mismatches, seen)
+    }
+
     @Test func sqlAndSwiftGiveTheSameReasonForEveryCustomer() async throws {
         let (db, store) = try await TestDatabase.migrated("elig")
         defer { db.drop() }
@@ -366,7 +390,10 @@ struct EligibilityEquivalenceTests {
         var rng = SplitMix64(seed: seed)
         let customerCount = 3000
         let autoJobIds = try await Self.populate(db, store, count: customerCount, rng: &rng)
-        let customerIds = try Self.readBack(db).map(\.id)
+        // The blocking reads and writes and the comparisons run on Dispatch threads (`blocking`):
+        // this test's minutes of work must not hold the cooperative threads that the in-process
+        // coordinators of the suites running beside it need.
+        let customerIds = try await blocking { try Self.readBack(db).map(\.id) }
         #expect(customerIds.count == customerCount)
 
         let instants = Self.instants(&rng)
@@ -374,26 +401,20 @@ struct EligibilityEquivalenceTests {
         var compared = 0
         var seen: [String: Int] = [:]
         for (label, at) in instants {
-            try Self.moveData(db, customerIds: customerIds, autoJobIds: autoJobIds, at: at, rng: &rng)
-            let rows = try Self.readBack(db)
+            let before = rng
+            let (rows, after) = try await blocking {
+                var rng = before
+                try Self.moveData(db, customerIds: customerIds, autoJobIds: autoJobIds, at: at, rng: &rng)
+                return (try Self.readBack(db), rng)
+            }
+            rng = after
             for variant in variants {
                 let sql = try await store.classifyCustomers(variant.settings, at: at)
                 #expect(sql.count == rows.count, "classify returned \(sql.count) of \(rows.count) customers")
-                let policy = variant.policy
-                let campaignDate = LocalTime(at, TimeZone(identifier: variant.settings.timezone)!).date
-                for row in rows {
-                    compared += 1
-                    let swift = Self.swiftReason(row, variant, policy: policy, campaignDate: campaignDate, at: at)
-                    let sqlReason: String?? = sql[row.id]
-                    if case .some(let q) = sqlReason, swift == .reason(q) {
-                        seen[swift.text, default: 0] += 1
-                    } else {
-                        let sqlText = sqlReason.map { $0 ?? "eligible" } ?? "missing"
-                        mismatches.append(
-                            "\(row.summary) at \(iso(at)) [\(label)] settings [\(variant.label)] campaign date \(campaignDate): "
-                                + "sql=\(sqlText) swift=\(swift.text)")
-                    }
-                }
+                let (wrong, agreed) = await blocking { Self.compare(rows, sql, variant, at: at, label: label) }
+                compared += rows.count
+                mismatches += wrong
+                seen.merge(agreed, uniquingKeysWith: +)
             }
         }
         print(
