@@ -42,6 +42,8 @@ public struct LocalTime: Sendable, Equatable {
     public var secondOfDay: Int
     /// The local calendar date, `YYYY-MM-DD`.
     public var date: String
+    /// The same date as days since 1970-01-01.
+    public var day: Int64
 
     /// The zone's offset at that instant, then plain calendar arithmetic (days since 1970 to a
     /// proleptic Gregorian date): a `Calendar` and `String(format:)` per call took 3 % of the
@@ -53,7 +55,8 @@ public struct LocalTime: Sendable, Equatable {
         let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         self.secondOfDay = Int(local - days * 86_400)
         // 1970-01-01 was a Thursday (ISO 4).
-        self.isoWeekday = Int(((days % 7) + 7 + 3) % 7) + 1
+        self.isoWeekday = Self.isoWeekday(ofDay: days)
+        self.day = days
         let (y, m, d) = Self.civil(fromDays: days)
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
