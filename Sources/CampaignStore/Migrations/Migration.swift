@@ -13,5 +13,6 @@ public struct Migration: Sendable {
         Migration0004DropDialEvents.migration,
         Migration0005FewerWrites.migration,
         Migration0006OutcomeUnknown.migration,
+        Migration0007CallingWindows.migration,
     ]
 }
