@@ -207,7 +207,11 @@ public final class AgentRunner: Service, Sendable {
             guard let dialing = await self.askToDial(job, logger: logger) else { return false }
             guard dialing.allowed, let allowedKey = dialing.idempotencyKey else {
                 self.stats.withLockedValue { $0.skippedBeforeDial += 1 }
-                logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
+                if let due = dialing.runAt {
+                    logger.info("not calling yet: deferred by a rule", metadata: ["rule": "\(dialing.rule ?? "?")", "run.at": "\(due)"])
+                } else {
+                    logger.info("not calling: refused by a rule", metadata: ["rule": "\(dialing.rule ?? "?")"])
+                }
                 return false
             }
             key = allowedKey

@@ -151,20 +151,42 @@ public struct EligibilityPolicy: Sendable, Equatable {
         return nil
     }
 
-    /// The pre-dial check of one job's customer at `now` (DESIGN §5: "the same rules are checked
-    /// once more at jobs.dialing"). The open-job and today's-job rules do not apply (the job is the
-    /// open one); the cooldown applies to a job's first attempt only — a retry follows its own
-    /// backoff; the cap counts the calls already placed today.
+    /// The pre-dial check of one job's customer at `now` (DESIGN §4, §5: "the same rules are
+    /// checked once more at jobs.dialing"). The open-job and today's-job rules do not apply (the
+    /// job is the open one); the cooldown applies to a job's first attempt only — a retry follows
+    /// its own backoff; the cap counts the calls already placed today (campaign-local day, in
+    /// `campaignTimeZone`).
+    ///
+    /// A rule that will not change by waiting (not active, invalid phone) refuses: the job is
+    /// SKIPPED. One that waiting satisfies — outside the working hours, the cooldown, today's
+    /// cap — defers: the job waits until the first instant at which all three pass (the
+    /// cooldown's end, the next campaign day when the cap is spent, then the next opening of the
+    /// working hours on the customer's wall clock), with the first failing rule as the reason.
+    /// Working hours that never open refuse as `outside_working_hours`.
     public func dialVerdict(
-        _ c: Customer, attempt: Int, callsToday: Int, dailyCap: Int, now: Date
+        _ c: Customer, attempt: Int, callsToday: Int, dailyCap: Int, campaignTimeZone: TimeZone, now: Date
     ) -> JobStateMachine.DialVerdict {
         var c = c
         c.hasOpenJob = false
         c.hasTodaysJob = false
         if attempt > 1 { c.lastCalledAt = nil }
-        if let r = self.reason(c, now: now) { return .refused(rule: r.rawValue) }
-        if callsToday >= dailyCap { return .refused(rule: Reason.dailyCap.rawValue) }
-        return .allowed
+        let capSpent = callsToday >= dailyCap
+        guard let rule = self.reason(c, now: now)?.rawValue ?? (capSpent ? Reason.dailyCap.rawValue : nil) else {
+            return .allowed
+        }
+        if rule == Reason.notActive.rawValue || rule == Reason.invalidPhone.rawValue { return .refused(rule: rule) }
+        var earliest = now.flooredToMicroseconds
+        if let last = c.lastCalledAt?.roundedToMicroseconds {
+            earliest = max(earliest, last.addingTimeInterval(Double(self.cooldownSeconds)))
+        }
+        if capSpent {
+            let today = LocalTime(now, campaignTimeZone).day
+            earliest = max(earliest, LocalTime.instant(localSeconds: (today + 1) * 86_400, in: campaignTimeZone))
+        }
+        guard let opening = CallingWindows(self.workingHours).nextOpening(after: earliest, in: c.timeZone) else {
+            return .refused(rule: Reason.outsideWorkingHours.rawValue)
+        }
+        return .deferred(rule: rule, until: opening)
     }
 }
 

@@ -13,13 +13,20 @@ public struct JobResult: Sendable, Equatable {
     public var detail: String?
     /// True on a retryable failure that put the job back in the queue.
     public var retry: Bool
+    /// True when the pre-dial check put the job back in the queue until `reason` allows the call
+    /// (the attempt was given back).
+    public var deferred: Bool
 
-    public init(outcome: String? = nil, error: String? = nil, reason: String? = nil, detail: String? = nil, retry: Bool = false) {
+    public init(
+        outcome: String? = nil, error: String? = nil, reason: String? = nil, detail: String? = nil, retry: Bool = false,
+        deferred: Bool = false
+    ) {
         self.outcome = outcome
         self.error = error
         self.reason = reason
         self.detail = detail
         self.retry = retry
+        self.deferred = deferred
     }
 
     /// The members of the stored JSON object, in this order, absent ones left out.
@@ -28,6 +35,7 @@ public struct JobResult: Sendable, Equatable {
         if let error = self.error { m.append(("error", .text(error))) }
         if self.retry { m.append(("retry", .flag(true))) }
         if let reason = self.reason { m.append(("reason", .text(reason))) }
+        if self.deferred { m.append(("deferred", .flag(true))) }
         if let detail = self.detail { m.append(("detail", .text(detail))) }
         if let outcome = self.outcome { m.append(("outcome", .text(outcome))) }
         return m

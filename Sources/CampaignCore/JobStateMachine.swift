@@ -1,3 +1,5 @@
+import Foundation
+
 /// The job lifecycle of DESIGN §4 as a pure decision function.
 ///
 /// The machine is rebuilt from a job's row (a ``JobStateMachine/Snapshot``), asked what an
@@ -67,6 +69,10 @@ public struct JobStateMachine: Sendable, Equatable {
         case allowed
         /// Refused by the named business rule (the job is SKIPPED with it as reason).
         case refused(rule: String)
+        /// Not now, by the named rule that waiting will satisfy (outside the calling window, the
+        /// cooldown, today's cap): the job goes back to the queue, due `until` (the next allowed
+        /// instant), its attempt not consumed.
+        case deferred(rule: String, until: Date)
     }
 
     /// What the store must do.
@@ -85,6 +91,9 @@ public struct JobStateMachine: Sendable, Equatable {
         case fail(reason: FailReason)
         /// → SKIPPED with the given reason.
         case skip(reason: String)
+        /// ACTIVE/CLAIMED → QUEUED, due `until`, the attempt given back (attemptsMade − 1): the
+        /// pre-dial check said "not now" for a reason that waiting will satisfy.
+        case deferDial(reason: String, until: Date)
         /// FAILED/SKIPPED → QUEUED, budget extended by the admin's retry.
         case reset
     }
@@ -135,6 +144,7 @@ public struct JobStateMachine: Sendable, Equatable {
                 switch verdict {
                 case .allowed: return .transition(.startDialing)
                 case .refused(let rule): return .transition(.skip(reason: rule))
+                case .deferred(let rule, let until): return .transition(.deferDial(reason: rule, until: until))
                 }
             }
             return self.afterTheFact(.dialing)
@@ -261,6 +271,10 @@ public struct JobStateMachine: Sendable, Equatable {
         case .skip:
             self.snapshot.status = .skipped
             self.snapshot.phase = nil
+        case .deferDial:
+            self.snapshot.status = .queued
+            self.snapshot.phase = nil
+            self.snapshot.attemptsMade = max(0, self.snapshot.attemptsMade - 1)
         case .reset:
             self.snapshot.status = .queued
             self.snapshot.phase = nil

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the store writes for one transition of a job, decided whole by the state machine
 /// (postgres-nio's actions that carry what to execute; River's named transition writes): the
 /// store locks rows, asks the machine, and writes this — it decides nothing a second time.
@@ -6,12 +8,16 @@ public struct JobWrite: Sendable, Equatable {
     public var phase: JobPhase?
     /// Due again this many milliseconds from now (nil: `run_at` unchanged).
     public var delayMs: Int?
+    /// Due again at this instant (a deferred dial; nil: as `delayMs` says).
+    public var runAt: Date?
     /// The new `result` (nil: unchanged).
     public var result: JobResult?
     /// The attempt's idempotency key, recorded when dialing starts (nil: unchanged).
     public var idempotencyKey: IdempotencyKey?
     /// The new attempt budget, after an admin's retry (nil: unchanged).
     public var maxAttempts: Int?
+    /// The attempts made, when a transition gives one back (a deferred dial; nil: unchanged).
+    public var attemptsMade: Int?
     /// The agent request that caused the transition (nil: none did).
     public var lastReport: JobStateMachine.ReportKind?
     /// The job is FAILED and its call may have happened (`outcome_unknown`): never redialed.
@@ -39,6 +45,8 @@ public struct JobWrite: Sendable, Equatable {
         if self.idempotencyKey == nil { self.idempotencyKey = earlier.idempotencyKey }
         if self.maxAttempts == nil { self.maxAttempts = earlier.maxAttempts }
         if self.delayMs == nil { self.delayMs = earlier.delayMs }
+        if self.attemptsMade == nil { self.attemptsMade = earlier.attemptsMade }
+        if self.runAt == nil { self.runAt = earlier.runAt }
     }
 }
 
@@ -94,6 +102,10 @@ extension JobStateMachine {
             write.result = JobResult(outcome: details.outcome, error: details.error, reason: reason.rawValue)
         case .skip(let reason):
             write.result = JobResult(reason: reason, detail: details.skipDetail)
+        case .deferDial(let reason, let until):
+            write.runAt = until
+            write.attemptsMade = self.snapshot.attemptsMade
+            write.result = JobResult(reason: reason, deferred: true)
         case .reset:
             write.delayMs = 0
             write.maxAttempts = self.snapshot.maxAttempts

@@ -110,18 +110,26 @@ public enum DialingJob: RPCMethod {
         public var allowed: Bool
         /// `<queueJobId>#<attempt>`: pass it to the provider. Present when allowed.
         public var idempotencyKey: String?
-        /// The rule that refused the call, when not allowed (the job is then SKIPPED).
+        /// The rule that said no, when not allowed: the job is then SKIPPED (a rule waiting will
+        /// not change), or QUEUED again until `runAt` (outside the working hours, the cooldown,
+        /// today's cap: its attempt is given back).
         public var rule: String?
         public var status: JobStatus
         /// Set when a provider limit (concurrent calls, calls per second) says "not yet": the job
         /// stays ACTIVE/CLAIMED with its lease; ask again after this many milliseconds.
         public var retryAfterMs: Int?
-        public init(allowed: Bool, idempotencyKey: String?, rule: String?, status: JobStatus, retryAfterMs: Int? = nil) {
+        /// When a deferred job is due again (RFC 3339): the next instant the rules allow the call.
+        public var runAt: String?
+        public init(
+            allowed: Bool, idempotencyKey: String?, rule: String?, status: JobStatus, retryAfterMs: Int? = nil,
+            runAt: String? = nil
+        ) {
             self.allowed = allowed
             self.idempotencyKey = idempotencyKey
             self.rule = rule
             self.status = status
             self.retryAfterMs = retryAfterMs
+            self.runAt = runAt
         }
     }
 }

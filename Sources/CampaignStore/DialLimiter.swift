@@ -10,6 +10,8 @@ struct DialLimiter {
     /// The database's clock of this batch as it gave it: the instant the starts are recorded at.
     let nowEpoch: String
     let rules: DialRules
+    /// The zone of the campaign's day (the daily cap's), read once per batch.
+    let campaignTimeZone: TimeZone
 
     /// Adds the dial-limits lock and the counters under it to a pipeline; ``init(_:rules:)``
     /// reads the counters' row from the slot answered.
@@ -25,6 +27,7 @@ struct DialLimiter {
         self.nowEpoch = counters.nowEpoch
         self.now = Date(timeIntervalSince1970: Double(self.nowEpoch) ?? Date().timeIntervalSince1970)
         self.rules = rules
+        self.campaignTimeZone = TimeZone(identifier: rules.timezone) ?? TimeZone(identifier: "UTC")!
     }
 
     /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
@@ -44,7 +47,7 @@ struct DialLimiter {
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
         return self.rules.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.admission.callsToday,
-            dailyCap: self.rules.dailyCap, now: self.now)
+            dailyCap: self.rules.dailyCap, campaignTimeZone: self.campaignTimeZone, now: self.now)
     }
 
     /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).

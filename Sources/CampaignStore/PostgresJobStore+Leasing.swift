@@ -43,6 +43,9 @@ extension PostgresJobStore {
 
             var answers = requests.map { _ in LeaseAnswer() }
             var writes: [LeaseWrite] = []
+            // Deferred by the pre-dial check ("not yet"): the lease never takes effect; the job
+            // stays QUEUED with its attempts, due at the next allowed instant.
+            var deferred: [TransitionWrite] = []
             var dialed: [Int64] = []
             for (i, request) in requests.enumerated() {
                 var handed = 0
@@ -60,6 +63,13 @@ extension PostgresJobStore {
                         let (decision, decided) = job.machine.write(event, queueJobId: job.queueJobId)
                         write.result = decided?.result
                         write.idempotencyKey = decided?.idempotencyKey?.description
+                        if case .transition(.deferDial) = decision, var postponed = decided {
+                            postponed.lastReport = nil  // no agent saw this lease
+                            deferred.append(TransitionWrite(id: job.id, write: postponed))
+                            due.removeFirst()
+                            handed += 1
+                            continue
+                        }
                         if case .transition(.skip(let rule)) = decision {
                             answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
                         } else {
@@ -81,12 +91,14 @@ extension PostgresJobStore {
                     answers[i].retryAfterMs = answers[i].retryAfterMs ?? l.waitMs
                 }
             }
-            guard !writes.isEmpty else { return answers }
+            guard !writes.isEmpty || !deferred.isEmpty else { return answers }
             var writing = Pipeline()
-            let leased = try writing.add(SQL.JobsLeaseWrite(writes: writes, leaseSeconds: leaseSeconds))
+            if !deferred.isEmpty { try writing.add(SQL.JobsDefer(writes: deferred)) }
+            let leased = writes.isEmpty ? nil : try writing.add(SQL.JobsLeaseWrite(writes: writes, leaseSeconds: leaseSeconds))
             try limits?.record(customers: dialed, in: &writing)
             var expiries: [Int64: String] = [:]
-            for (id, expiry) in try conn.pipeline(writing, commit: true).rows(leased) { expiries[id] = expiry }
+            let results = try conn.pipeline(writing, commit: true)
+            if let leased { for (id, expiry) in try results.rows(leased) { expiries[id] = expiry } }
             for i in answers.indices {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
                 answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered

@@ -29,6 +29,7 @@ extension PostgresJobStore {
             var limits = try counters.map { DialLimiter(try locked.row($0), rules: rules) }
             var jobs = try lockSlot.jobs(locked)
             var writes: [Int64: TransitionWrite] = [:]
+            var deferred: [TransitionWrite] = []  // "not yet" at the pre-dial check: back to the queue
             var calls: [CallLogWrite] = []
             var dialed: [Int64] = []
             var outcomes: [JobRequestOutcome?] = []
@@ -73,6 +74,10 @@ extension PostgresJobStore {
                 case .replay:
                     replayed.insert(i)
                     outcomes.append(nil)
+                case .transition(.deferDial):
+                    deferred.append(TransitionWrite(id: job.id, write: decided!))
+                    jobs[job.id] = job
+                    outcomes.append(nil)
                 case .transition(let t):
                     if t == .startDialing { dialed.append(job.customerId) }
                     var write = decided!
@@ -87,16 +92,18 @@ extension PostgresJobStore {
             // the others (replays) are read after it. Call logs go first: their job's key check
             // then finds the row this transaction holds FOR UPDATE (no KEY SHARE lock to write).
             let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
-                .subtracting(writes.keys)
+                .subtracting(writes.keys).subtracting(deferred.map(\.id))
             var writing = Pipeline()
             if !calls.isEmpty { try writing.add(SQL.CallLogsInsert(calls: calls)) }
             let written = writes.isEmpty ? nil : try writing.add(SQL.JobsApplyTransitions(writes: Array(writes.values)))
+            let postponed = deferred.isEmpty ? nil : try writing.add(SQL.JobsDefer(writes: deferred))
             try limits?.record(customers: dialed, in: &writing)
             let read = unwritten.isEmpty ? nil : try writing.add(SQL.JobsReportView(ids: unwritten.sorted()))
             var views: [Int64: ReportView] = [:]
             if !writing.steps.isEmpty {
                 let results = try conn.pipeline(writing, commit: true)
                 if let written { views = ReportView.byId(try results.rows(written)) }
+                if let postponed { views.merge(ReportView.byId(try results.rows(postponed)), uniquingKeysWith: { a, _ in a }) }
                 if let read { views.merge(ReportView.byId(try results.rows(read)), uniquingKeysWith: { a, _ in a }) }
             }
             return requests.enumerated().map { i, request in
@@ -108,7 +115,7 @@ extension PostgresJobStore {
                     return .dialing(DialingJob.Result(
                         allowed: allowed, idempotencyKey: allowed ? job.idempotencyKey : nil,
                         rule: allowed ? nil : view.result?["reason"]?.stringValue, status: view.status,
-                        retryAfterMs: nil))
+                        retryAfterMs: nil, runAt: view.status == .queued ? view.runAt : nil))
                 }
                 return .report(ReportResult(
                     jobId: request.jobId, status: view.status, attemptsMade: view.attemptsMade,

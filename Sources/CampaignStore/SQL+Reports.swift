@@ -1,5 +1,6 @@
 import CampaignCore
 import CampaignProtocol
+import Foundation
 
 // MARK: Jobs: what agents report
 
@@ -85,6 +86,42 @@ extension SQL {
             b.bind("max_attempts", array: self.writes.map { $0.write.maxAttempts })
             b.bind("last_reports", array: self.writes.map { $0.write.lastReport?.rawValue })
             b.bind("outcome_unknown", array: self.writes.map { $0.write.outcomeUnknown })
+        }
+
+        static func decode(_ row: PQRow) throws -> ReportView { try ReportView(row: row) }
+    }
+
+    /// Puts jobs whose pre-dial check said "not yet" back in the queue, due at `run_ats_us`
+    /// (microseconds since 1970) with the attempts the state machine gave back; the lease ends.
+    /// Answers each job's report view. Rare (only deferrals), so kept apart from the transitions
+    /// statement every report runs.
+    struct JobsDefer: Statement {
+        static let sql = StatementSQL(
+            "jobs_defer",
+            """
+            UPDATE campaign.campaign_jobs j SET
+                status = 'QUEUED', phase = NULL,
+                run_at = 'epoch'::timestamptz + u.run_at_us * interval '1 microsecond',
+                attempts_made = u.attempts, result = u.result, last_report = u.last_report,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+            FROM unnest($ids::bigint[], $run_ats_us::bigint[], $attempts::int[], $results::jsonb[], $last_reports::text[])
+                AS u(id, run_at_us, attempts, result, last_report)
+            WHERE j.id = u.id
+            RETURNING \(reportViewColumns)
+            """)
+        var writes: [TransitionWrite]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("ids", array: self.writes.map { $0.id })
+            b.bind("run_ats_us", array: self.writes.map { w in w.write.runAt.map(Self.micros) })
+            b.bind("attempts", array: self.writes.map { $0.write.attemptsMade })
+            b.bind("results", array: self.writes.map { r in r.write.result.map { JSONText.encode($0.json) } })
+            b.bind("last_reports", array: self.writes.map { $0.write.lastReport?.rawValue })
+        }
+
+        /// Whole microseconds since 1970, rounded up: a job is never due before its instant.
+        static func micros(_ d: Date) -> Int64 {
+            Int64((d.timeIntervalSinceReferenceDate * 1_000_000).rounded(.up)) + 978_307_200_000_000
         }
 
         static func decode(_ row: PQRow) throws -> ReportView { try ReportView(row: row) }

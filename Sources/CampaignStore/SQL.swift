@@ -15,7 +15,7 @@ enum SQL {
         JobsEnqueue.self,
         ForceGenericPlans.self, JobsLockDue.self, JobsLeaseWrite.self, JobsLockExpired.self,
         JobsLockClaimedByOwner.self, JobsAdoptLeases.self, JobsRenewLeases.self,
-        JobsLockForReport.self, JobsLockForReportOnly.self, JobsApplyTransitions.self, JobsReportView.self,
+        JobsLockForReport.self, JobsLockForReportOnly.self, JobsApplyTransitions.self, JobsDefer.self, JobsReportView.self,
         CustomersMarkCalled.self, CallLogsInsert.self,
         DialLimitsLock.self, DialCounters.self, DialCountersAdd.self, DialCountersPrune.self,
         AutomationRun.self, CustomersClassify.self,

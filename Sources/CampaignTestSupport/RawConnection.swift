@@ -104,12 +104,18 @@ public final class RawConnection: Sendable {
     }
 
     /// The next line the server wrote, without its `\n`; nil once the server closed the connection.
-    public func receive(timeout: Duration = .seconds(30)) async throws -> [UInt8]? {
+    ///
+    /// The default wait is long (two minutes) for answers expected in milliseconds: at a full
+    /// suite's start the test process's two cooperative threads, which the in-process server's
+    /// handlers run on, can be taken for tens of seconds by other suites (the in-flight test saw
+    /// nothing for 30 s in two full runs, and passes alone every time). No test waits for a
+    /// timeout to happen.
+    public func receive(timeout: Duration = .seconds(120)) async throws -> [UInt8]? {
         try await self.mailbox.next(timeout: timeout)
     }
 
     /// The next line as text.
-    public func receiveText(timeout: Duration = .seconds(30)) async throws -> String? {
+    public func receiveText(timeout: Duration = .seconds(120)) async throws -> String? {
         try await self.receive(timeout: timeout).map { String(decoding: $0, as: UTF8.self) }
     }
 

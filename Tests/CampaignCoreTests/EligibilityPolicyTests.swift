@@ -429,64 +429,103 @@ struct EligibilityPolicyRuleTests {
         }
     }
 
+    /// The campaign's day for the cap: UTC here.
+    var campaignZone: TimeZone { zone("UTC") }
+
+    func verdict(_ c: EligibilityPolicy.Customer, attempt: Int, callsToday: Int, dailyCap: Int) -> JobStateMachine.DialVerdict {
+        self.policy.dialVerdict(
+            c, attempt: attempt, callsToday: callsToday, dailyCap: dailyCap, campaignTimeZone: self.campaignZone, now: self.now)
+    }
+
     @Test("pre-dial: the open-job and today's-job rules do not apply (the job is the open one)")
     func dialIgnoresJobs() {
         let c = EligibilityPolicy.Customer(
             status: .active, phone: "+442079460958", timeZone: zone("UTC"), lastCalledAt: nil, hasOpenJob: true,
             hasTodaysJob: true)
         #expect(self.policy.reason(c, now: self.now) == .openJob)
-        #expect(self.policy.dialVerdict(c, attempt: 1, callsToday: 0, dailyCap: 10, now: self.now) == .allowed)
-        #expect(self.policy.dialVerdict(c, attempt: 3, callsToday: 9, dailyCap: 10, now: self.now) == .allowed)
+        #expect(self.verdict(c, attempt: 1, callsToday: 0, dailyCap: 10) == .allowed)
+        #expect(self.verdict(c, attempt: 3, callsToday: 9, dailyCap: 10) == .allowed)
     }
 
-    @Test("pre-dial: the cooldown applies to the first attempt only")
+    @Test("pre-dial: the cooldown applies to the first attempt only, and defers the job to its end")
     func dialCooldownFirstAttemptOnly() {
         let c = EligibilityPolicy.Customer(
             status: .active, phone: "+442079460958", timeZone: zone("UTC"),
             lastCalledAt: self.now.addingTimeInterval(-10),
             hasOpenJob: true)
+        // Called 10 s ago, a cooldown of an hour: due when it ends (12:59:50.25, inside the hours).
         #expect(
-            self.policy.dialVerdict(c, attempt: 1, callsToday: 0, dailyCap: 10, now: self.now)
-                == .refused(rule: "cooldown"))
-        #expect(self.policy.dialVerdict(c, attempt: 2, callsToday: 0, dailyCap: 10, now: self.now) == .allowed)
-        #expect(self.policy.dialVerdict(c, attempt: 5, callsToday: 0, dailyCap: 10, now: self.now) == .allowed)
+            self.verdict(c, attempt: 1, callsToday: 0, dailyCap: 10)
+                == .deferred(rule: "cooldown", until: utc("2026-06-15T12:59:50.250Z")))
+        #expect(self.verdict(c, attempt: 2, callsToday: 0, dailyCap: 10) == .allowed)
+        #expect(self.verdict(c, attempt: 5, callsToday: 0, dailyCap: 10) == .allowed)
         var exactly = c
         exactly.lastCalledAt = self.now.addingTimeInterval(-3600)
-        #expect(self.policy.dialVerdict(exactly, attempt: 1, callsToday: 0, dailyCap: 10, now: self.now) == .allowed)
+        #expect(self.verdict(exactly, attempt: 1, callsToday: 0, dailyCap: 10) == .allowed)
+        // A cooldown that ends after hours waits for the next opening.
+        exactly.lastCalledAt = utc("2026-06-15T17:30:00Z")
+        #expect(
+            self.policy.dialVerdict(
+                exactly, attempt: 1, callsToday: 0, dailyCap: 10, campaignTimeZone: self.campaignZone,
+                now: utc("2026-06-15T17:45:00Z"))
+                == .deferred(rule: "cooldown", until: utc("2026-06-16T09:00:00Z")))
     }
 
-    @Test("pre-dial: the daily cap refuses when callsToday >= dailyCap")
+    @Test("pre-dial: the daily cap defers to the next campaign day's first opening when callsToday >= dailyCap")
     func dialDailyCap() {
         let c = EligibilityPolicy.Customer(
             status: .active, phone: "+442079460958", timeZone: zone("UTC"), lastCalledAt: nil)
-        #expect(self.policy.dialVerdict(c, attempt: 1, callsToday: 9, dailyCap: 10, now: self.now) == .allowed)
-        #expect(
-            self.policy.dialVerdict(c, attempt: 1, callsToday: 10, dailyCap: 10, now: self.now)
-                == .refused(rule: "daily_cap"))
-        #expect(
-            self.policy.dialVerdict(c, attempt: 2, callsToday: 11, dailyCap: 10, now: self.now)
-                == .refused(rule: "daily_cap"))
-        #expect(
-            self.policy.dialVerdict(c, attempt: 1, callsToday: 0, dailyCap: 0, now: self.now)
-                == .refused(rule: "daily_cap"))
+        let tomorrow = JobStateMachine.DialVerdict.deferred(rule: "daily_cap", until: utc("2026-06-16T09:00:00Z"))
+        #expect(self.verdict(c, attempt: 1, callsToday: 9, dailyCap: 10) == .allowed)
+        #expect(self.verdict(c, attempt: 1, callsToday: 10, dailyCap: 10) == tomorrow)
+        #expect(self.verdict(c, attempt: 2, callsToday: 11, dailyCap: 10) == tomorrow)
+        #expect(self.verdict(c, attempt: 1, callsToday: 0, dailyCap: 0) == tomorrow)
+        // The campaign's day, not the customer's: a New York campaign's next day starts at 04:00Z.
+        let ny = self.policy.dialVerdict(
+            c, attempt: 1, callsToday: 10, dailyCap: 10, campaignTimeZone: zone("America/New_York"),
+            now: utc("2026-06-15T12:00:00Z"))
+        #expect(ny == .deferred(rule: "daily_cap", until: utc("2026-06-16T09:00:00Z")))
+        let late = self.policy.dialVerdict(
+            c, attempt: 1, callsToday: 10, dailyCap: 10, campaignTimeZone: zone("Pacific/Kiritimati"),
+            now: utc("2026-06-15T12:00:00Z"))  // Kiritimati's next day starts at 10:00Z, inside the hours
+        #expect(late == .deferred(rule: "daily_cap", until: utc("2026-06-16T10:00:00Z")))
     }
 
-    @Test("pre-dial: the customer's own rules come before the cap, in the contract order")
+    @Test("pre-dial: outside the working hours defers to the next opening on the customer's wall clock")
+    func dialOutsideHoursDefers() {
+        let ny = EligibilityPolicy.Customer(
+            status: .active, phone: "+12125550100", timeZone: zone("America/New_York"), lastCalledAt: nil)
+        // Friday 2026-03-06 19:00 EST → Monday 09:00, which is EDT after Sunday's change (13:00Z).
+        #expect(
+            self.policy.dialVerdict(
+                ny, attempt: 2, callsToday: 0, dailyCap: 10, campaignTimeZone: self.campaignZone,
+                now: utc("2026-03-07T00:00:00Z"))
+                == .deferred(rule: "outside_working_hours", until: utc("2026-03-09T13:00:00Z")))
+        // Working hours that never open refuse.
+        let never = EligibilityPolicy(
+            workingHours: WorkingHours(startSecond: 0, endSecond: 3600, isoWeekdays: []), cooldownSeconds: 0)
+        #expect(
+            never.dialVerdict(ny, attempt: 1, callsToday: 0, dailyCap: 10, campaignTimeZone: self.campaignZone, now: self.now)
+                == .refused(rule: "outside_working_hours"))
+    }
+
+    @Test("pre-dial: rules waiting will not change refuse, in the contract order; the others defer until all pass")
     func dialRuleOrder() {
         var c = self.failingEverything
         func verdict(attempt: Int = 1) -> JobStateMachine.DialVerdict {
-            self.policy.dialVerdict(c, attempt: attempt, callsToday: 10, dailyCap: 10, now: self.now)
+            self.verdict(c, attempt: attempt, callsToday: 10, dailyCap: 10)
         }
         #expect(verdict() == .refused(rule: "not_active"))
         #expect(verdict(attempt: 2) == .refused(rule: "not_active"))
         c.status = .active
         #expect(verdict(attempt: 2) == .refused(rule: "invalid_phone"))
         c.phone = "+442079460958"
-        #expect(verdict(attempt: 2) == .refused(rule: "outside_working_hours"))
-        c.timeZone = zone("Europe/London")  // 13:00 BST
-        #expect(verdict() == .refused(rule: "cooldown"))
-        #expect(verdict(attempt: 2) == .refused(rule: "daily_cap"))
+        // Kiritimati (UTC+14), 02:00 Tuesday: the cap's next day (00:00Z) is 14:00 there, inside.
+        #expect(verdict(attempt: 2) == .deferred(rule: "outside_working_hours", until: utc("2026-06-16T00:00:00Z")))
+        c.timeZone = zone("Europe/London")  // 13:00 BST: the cooldown, then the cap's next day at 01:00 BST → 09:00 BST
+        #expect(verdict() == .deferred(rule: "cooldown", until: utc("2026-06-16T08:00:00Z")))
+        #expect(verdict(attempt: 2) == .deferred(rule: "daily_cap", until: utc("2026-06-16T08:00:00Z")))
         c.lastCalledAt = nil
-        #expect(verdict() == .refused(rule: "daily_cap"))
+        #expect(verdict() == .deferred(rule: "daily_cap", until: utc("2026-06-16T08:00:00Z")))
     }
 }

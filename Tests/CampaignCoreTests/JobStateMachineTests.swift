@@ -1,4 +1,5 @@
 import CampaignCore
+import Foundation
 import Testing
 
 // The lifecycle machine of DESIGN §4, tested as STYLE §2.2 asks: every (state, event) pair in a
@@ -11,6 +12,8 @@ private typealias Snapshot = JobStateMachine.Snapshot
 private let current = "t1"
 private let stale = "t0"
 private let rule = "customer_opted_out"
+private let later = "outside_working_hours"
+private let deferUntil = Date(timeIntervalSince1970: 1_800_000_000)
 
 /// The job states of the table. A state is what the machine sees: status, phase, token, whether
 /// the outcome is unknown, and `lastReport` (the agent request that brought the job there under
@@ -34,6 +37,7 @@ enum StateKind: String, CaseIterable, Sendable {
     case skippedByAgent = "SKIPPED(agent skip)"
     case skippedRefused = "SKIPPED(dialing refused)"
     case skippedCancelled = "SKIPPED(cancelled)"
+    case queuedAfterDeferral = "QUEUED(dialing deferred)"
 
     /// The job in this state, with one attempt made out of three (`attemptsLeft`) or with all
     /// three made. A never-leased job has made none, out of three or (no attempts left) of none.
@@ -62,6 +66,7 @@ enum StateKind: String, CaseIterable, Sendable {
         case .skippedByAgent: return leased(.skipped, nil, .skip)
         case .skippedRefused: return leased(.skipped, nil, .dialing)
         case .skippedCancelled: return leased(.skipped, nil, nil)
+        case .queuedAfterDeferral: return leased(.queued, nil, .dialing)
         }
     }
 }
@@ -69,7 +74,7 @@ enum StateKind: String, CaseIterable, Sendable {
 /// Every event, with the token variants that matter.
 enum EventKey: String, CaseIterable, Sendable {
     case lease
-    case dialAllowed, dialRefused, dialAllowedStale, dialRefusedStale
+    case dialAllowed, dialRefused, dialAllowedStale, dialRefusedStale, dialDeferred, dialDeferredStale
     case complete, completeStale
     case failRetryable, failFinal, failRetryableStale, failFinalStale
     case failUnknown, failUnknownStale
@@ -83,6 +88,8 @@ enum EventKey: String, CaseIterable, Sendable {
         case .dialRefused: return .dialingRequested(token: current, verdict: .refused(rule: rule))
         case .dialAllowedStale: return .dialingRequested(token: stale, verdict: .allowed)
         case .dialRefusedStale: return .dialingRequested(token: stale, verdict: .refused(rule: rule))
+        case .dialDeferred: return .dialingRequested(token: current, verdict: .deferred(rule: later, until: deferUntil))
+        case .dialDeferredStale: return .dialingRequested(token: stale, verdict: .deferred(rule: later, until: deferUntil))
         case .complete: return .completeReported(token: current)
         case .completeStale: return .completeReported(token: stale)
         case .failRetryable: return .failReported(token: current, retryable: true)
@@ -134,6 +141,7 @@ func allReports(token: String) -> [JobStateMachine.Event] {
     [
         .dialingRequested(token: token, verdict: .allowed),
         .dialingRequested(token: token, verdict: .refused(rule: rule)),
+        .dialingRequested(token: token, verdict: .deferred(rule: later, until: deferUntil)),
         .completeReported(token: token),
         .failReported(token: token, retryable: true),
         .failReported(token: token, retryable: false),
@@ -176,6 +184,8 @@ let lifecycleTable: [Row] = [
     row(.queuedNew, .dialRefused, leaseLost),
     row(.queuedNew, .dialAllowedStale, leaseLost),
     row(.queuedNew, .dialRefusedStale, leaseLost),
+    row(.queuedNew, .dialDeferred, leaseLost),
+    row(.queuedNew, .dialDeferredStale, leaseLost),
     row(.queuedNew, .complete, leaseLost),
     row(.queuedNew, .completeStale, leaseLost),
     row(.queuedNew, .failRetryable, leaseLost),
@@ -197,6 +207,8 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterFail, .dialRefused, invalid),
     row(.queuedAfterFail, .dialAllowedStale, leaseLost),
     row(.queuedAfterFail, .dialRefusedStale, leaseLost),
+    row(.queuedAfterFail, .dialDeferred, invalid),
+    row(.queuedAfterFail, .dialDeferredStale, leaseLost),
     row(.queuedAfterFail, .complete, invalid),  // a different report decided the job
     row(.queuedAfterFail, .completeStale, leaseLost),
     row(.queuedAfterFail, .failRetryable, replay),  // resend of the report that re-queued it
@@ -218,6 +230,8 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterLostLease, .dialRefused, leaseLost),
     row(.queuedAfterLostLease, .dialAllowedStale, leaseLost),
     row(.queuedAfterLostLease, .dialRefusedStale, leaseLost),
+    row(.queuedAfterLostLease, .dialDeferred, leaseLost),
+    row(.queuedAfterLostLease, .dialDeferredStale, leaseLost),
     row(.queuedAfterLostLease, .complete, leaseLost),
     row(.queuedAfterLostLease, .completeStale, leaseLost),
     row(.queuedAfterLostLease, .failRetryable, leaseLost),
@@ -239,6 +253,8 @@ let lifecycleTable: [Row] = [
     row(.claimed, .dialRefused, to(.skip(reason: rule))),
     row(.claimed, .dialAllowedStale, leaseLost),
     row(.claimed, .dialRefusedStale, leaseLost),
+    row(.claimed, .dialDeferred, to(.deferDial(reason: later, until: deferUntil))),  // back to the queue, the attempt given back
+    row(.claimed, .dialDeferredStale, leaseLost),
     row(.claimed, .complete, invalid),  // no call was placed: out of order
     row(.claimed, .completeStale, leaseLost),
     row(.claimed, .failRetryable, to(.retryLater), none: to(.fail(reason: .reported))),
@@ -260,6 +276,8 @@ let lifecycleTable: [Row] = [
     row(.dialing, .dialRefused, replay),  // the earlier "allowed" stands: the call is under way
     row(.dialing, .dialAllowedStale, leaseLost),
     row(.dialing, .dialRefusedStale, leaseLost),
+    row(.dialing, .dialDeferred, replay),
+    row(.dialing, .dialDeferredStale, leaseLost),
     row(.dialing, .complete, to(.complete)),
     row(.dialing, .completeStale, leaseLost),
     row(.dialing, .failRetryable, to(.retryLater), none: to(.fail(reason: .reported))),
@@ -281,6 +299,8 @@ let lifecycleTable: [Row] = [
     row(.completed, .dialRefused, invalid),
     row(.completed, .dialAllowedStale, leaseLost),
     row(.completed, .dialRefusedStale, leaseLost),
+    row(.completed, .dialDeferred, invalid),
+    row(.completed, .dialDeferredStale, leaseLost),
     row(.completed, .complete, replay),
     row(.completed, .completeStale, leaseLost),
     row(.completed, .failRetryable, invalid),  // the call was reported complete
@@ -302,6 +322,8 @@ let lifecycleTable: [Row] = [
     row(.failedReported, .dialRefused, invalid),
     row(.failedReported, .dialAllowedStale, leaseLost),
     row(.failedReported, .dialRefusedStale, leaseLost),
+    row(.failedReported, .dialDeferred, invalid),
+    row(.failedReported, .dialDeferredStale, leaseLost),
     row(.failedReported, .complete, invalid),  // the call was reported failed
     row(.failedReported, .completeStale, leaseLost),
     row(.failedReported, .failRetryable, replay),
@@ -323,6 +345,8 @@ let lifecycleTable: [Row] = [
     row(.failedLeaseExpired, .dialRefused, leaseLost),
     row(.failedLeaseExpired, .dialAllowedStale, leaseLost),
     row(.failedLeaseExpired, .dialRefusedStale, leaseLost),
+    row(.failedLeaseExpired, .dialDeferred, leaseLost),
+    row(.failedLeaseExpired, .dialDeferredStale, leaseLost),
     row(.failedLeaseExpired, .complete, leaseLost),
     row(.failedLeaseExpired, .completeStale, leaseLost),
     row(.failedLeaseExpired, .failRetryable, leaseLost),
@@ -344,6 +368,8 @@ let lifecycleTable: [Row] = [
     row(.failedOutcomeUnknown, .dialRefused, invalid),
     row(.failedOutcomeUnknown, .dialAllowedStale, leaseLost),
     row(.failedOutcomeUnknown, .dialRefusedStale, leaseLost),
+    row(.failedOutcomeUnknown, .dialDeferred, invalid),
+    row(.failedOutcomeUnknown, .dialDeferredStale, leaseLost),
     row(.failedOutcomeUnknown, .complete, to(.complete)),
     row(.failedOutcomeUnknown, .completeStale, leaseLost),
     // The real failure replaces outcome_unknown; even a retryable one is not retried by itself.
@@ -366,6 +392,8 @@ let lifecycleTable: [Row] = [
     row(.failedUnknownReported, .dialRefused, invalid),
     row(.failedUnknownReported, .dialAllowedStale, leaseLost),
     row(.failedUnknownReported, .dialRefusedStale, leaseLost),
+    row(.failedUnknownReported, .dialDeferred, invalid),
+    row(.failedUnknownReported, .dialDeferredStale, leaseLost),
     row(.failedUnknownReported, .complete, to(.complete)),  // it learned the outcome after all
     row(.failedUnknownReported, .completeStale, leaseLost),
     row(.failedUnknownReported, .failRetryable, to(.fail(reason: .reported))),
@@ -387,6 +415,8 @@ let lifecycleTable: [Row] = [
     row(.skippedByAgent, .dialRefused, invalid),
     row(.skippedByAgent, .dialAllowedStale, leaseLost),
     row(.skippedByAgent, .dialRefusedStale, leaseLost),
+    row(.skippedByAgent, .dialDeferred, invalid),
+    row(.skippedByAgent, .dialDeferredStale, leaseLost),
     row(.skippedByAgent, .complete, invalid),
     row(.skippedByAgent, .completeStale, leaseLost),
     row(.skippedByAgent, .failRetryable, invalid),
@@ -408,6 +438,8 @@ let lifecycleTable: [Row] = [
     row(.skippedRefused, .dialRefused, replay),
     row(.skippedRefused, .dialAllowedStale, leaseLost),
     row(.skippedRefused, .dialRefusedStale, leaseLost),
+    row(.skippedRefused, .dialDeferred, replay),
+    row(.skippedRefused, .dialDeferredStale, leaseLost),
     row(.skippedRefused, .complete, invalid),  // no call was allowed
     row(.skippedRefused, .completeStale, leaseLost),
     row(.skippedRefused, .failRetryable, invalid),
@@ -429,6 +461,8 @@ let lifecycleTable: [Row] = [
     row(.skippedCancelled, .dialRefused, invalid),
     row(.skippedCancelled, .dialAllowedStale, leaseLost),
     row(.skippedCancelled, .dialRefusedStale, leaseLost),
+    row(.skippedCancelled, .dialDeferred, invalid),
+    row(.skippedCancelled, .dialDeferredStale, leaseLost),
     row(.skippedCancelled, .complete, invalid),  // e.g. a call that ends after a cancel
     row(.skippedCancelled, .completeStale, leaseLost),
     row(.skippedCancelled, .failRetryable, invalid),
@@ -443,6 +477,30 @@ let lifecycleTable: [Row] = [
     row(.skippedCancelled, .connectionLost, invalid),
     row(.skippedCancelled, .cancel, invalid),
     row(.skippedCancelled, .retry, to(.reset)),
+
+    // QUEUED after the pre-dial check deferred it (lastReport dialing, the attempt given back):
+    // a resend of that check is a replay (its answer: not allowed, due at runAt); nothing else fits.
+    row(.queuedAfterDeferral, .lease, to(.claim)),
+    row(.queuedAfterDeferral, .dialAllowed, replay),
+    row(.queuedAfterDeferral, .dialRefused, replay),
+    row(.queuedAfterDeferral, .dialAllowedStale, leaseLost),
+    row(.queuedAfterDeferral, .dialRefusedStale, leaseLost),
+    row(.queuedAfterDeferral, .dialDeferred, replay),
+    row(.queuedAfterDeferral, .dialDeferredStale, leaseLost),
+    row(.queuedAfterDeferral, .complete, invalid),  // no call was allowed
+    row(.queuedAfterDeferral, .completeStale, leaseLost),
+    row(.queuedAfterDeferral, .failRetryable, invalid),
+    row(.queuedAfterDeferral, .failFinal, invalid),
+    row(.queuedAfterDeferral, .failRetryableStale, leaseLost),
+    row(.queuedAfterDeferral, .failFinalStale, leaseLost),
+    row(.queuedAfterDeferral, .failUnknown, invalid),
+    row(.queuedAfterDeferral, .failUnknownStale, leaseLost),
+    row(.queuedAfterDeferral, .skip, invalid),
+    row(.queuedAfterDeferral, .skipStale, leaseLost),
+    row(.queuedAfterDeferral, .leaseExpired, invalid),
+    row(.queuedAfterDeferral, .connectionLost, invalid),
+    row(.queuedAfterDeferral, .cancel, to(.skip(reason: "cancelled"))),
+    row(.queuedAfterDeferral, .retry, invalid),
 ]
 
 @Suite("JobStateMachine: every (state, event) pair")
@@ -743,11 +801,15 @@ struct JobStateMachinePropertyTests {
                         (event == .retryRequested && t == .reset) || lateReport,
                         "terminal \(before) changed by \(event) → \(t)")
                 }
-                // attemptsMade never decreases and grows by exactly one, only on claim, which is
-                // also the only thing that changes the token: a fresh one, never seen before.
+                // attemptsMade grows by exactly one only on claim, which is also the only thing
+                // that changes the token (a fresh one, never seen before); a deferred dial gives
+                // that attempt back; nothing else changes it.
                 if t == .claim {
                     #expect(after.attemptsMade == before.attemptsMade + 1)
                     #expect(after.leaseToken == newToken && after.leaseToken != before.leaseToken)
+                } else if case .deferDial = t {
+                    #expect(after.attemptsMade == before.attemptsMade - 1 && before.phase == .claimed)
+                    #expect(after.leaseToken == before.leaseToken && after.status == .queued)
                 } else {
                     #expect(after.attemptsMade == before.attemptsMade, "\(event) → \(t)")
                     #expect(after.leaseToken == before.leaseToken, "\(event) → \(t)")
@@ -795,7 +857,7 @@ struct JobStateMachinePropertyTests {
         }
         // The random walk reached every transition and every kind of answer.
         for name in [
-            "claim", "startDialing", "complete", "complete/late", "retryLater", "requeueNow", "reset",
+            "claim", "startDialing", "complete", "complete/late", "retryLater", "requeueNow", "reset", "deferDial",
             "skip/agent", "skip/rule", "skip/cancelled",
             "fail/reported", "fail/reported/late", "fail/lease_expired", "fail/connection_lost", "fail/outcome_unknown",
             "replay", "reject/LEASE_LOST", "reject/INVALID_STATE",
@@ -818,6 +880,7 @@ struct JobStateMachinePropertyTests {
             case .requeueNow: return "requeueNow"
             case .fail(let reason): return "fail/\(reason.rawValue)\(reason == .reported ? late : "")"
             case .skip(let reason): return reason == "cancelled" || reason == "agent" ? "skip/\(reason)" : "skip/rule"
+            case .deferDial: return "deferDial"
             case .reset: return "reset"
             }
         }
@@ -834,7 +897,7 @@ struct JobStateMachinePropertyTests {
 
     static func randomEvent(token: String, using rng: inout SplitMix64) -> JobStateMachine.Event {
         // Weighted so that jobs get far enough to exercise every transition.
-        switch Int.random(in: 0..<22, using: &rng) {
+        switch Int.random(in: 0..<23, using: &rng) {
         case 0..<4: return .leaseRequested
         case 4..<7: return .dialingRequested(token: token, verdict: .allowed)
         case 7: return .dialingRequested(token: token, verdict: .refused(rule: rule))
@@ -844,6 +907,7 @@ struct JobStateMachinePropertyTests {
         case 14..<17: return .leaseExpired
         case 17..<19: return .connectionLost
         case 19: return .cancelRequested
+        case 20: return .dialingRequested(token: token, verdict: .deferred(rule: later, until: deferUntil))
         default: return .retryRequested
         }
     }

@@ -1,4 +1,5 @@
 import CampaignCore
+import Foundation
 import Testing
 
 /// The whole write of each transition, as the state machine decides it: the store writes exactly
@@ -23,6 +24,16 @@ struct JobWriteTests {
         var refused = Self.machine(.active, .claimed)
         let (_, r) = refused.write(.dialingRequested(token: "t", verdict: .refused(rule: "outside_working_hours")), queueJobId: "q")
         #expect(r == JobWrite(status: .skipped, result: JobResult(reason: "outside_working_hours"), lastReport: .dialing))
+        // Deferred: back to the queue at the instant, the attempt given back, the reason recorded.
+        var deferred = Self.machine(.active, .claimed, attempts: 2)
+        let until = Date(timeIntervalSince1970: 1_800_000_000)
+        let (dd, dw) = deferred.write(.dialingRequested(token: "t", verdict: .deferred(rule: "cooldown", until: until)), queueJobId: "q")
+        #expect(dd == .transition(.deferDial(reason: "cooldown", until: until)))
+        var expected = JobWrite(status: .queued, result: JobResult(reason: "cooldown", deferred: true), lastReport: .dialing)
+        expected.runAt = until
+        expected.attemptsMade = 1
+        #expect(dw == expected)
+        #expect(dw?.result?.members.map(\.key) == ["reason", "deferred"])
     }
 
     @Test func reportsCarryTheAgentsDetailsIntoTheResult() {

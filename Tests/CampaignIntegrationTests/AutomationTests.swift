@@ -139,7 +139,7 @@ struct AutomationTests {
         #expect(try await c.runAutomation(dryRun: true, by: nil).dryRun)
     }
 
-    @Test func thePreDialCheckSkipsOutsideWorkingHoursAndOverTheCap() async throws {
+    @Test func thePreDialCheckDefersOutsideWorkingHoursAndOverTheCap() async throws {
         let (db, store) = try await TestDatabase.migrated("predial")
         defer { db.drop() }
         try await TestFactory.jobs(store, count: 3)
@@ -149,11 +149,33 @@ struct AutomationTests {
         var closed = DialRules.unrestricted
         let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
         closed.policy.workingHours = WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1])
-        let refused = try await store.apply(
+        let deferred = try await store.apply(
             [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: retry,
             rules: closed)
-        #expect(refused[0] == .dialing(.init(allowed: false, idempotencyKey: nil, rule: "outside_working_hours", status: .skipped)))
-        // A cap of one call: the first is allowed, the second refused as daily_cap.
+        guard case .dialing(let d) = deferred[0] else {
+            Issue.record("expected a dialing answer: \(deferred)")
+            return
+        }
+        // Back in the queue until the window opens on the customer's clock, the attempt given back.
+        #expect(!d.allowed && d.rule == "outside_working_hours" && d.status == .queued && d.idempotencyKey == nil)
+        let row = try #require(try db.connect().query(unsafeSQL:
+            """
+            SELECT status::text, attempts_made, campaign.ts(run_at) AS run_at, run_at > now() + interval '1 minute' AS later,
+                   result ->> 'reason' AS reason, result ->> 'deferred' AS deferred, lease_owner, phase
+            FROM campaign.campaign_jobs WHERE id = $1::bigint
+            """, [String(jobs[0].jobId)]).all.first)
+        #expect(row["status"] == "QUEUED" && row["attempts_made"] == "0" && row["later"] == "t")
+        #expect(row["run_at"] == d.runAt && d.runAt != nil)
+        #expect(row["reason"] == "outside_working_hours" && row["deferred"] == "true")
+        #expect(row["lease_owner"] == nil && row["phase"] == nil)
+        // Not due: a lease now does not find it.
+        #expect(try await store.lease(owner: "b", max: 3, leaseSeconds: 30).isEmpty)
+        // The same check again with that lease's token is a replay of the same answer.
+        let again = try await store.apply(
+            [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: retry,
+            rules: .unrestricted)
+        #expect(again == deferred)
+        // A cap of one call: the first is allowed, the second deferred to tomorrow as daily_cap.
         var capped = DialRules.unrestricted
         capped.dailyCap = 1
         let two = try await store.apply(
@@ -163,8 +185,29 @@ struct AutomationTests {
             Issue.record("expected dialing answers: \(two)")
             return
         }
-        #expect(first.allowed && !second.allowed && second.rule == "daily_cap")
+        #expect(first.allowed && !second.allowed && second.rule == "daily_cap" && second.status == .queued)
         #expect(try db.scalar("SELECT sum(n) FROM campaign.dial_counts_quarter") == "1")
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'SKIPPED'") == "0")
+    }
+
+    @Test func aLeaseWithTheCheckLeavesDeferredJobsQueuedWithTheirAttempts() async throws {
+        let (db, store) = try await TestDatabase.migrated("predialease")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 4)
+        var closed = DialRules.unrestricted
+        let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
+        closed.policy.workingHours = WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1])
+        let answers = try await store.lease([LeaseRequest(owner: "a", max: 4, dial: true)], leaseSeconds: 30, rules: closed)
+        // None leased, none refused: all four wait in the queue for the window, no attempt spent, no call counted.
+        #expect(answers[0].jobs.isEmpty && answers[0].refused.isEmpty)
+        #expect(try db.scalar(
+            """
+            SELECT count(*) FROM campaign.campaign_jobs
+            WHERE status = 'QUEUED' AND attempts_made = 0 AND run_at > now() + interval '1 minute'
+              AND result ->> 'reason' = 'outside_working_hours' AND last_report IS NULL
+            """) == "4")
+        #expect(try db.scalar("SELECT coalesce(sum(n), 0) FROM campaign.dial_counts_quarter") == "0")
+        #expect(try await store.lease([LeaseRequest(owner: "a", max: 4, dial: true)], leaseSeconds: 30, rules: .unrestricted)[0].jobs.isEmpty)
     }
 
     /// Today's calls are the quarter-hour counters from the campaign's local midnight on

@@ -322,6 +322,37 @@ struct ConformanceTests {
         }
     }
 
+    @Test("jobs.dialing that defers the job answers as documented")
+    func deferredDialingMatchesTheSchema() async throws {
+        try await CoordinatorHarness.run("openrpcdefer") { h in
+            _ = try await TestFactory.jobs(h.store, count: 1)
+            // One minute a week, three days from today: outside it everywhere now.
+            let day = (LocalTime(Date(), TimeZone(identifier: "UTC")!).isoWeekday + 2) % 7 + 1
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+                try await send(try Self.line(
+                    id: 1, method: SetAutomation.name,
+                    params: ["workingDays": .array([.int(Int64(day))]), "workingHoursStart": "00:00", "workingHoursEnd": "00:01"]))
+                #expect(try Self.parse(try await receive())["result"] != nil)
+                try await send(try Self.line(
+                    id: 2, method: AgentHello.name, params: ["agentId": "deferred", "capacity": 1, "version": "t"]))
+                _ = try await receive()
+                try await send(try Self.line(id: 3, method: LeaseJobs.name, params: ["max": 1]))
+                let leased = try #require(Self.array(try Self.parse(try await receive())["result"]?["jobs"]).first)
+                try await send(try Self.line(
+                    id: 4, method: DialingJob.name, params: ["jobId": leased["jobId"]!, "leaseToken": leased["leaseToken"]!]))
+                let response = try Self.parse(try await receive())
+                let m = try #require(Self.method(DialingJob.name))
+                let result = try #require(response["result"], "\(Self.show(response["error"]))")
+                let v = Self.validator.validate(result, against: m.resultSchema, path: "result")
+                #expect(v.isEmpty, "\(v)")
+                #expect(result["allowed"] == false && result["rule"] == "outside_working_hours" && result["status"] == "QUEUED")
+                #expect(result["runAt"]?.stringValue.map(Self.isTimestampText) == true, "\(Self.show(result))")
+            }
+        }
+    }
+
+    static func isTimestampText(_ s: String) -> Bool { Self.isTimestamp(.string(s)) }
+
     /// Lease tokens are random: give the leased jobs the tokens the `jobs.lease` example shows, so
     /// the later examples (which quote them) hold.
     static func adoptDocumentedTokens(_ documented: JSONValue, _ h: CoordinatorHarness) throws {
