@@ -65,6 +65,7 @@ struct Jobs: AsyncParsableCommand {
             print("status \(j.status.rawValue)\(j.phase.map { "/" + $0.rawValue } ?? "")  attempts \(j.attemptsMade)/\(j.maxAttempts)  reason \(j.reason ?? "-")")
             print("enqueued \(j.enqueuedAt)  run at \(j.runAt)  started \(j.startedAt ?? "-")  completed \(j.completedAt ?? "-")  failed \(j.failedAt ?? "-")")
             if let lease = j.leaseOwner { print("lease \(lease) until \(j.leaseExpiresAt ?? "?")") }
+            if let next = Jobs.nextAttempt(j) { print(next) }
             print("result \(Jobs.summary(j.result))")
             if !r.callLogs.isEmpty {
                 var rows = [["ATTEMPT", "AGENT", "PROVIDER", "OUTCOME", "DURATION", "STARTED", "KEY"]]
@@ -183,6 +184,23 @@ struct Jobs: AsyncParsableCommand {
         }
         print("\(verb) \(r.changed.count), refused \(r.rejected.count)")
         if !r.rejected.isEmpty { throw ExitCode(1) }
+    }
+
+    /// When and why a QUEUED job's next attempt is due, in words; nil for other jobs.
+    static func nextAttempt(_ j: JobView) -> String? {
+        guard j.status == .queued else { return nil }
+        let which = "attempt \(j.attemptsMade + 1) of \(j.maxAttempts)"
+        let why: String
+        switch (j.result?["deferred"], j.result?["retry"]) {
+        case (.bool(true)?, _):
+            why = "deferred by the pre-dial check (\(j.result?["reason"]?.stringValue ?? "a rule")), this attempt given back"
+        case (_, .bool(true)?):
+            let after = j.result?["outcome"]?.stringValue ?? j.result?["error"]?.stringValue ?? "a retryable failure"
+            why = "a retry after \(after)"
+        default:
+            why = j.attemptsMade == 0 ? "its first attempt" : "requeued (\(j.result?["reason"]?.stringValue ?? "lease ended before dialing"))"
+        }
+        return "next: \(which) due \(j.runAt): \(why)"
     }
 
     static func summary(_ result: JSONValue?) -> String {

@@ -86,6 +86,19 @@ struct CtlTests {
 
     @Test func aJobsResultInOneLine() {
         #expect(Jobs.summary(nil) == "-")
+        func job(_ status: JobStatus, attempts: Int, result: JSONValue?) -> JobView {
+            JobView(
+                id: 7, queueJobId: "q", customerId: 1, customerRef: "c", status: status, phase: nil, attemptsMade: attempts,
+                maxAttempts: 3, priority: 0, runAt: "2026-12-02T14:00:00.000Z", reason: nil, result: result, leaseOwner: nil,
+                leaseExpiresAt: nil, enqueuedAt: "2026-12-01T20:00:00.000Z", startedAt: nil, completedAt: nil, failedAt: nil,
+                updatedAt: "2026-12-01T20:00:00.000Z")
+        }
+        #expect(Jobs.nextAttempt(job(.queued, attempts: 0, result: ["reason": "outside_working_hours", "deferred": true]))
+            == "next: attempt 1 of 3 due 2026-12-02T14:00:00.000Z: deferred by the pre-dial check (outside_working_hours), this attempt given back")
+        #expect(Jobs.nextAttempt(job(.queued, attempts: 1, result: ["outcome": "NO_ANSWER", "retry": true]))
+            == "next: attempt 2 of 3 due 2026-12-02T14:00:00.000Z: a retry after NO_ANSWER")
+        #expect(Jobs.nextAttempt(job(.queued, attempts: 0, result: nil)) == "next: attempt 1 of 3 due 2026-12-02T14:00:00.000Z: its first attempt")
+        #expect(Jobs.nextAttempt(job(.completed, attempts: 1, result: ["outcome": "ANSWERED"])) == nil)
         #expect(Jobs.summary(.object(["reason": .string("agent"), "retry": .bool(true), "n": .int(2), "x": .array([])])) == "n=2 reason=agent retry=true")
         #expect([1, 2, 3, 4, 5].chunked(2) == [[1, 2], [3, 4], [5]])
     }
