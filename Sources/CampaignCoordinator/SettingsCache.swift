@@ -40,7 +40,8 @@ extension AutomationSettings {
     var dialRules: DialRules {
         DialRules(
             policy: EligibilityPolicy(
-                workingHours: self.workingHours ?? WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5)),
+                windows: self.callingWindows
+                    ?? CallingWindows(WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5))),
                 cooldownSeconds: self.cooldownMinutes * 60),
             dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
             callsPerSecond: self.callsPerSecond)

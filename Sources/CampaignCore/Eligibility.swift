@@ -123,12 +123,18 @@ public struct EligibilityPolicy: Sendable, Equatable {
         }
     }
 
-    public var workingHours: WorkingHours
+    /// When calls may be placed, on each customer's wall clock.
+    public var windows: CallingWindows
     public var cooldownSeconds: Int
 
-    public init(workingHours: WorkingHours, cooldownSeconds: Int) {
-        self.workingHours = workingHours
+    public init(windows: CallingWindows, cooldownSeconds: Int) {
+        self.windows = windows
         self.cooldownSeconds = cooldownSeconds
+    }
+
+    /// One window (the older settings).
+    public init(workingHours: WorkingHours, cooldownSeconds: Int) {
+        self.init(windows: CallingWindows(workingHours), cooldownSeconds: cooldownSeconds)
     }
 
     /// The customer's rules, in contract order, without the daily cap (a campaign-wide count).
@@ -140,7 +146,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
         let now = now.flooredToMicroseconds
         if c.status != .active { return .notActive }
         if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
-        if !self.workingHours.contains(now, in: c.timeZone) { return .outsideWorkingHours }
+        if !self.windows.contains(now, in: c.timeZone) { return .outsideWorkingHours }
         // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not floor,
         // so the double that carries it does not lose its last microsecond.
         if let last = c.lastCalledAt?.roundedToMicroseconds, now.timeIntervalSince(last) < Double(self.cooldownSeconds) {
@@ -183,7 +189,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
             let today = LocalTime(now, campaignTimeZone).day
             earliest = max(earliest, LocalTime.instant(localSeconds: (today + 1) * 86_400, in: campaignTimeZone))
         }
-        guard let opening = CallingWindows(self.workingHours).nextOpening(after: earliest, in: c.timeZone) else {
+        guard let opening = self.windows.nextOpening(after: earliest, in: c.timeZone) else {
             return .refused(rule: Reason.outsideWorkingHours.rawValue)
         }
         return .deferred(rule: rule, until: opening)

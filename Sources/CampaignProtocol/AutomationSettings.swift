@@ -17,6 +17,11 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var workingHoursEnd: String = "18:00"
     /// ISO weekdays on which calls are placed (1 = Monday … 7 = Sunday), in the customer's timezone.
     public var workingDays: [Int] = [1, 2, 3, 4, 5]
+    /// Several calling windows a day (`[{"days": [1,2,3,4,5], "start": "09:00", "end": "12:00"}, …]`),
+    /// in each customer's timezone. Empty: the one window of `workingHoursStart`/`End`, `workingDays`.
+    public var windows: [WindowSetting] = []
+    /// Customer-local dates (`YYYY-MM-DD`) on which no call is placed.
+    public var blackoutDates: [String] = []
     /// Calls placed per day across the campaign, at most.
     public var dailyCap: Int = 1000
     /// Minutes that must pass after a customer's last call before a new job calls them.
@@ -57,6 +62,26 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         return WorkingHours(startSecond: start, endSecond: end, isoWeekdays: Set(self.workingDays))
     }
 
+    /// When calls may be placed: `windows` (or the one window of the working hours) and the
+    /// blackout dates (nil when a field is invalid).
+    public var callingWindows: CallingWindows? {
+        var blackout = Set<Int64>()
+        for date in self.blackoutDates {
+            guard let day = LocalTime.day(of: date) else { return nil }
+            blackout.insert(day)
+        }
+        if self.windows.isEmpty {
+            guard let hours = self.workingHours else { return nil }
+            return CallingWindows(windows: CallingWindows(hours).windows, blackoutDays: blackout)
+        }
+        var out: [CallingWindows.Window] = []
+        for w in self.windows {
+            guard let start = WorkingHours.parse(w.start), let end = WorkingHours.parse(w.end) else { return nil }
+            out.append(.init(isoWeekdays: Set(w.days), startSecond: start, endSecond: end))
+        }
+        return CallingWindows(windows: out, blackoutDays: blackout)
+    }
+
     /// Checks every field; returns one message per problem (empty when valid).
     /// `knownTimezone` says whether a timezone name is known (to Foundation and PostgreSQL).
     public func problems(knownTimezone: (String) -> Bool = { _ in true }) -> [String] {
@@ -71,6 +96,21 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
             || Set(self.workingDays).count != self.workingDays.count
         {
             p.append("workingDays must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)")
+        }
+        if self.windows.count > 32 { p.append("windows: at most 32") }
+        for (i, w) in self.windows.enumerated() {
+            let start = WorkingHours.parse(w.start)
+            let end = WorkingHours.parse(w.end)
+            if start == nil { p.append("windows[\(i)].start must be HH:MM (00:00…23:59)") }
+            if end == nil { p.append("windows[\(i)].end must be HH:MM (00:01…24:00)") }
+            if let start, let end, start >= end { p.append("windows[\(i)].start must be before its end") }
+            if w.days.isEmpty || !w.days.allSatisfy({ (1...7).contains($0) }) || Set(w.days).count != w.days.count {
+                p.append("windows[\(i)].days must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)")
+            }
+        }
+        if self.blackoutDates.count > 1000 { p.append("blackoutDates: at most 1000") }
+        if let bad = self.blackoutDates.first(where: { LocalTime.day(of: $0) == nil }) {
+            p.append("blackoutDates must be YYYY-MM-DD dates (\(bad) is not)")
         }
         if !(0...10_000_000).contains(self.dailyCap) { p.append("dailyCap must be 0…10000000") }
         if !(0...525_600).contains(self.cooldownMinutes) { p.append("cooldownMinutes must be 0…525600") }
@@ -87,7 +127,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, dailyCap, cooldownMinutes
+        case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
+        case cooldownMinutes
         case maxAttempts, retryBaseMs, retryFactor, retryCapMs, leaseSeconds, autoRunIntervalSeconds
         case maxConcurrentCalls, callsPerSecond
     }
@@ -105,6 +146,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.workingHoursStart = try v(.workingHoursStart, d.workingHoursStart)
         self.workingHoursEnd = try v(.workingHoursEnd, d.workingHoursEnd)
         self.workingDays = try v(.workingDays, d.workingDays)
+        self.windows = try v(.windows, d.windows)
+        self.blackoutDates = try v(.blackoutDates, d.blackoutDates)
         self.dailyCap = try v(.dailyCap, d.dailyCap)
         self.cooldownMinutes = try v(.cooldownMinutes, d.cooldownMinutes)
         self.maxAttempts = try v(.maxAttempts, d.maxAttempts)
@@ -153,6 +196,22 @@ extension AutomationSettings {
             }
             throw SettingsError(message: "\(key) has the wrong type")
         }
+    }
+}
+
+/// One calling window of the settings, on each customer's wall clock.
+public struct WindowSetting: Codable, Sendable, Equatable {
+    /// ISO weekdays (1 = Monday … 7 = Sunday).
+    public var days: [Int]
+    /// `HH:MM`, inclusive.
+    public var start: String
+    /// `HH:MM`, exclusive (`24:00` = end of day).
+    public var end: String
+
+    public init(days: [Int], start: String, end: String) {
+        self.days = days
+        self.start = start
+        self.end = end
     }
 }
 

@@ -109,9 +109,9 @@ extension SQL {
         /// The instant to judge at (tests); nil is the database's now.
         var at: Date?
 
-        /// `timezone` (the campaign's), `start`/`end` (`HH:MM`, end exclusive, `24:00` allowed),
-        /// `days` (ISO weekdays), `cooldown_minutes`, and `at_us`: the instant in microseconds
-        /// since 1970 (NULL: now).
+        /// `timezone` (the campaign's), the calling windows as `campaign.in_window` takes them
+        /// (`starts`, `ends` in seconds after midnight, `masks` of ISO weekdays, `blackout`
+        /// dates), `cooldown_minutes`, and `at_us`: the instant in microseconds since 1970 (NULL: now).
         func bind(_ b: inout Bindings) {
             b.bind("at_us", self.at.map { at in
                 // Whole microseconds, floored (PostgreSQL's resolution): rounding would move an
@@ -120,9 +120,14 @@ extension SQL {
                 String(Int64((at.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)) + 978_307_200_000_000)
             })
             b.bind("timezone", self.settings.timezone)
-            b.bind("start", self.settings.workingHoursStart)
-            b.bind("end", self.settings.workingHoursEnd)
-            b.bind("days", array: self.settings.workingDays)
+            // Validated settings always have windows; an invalid set (never written) has none.
+            let windows = self.settings.callingWindows ?? CallingWindows(windows: [])
+            b.bind("starts", array: windows.windows.map(\.startSecond))
+            b.bind("ends", array: windows.windows.map(\.endSecond))
+            b.bind("masks", array: windows.windows.map(\.weekdayMask))
+            b.bind("blackout", array: windows.blackoutDays.sorted().map { day in
+                LocalTime(Date(timeIntervalSince1970: Double(day) * 86_400), TimeZone(identifier: "UTC")!).date as String?
+            })
             b.bind("cooldown_minutes", self.settings.cooldownMinutes)
         }
     }
@@ -143,10 +148,10 @@ extension SQL {
     /// day `day.d` — the body shared by ``AutomationRun`` and ``CustomersClassify``.
     static let classifyCustomers = """
         SELECT c.id, c.external_ref,
-               campaign.eligibility_reason(
+               campaign.eligibility_reason_w(
                    c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
-                   t.customer_id IS NOT NULL, at.t, $start::time, $end::time, $days::int[],
-                   $cooldown_minutes::int) AS reason
+                   t.customer_id IS NOT NULL, at.t, $starts::int[], $ends::int[], $masks::int[],
+                   $blackout::date[], $cooldown_minutes::int) AS reason
         FROM campaign.customers c
         CROSS JOIN at
         LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o

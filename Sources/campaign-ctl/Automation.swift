@@ -23,7 +23,8 @@ struct Automation: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change settings: KEY=VALUE …",
             discussion: "Keys: \(AutomationSettings.keys.joined(separator: ", ")). Values are JSON "
-                + "(numbers, true/false, [1,2,3]); anything else is a string; workingDays also takes 1,2,3,4,5.")
+                + "(numbers, true/false, [1,2,3]); anything else is a string; workingDays also takes 1,2,3,4,5; "
+                + #"windows takes '[{"days":[1,2,3,4,5],"start":"09:00","end":"12:00"}, …]'."#)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "KEY=VALUE pairs.") var pairs: [String]
 
@@ -32,7 +33,7 @@ struct Automation: AsyncParsableCommand {
             for pair in self.pairs {
                 let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard kv.count == 2 else { throw ValidationError("expected KEY=VALUE, got \(pair)") }
-                values[kv[0]] = Automation.value(kv[1])
+                values[kv[0]] = Automation.value(kv[1], key: kv[0])
             }
             try await Automation.apply(values, global: self.global)
         }
@@ -76,8 +77,10 @@ struct Automation: AsyncParsableCommand {
 
     /// A command-line value as JSON: numbers, booleans and arrays as such, `1,2,3` as an array,
     /// anything else as a string.
-    static func value(_ text: String) -> JSONValue {
+    static func value(_ text: String, key: String = "") -> JSONValue {
         if let v = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) { return v }
+        // Dates are a list of strings: 2026-12-25,2027-01-01.
+        if key == "blackoutDates" { return .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
         let parts = text.split(separator: ",").map { Int64($0.trimmingCharacters(in: .whitespaces)) }
         if parts.count > 1, parts.allSatisfy({ $0 != nil }) { return .array(parts.map { .int($0!) }) }
         return .string(text)
@@ -92,7 +95,11 @@ struct Automation: AsyncParsableCommand {
             case .bool(let b): text = String(b)
             case .int(let i): text = String(i)
             case .double(let d): text = String(d)
-            case .array(let a): text = a.compactMap { $0.intValue.map(String.init) }.joined(separator: ",")
+            case .array(let a) where a.allSatisfy({ $0.intValue != nil }):
+                text = a.compactMap { $0.intValue.map(String.init) }.joined(separator: ",")
+            case .array(let a) where a.allSatisfy({ $0.stringValue != nil }):
+                text = a.compactMap(\.stringValue).joined(separator: ",")
+            case .array: text = v.jsonText  // windows: the objects as JSON
             default: text = "?"
             }
             rows.append([k, text])

@@ -392,7 +392,7 @@ struct EligibilityPolicyRuleTests {
         c.lastCalledAt = self.now
         #expect(self.policy.reason(c, now: self.now) == .cooldown)
         // A cooldown of zero never holds a customer back for a call in the past (or now).
-        let noCooldown = EligibilityPolicy(workingHours: self.policy.workingHours, cooldownSeconds: 0)
+        let noCooldown = EligibilityPolicy(windows: self.policy.windows, cooldownSeconds: 0)
         c.lastCalledAt = self.now
         #expect(noCooldown.reason(c, now: self.now) == nil)
         c.lastCalledAt = self.now.addingTimeInterval(-86_400 * 365)

@@ -71,6 +71,10 @@ struct CtlTests {
         #expect(Automation.value("1,2,3") == .array([.int(1), .int(2), .int(3)]))
         #expect(Automation.value("[1, 2]") == .array([.int(1), .int(2)]))
         #expect(Automation.value("Europe/Paris") == .string("Europe/Paris"))
+        #expect(Automation.value("2026-12-25,2027-01-01", key: "blackoutDates") == .array([.string("2026-12-25"), .string("2027-01-01")]))
+        #expect(Automation.value("2026-12-25", key: "blackoutDates") == .array([.string("2026-12-25")]))
+        #expect(Automation.value(#"[{"days":[6],"start":"10:00","end":"13:00"}]"#, key: "windows")
+            == .array([.object(["days": .array([.int(6)]), "start": .string("10:00"), "end": .string("13:00")])]))
         #expect(Automation.value("09:00") == .string("09:00"))
         #expect(Automation.value("1,x") == .string("1,x"))
     }

@@ -148,7 +148,7 @@ struct AutomationTests {
         // Working hours that never include now: a window on a weekday other than today's, everywhere.
         var closed = DialRules.unrestricted
         let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
-        closed.policy.workingHours = WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1])
+        closed.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
         let deferred = try await store.apply(
             [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: retry,
             rules: closed)
@@ -196,7 +196,7 @@ struct AutomationTests {
         try await TestFactory.jobs(store, count: 4)
         var closed = DialRules.unrestricted
         let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
-        closed.policy.workingHours = WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1])
+        closed.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
         let answers = try await store.lease([LeaseRequest(owner: "a", max: 4, dial: true)], leaseSeconds: 30, rules: closed)
         // None leased, none refused: all four wait in the queue for the window, no attempt spent, no call counted.
         #expect(answers[0].jobs.isEmpty && answers[0].refused.isEmpty)

@@ -83,7 +83,10 @@ private struct Variant {
     var label: String
     var settings: AutomationSettings
 
-    init(_ label: String, tz: String, start: String, end: String, days: [Int], cooldown: Int) {
+    init(
+        _ label: String, tz: String, start: String, end: String, days: [Int], cooldown: Int,
+        windows: [WindowSetting] = [], blackout: [String] = []
+    ) {
         self.label = label
         var s = AutomationSettings()
         s.timezone = tz
@@ -92,12 +95,14 @@ private struct Variant {
         s.workingDays = days
         s.cooldownMinutes = cooldown
         s.dailyCap = 10_000_000
+        s.windows = windows
+        s.blackoutDates = blackout
         self.settings = s
     }
 
     var policy: EligibilityPolicy {
         EligibilityPolicy(
-            workingHours: self.settings.workingHours!, cooldownSeconds: self.settings.cooldownMinutes * 60)
+            windows: self.settings.callingWindows!, cooldownSeconds: self.settings.cooldownMinutes * 60)
     }
 }
 
@@ -120,6 +125,23 @@ private let variants: [Variant] = [
     Variant(
         "08:45-20:15 Mon-Sat, cooldown 60, campaign Lord Howe", tz: "Australia/Lord_Howe", start: "08:45", end: "20:15",
         days: [1, 2, 3, 4, 5, 6], cooldown: 60),
+    // Several windows a day and blackout dates (the older fields then say nothing).
+    Variant(
+        "09-12 + 14-19 Mon-Fri, 10-13 Sat, blackout 2026-06-15 and 2026-12-25, cooldown 60, campaign New York",
+        tz: "America/New_York", start: "09:00", end: "18:00", days: [1], cooldown: 60,
+        windows: [
+            .init(days: [1, 2, 3, 4, 5], start: "09:00", end: "12:00"),
+            .init(days: [1, 2, 3, 4, 5], start: "14:00", end: "19:00"), .init(days: [6], start: "10:00", end: "13:00"),
+        ],
+        blackout: ["2026-06-15", "2026-12-25"]),
+    Variant(
+        "00:00-02:30 + 22:00-24:00 every day (across DST and midnight), blackout 2026-03-08 and 2026-10-25, cooldown 0, campaign Berlin",
+        tz: "Europe/Berlin", start: "09:00", end: "18:00", days: [1], cooldown: 0,
+        windows: [
+            .init(days: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "02:30"),
+            .init(days: [1, 2, 3, 4, 5, 6, 7], start: "22:00", end: "24:00"),
+        ],
+        blackout: ["2026-03-08", "2026-10-25"]),
 ]
 
 /// ISO 8601 with microseconds, for messages.

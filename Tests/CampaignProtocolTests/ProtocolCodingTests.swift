@@ -369,6 +369,47 @@ struct MethodCodingTests {
         #expect(try decode(AutomationSettings.self, #"{"maxAttempts":7}"#).dailyCap == s.dailyCap)
     }
 
+    @Test("several windows a day and blackout dates: validated, and read as the policy's windows")
+    func windowsAndBlackoutDates() throws {
+        let s = AutomationSettings()
+        // No windows: the one window of the older fields.
+        #expect(s.callingWindows == CallingWindows(s.workingHours!))
+        let split = try s.applying([
+            "windows": [
+                ["days": [1, 2, 3, 4, 5], "start": "09:00", "end": "12:00"],
+                ["days": [6], "start": "10:00", "end": "24:00"],
+            ],
+            "blackoutDates": ["2026-12-25"],
+        ])
+        #expect(split.problems().isEmpty)
+        #expect(split.callingWindows == CallingWindows(
+            windows: [
+                .init(isoWeekdays: [1, 2, 3, 4, 5], startSecond: 9 * 3600, endSecond: 12 * 3600),
+                .init(isoWeekdays: [6], startSecond: 10 * 3600, endSecond: 86_400),
+            ],
+            blackoutDays: [LocalTime.day(of: "2026-12-25")!]))
+        #expect(try roundTrip(split) == split)
+        let bad = try s.applying([
+            "windows": [
+                ["days": [], "start": "09:00", "end": "12:00"], ["days": [1, 1], "start": "12:00", "end": "09:00"],
+                ["days": [8], "start": "9:00", "end": "25:00"],
+            ],
+            "blackoutDates": ["2026-02-30"],
+        ])
+        #expect(bad.problems() == [
+            "windows[0].days must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)",
+            "windows[1].start must be before its end",
+            "windows[1].days must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)",
+            "windows[2].start must be HH:MM (00:00…23:59)", "windows[2].end must be HH:MM (00:01…24:00)",
+            "windows[2].days must be distinct ISO weekdays 1 (Monday) … 7 (Sunday)",
+            "blackoutDates must be YYYY-MM-DD dates (2026-02-30 is not)",
+        ])
+        #expect(bad.callingWindows == nil)
+        #expect(throws: SettingsError.self) { try s.applying(["windows": ["09:00-12:00"]]) }
+        #expect(try s.applying(["windows": .array(Array(repeating: ["days": [1], "start": "09:00", "end": "10:00"], count: 33))])
+            .problems() == ["windows: at most 32"])
+    }
+
     @Test("every method name is unique and in a DESIGN §6 family")
     func methodNames() {
         let names = ProtocolMethods.all

@@ -14,5 +14,6 @@ public struct Migration: Sendable {
         Migration0005FewerWrites.migration,
         Migration0006OutcomeUnknown.migration,
         Migration0007CallingWindows.migration,
+        Migration0008EligibilityWindows.migration,
     ]
 }
