@@ -47,9 +47,9 @@ struct CallWatchdogTests {
             answer.withLockedValue { $0 = .some(result) }
         }
         for second in 1...9 {
-            try await until { clock.sleepers == 1 }  // the watchdog waits for its next tick
+            try await waitUntil { clock.sleepers == 1 }  // the watchdog waits for its next tick
             clock.advance(by: .seconds(1))
-            try await until { clock.sleepers == 1 }  // it looked, and waits again
+            try await waitUntil { clock.sleepers == 1 }  // it looked, and waits again
             #expect(answer.withLockedValue { $0 } == nil, "abandoned after \(second) s of a 10 s limit")
         }
         clock.advance(by: .seconds(1))
@@ -58,7 +58,7 @@ struct CallWatchdogTests {
         #expect(dog.count == 0)
         // The abandoned body was told to stop.
         gate.open()
-        try await until { gate.passed == 1 }
+        try await waitUntil { gate.passed == 1 }
         #expect(sawCancel.withLockedValue { $0 })
     }
 
@@ -76,11 +76,11 @@ struct CallWatchdogTests {
             return PlacedCall(outcome: .noAnswer)
         }
         // The watchdog and both sleeping bodies wait on the clock.
-        try await until { clock.sleepers == 3 }
+        try await waitUntil { clock.sleepers == 3 }
         clock.advance(by: .seconds(10))  // past slow's limit, before later's end
         // slow is abandoned (its sleep cancelled at once); the watchdog waits again, later still
         // sleeps and is the one call watched.
-        try await until { clock.sleepers == 2 && dog.count == 1 }
+        try await waitUntil { clock.sleepers == 2 && dog.count == 1 }
         clock.advance(by: .seconds(10))  // later's body ends, 10 s before its limit
         let (q, s, l) = await (quick, slow, later)
         #expect(q == Self.answered)
@@ -102,7 +102,7 @@ struct CallWatchdogTests {
                 }
             }
         }
-        try await until { clock.sleepers == 2 }  // the body and the watchdog
+        try await waitUntil { clock.sleepers == 2 }  // the body and the watchdog
         task.cancel()
         let result = await task.value
         #expect(result?.outcomeKnown == false)
@@ -117,7 +117,7 @@ struct CallWatchdogTests {
             try? await Task.sleep(for: .seconds(3600))
             return Self.answered
         }
-        try await until { clock.sleepers == 1 }
+        try await waitUntil { clock.sleepers == 1 }
         clock.advance(by: .seconds(1))
         #expect(await result == nil)
     }
@@ -153,17 +153,4 @@ private final class Gate: Sendable {
     }
 
     var passed: Int { self.state.withLockedValue { $0.passed } }
-}
-
-/// Waits until `condition` holds: for tasks to reach a step, not for time to pass (gives up after
-/// a minute, so a broken watchdog fails the test instead of hanging it).
-private func until(_ condition: () -> Bool) async throws {
-    let giveUp = ContinuousClock.now + .seconds(60)
-    while !condition() {
-        guard ContinuousClock.now < giveUp else {
-            Issue.record("the condition did not hold within a minute")
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(1))
-    }
 }

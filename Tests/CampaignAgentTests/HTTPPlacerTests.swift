@@ -226,30 +226,17 @@ struct HTTPPlacerTests {
             async let placed = placer.place(
                 CallRequest(job: request.job, idempotencyKey: request.idempotencyKey, deadline: start + .seconds(20)))
             for poll in 1...3 {
-                try await Self.until { manual.sleepers == 1 }  // accepted (or polled), waits for the next poll
+                try await waitUntil { manual.sleepers == 1 }  // accepted (or polled), waits for the next poll
                 #expect(provider.calls.first?.polls ?? 0 == poll - 1)
                 manual.advance(by: .milliseconds(20))
             }
-            try await Self.until { manual.sleepers == 1 && provider.calls.first?.polls ?? 0 == 3 }
+            try await waitUntil { manual.sleepers == 1 && provider.calls.first?.polls ?? 0 == 3 }
             manual.advance(by: .seconds(20))  // past the limit
             let result = await placed
             #expect(!result.outcomeKnown)
             #expect(result.providerCallId == "call-1")
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])
             #expect(provider.calls.first?.polls == 3, "no poll after the limit")
-        }
-    }
-
-    /// Waits until `condition` holds (tasks and the loopback server reaching a step, not time
-    /// passing); gives up after a minute.
-    static func until(_ condition: () -> Bool) async throws {
-        let giveUp = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            guard ContinuousClock.now < giveUp else {
-                Issue.record("the condition did not hold within a minute")
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(1))
         }
     }
 
