@@ -62,6 +62,10 @@ public struct JobStateMachine: Sendable, Equatable {
         case cancelRequested
         /// An administrator retries a finished job (`jobs.retry`).
         case retryRequested
+        /// The job's campaign ended (`campaigns.end`, or its `endsAt` passed): a job still waiting
+        /// in the queue is SKIPPED `campaign_ended`; one under lease is left to finish (a CLAIMED
+        /// one meets the ended campaign at its pre-dial check, a DIALING one is a call under way).
+        case campaignEnded
     }
 
     /// The verdict of the pre-dial check.
@@ -126,6 +130,9 @@ public struct JobStateMachine: Sendable, Equatable {
     }
 
     public private(set) var snapshot: Snapshot
+
+    /// The reason of a job SKIPPED because its campaign ended (by the event, or at the pre-dial check).
+    public static let campaignEndedReason = "campaign_ended"
 
     public init(_ snapshot: Snapshot) {
         self.snapshot = snapshot
@@ -207,6 +214,9 @@ public struct JobStateMachine: Sendable, Equatable {
             case .failed, .skipped: return .transition(.reset)
             case .queued, .active, .completed: return .reject(.invalidState)
             }
+
+        case .campaignEnded:
+            return s.status == .queued ? .transition(.skip(reason: Self.campaignEndedReason)) : .reject(.invalidState)
         }
     }
 
@@ -235,7 +245,8 @@ public struct JobStateMachine: Sendable, Equatable {
         case .completeReported: report = .complete
         case .failReported: report = .fail
         case .skipReported: report = .skip
-        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested: report = nil
+        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded:
+            report = nil
         }
         self.apply(t, newToken: newToken, retryBudget: retryBudget, report: report)
         return decision

@@ -79,7 +79,7 @@ enum EventKey: String, CaseIterable, Sendable {
     case failRetryable, failFinal, failRetryableStale, failFinalStale
     case failUnknown, failUnknownStale
     case skip, skipStale
-    case leaseExpired, connectionLost, cancel, retry
+    case leaseExpired, connectionLost, cancel, retry, campaignEnded
 
     var event: JobStateMachine.Event {
         switch self {
@@ -104,6 +104,7 @@ enum EventKey: String, CaseIterable, Sendable {
         case .connectionLost: return .connectionLost
         case .cancel: return .cancelRequested
         case .retry: return .retryRequested
+        case .campaignEnded: return .campaignEnded
         }
     }
 }
@@ -121,6 +122,7 @@ func caseName(_ event: JobStateMachine.Event) -> String {
     case .connectionLost: return "connectionLost"
     case .cancelRequested: return "cancelRequested"
     case .retryRequested: return "retryRequested"
+    case .campaignEnded: return "campaignEnded"
     }
 }
 
@@ -132,7 +134,7 @@ func reportKind(_ event: JobStateMachine.Event) -> JobStateMachine.ReportKind? {
     case .completeReported: return .complete
     case .failReported: return .fail
     case .skipReported: return .skip
-    case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested: return nil
+    case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded: return nil
     }
 }
 
@@ -200,6 +202,7 @@ let lifecycleTable: [Row] = [
     row(.queuedNew, .connectionLost, invalid),
     row(.queuedNew, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedNew, .retry, invalid),
+    row(.queuedNew, .campaignEnded, to(.skip(reason: "campaign_ended"))),
 
     // QUEUED after a retryable failure report (lastReport fail): only that report is a resend.
     row(.queuedAfterFail, .lease, to(.claim)),
@@ -223,6 +226,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterFail, .connectionLost, invalid),
     row(.queuedAfterFail, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterFail, .retry, invalid),
+    row(.queuedAfterFail, .campaignEnded, to(.skip(reason: "campaign_ended"))),
 
     // QUEUED after a lost lease (expired or connection closed before dialing; or an admin retry).
     row(.queuedAfterLostLease, .lease, to(.claim)),
@@ -246,6 +250,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterLostLease, .connectionLost, invalid),
     row(.queuedAfterLostLease, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterLostLease, .retry, invalid),
+    row(.queuedAfterLostLease, .campaignEnded, to(.skip(reason: "campaign_ended"))),
 
     // ACTIVE/CLAIMED (lastReport nil: a fresh lease)
     row(.claimed, .lease, invalid),
@@ -269,6 +274,7 @@ let lifecycleTable: [Row] = [
     row(.claimed, .connectionLost, to(.requeueNow), none: to(.fail(reason: .connectionLost))),
     row(.claimed, .cancel, to(.skip(reason: "cancelled"))),
     row(.claimed, .retry, invalid),
+    row(.claimed, .campaignEnded, invalid),
 
     // ACTIVE/DIALING (lastReport dialing)
     row(.dialing, .lease, invalid),
@@ -292,6 +298,7 @@ let lifecycleTable: [Row] = [
     row(.dialing, .connectionLost, invalid),  // DIALING keeps its lease until it expires
     row(.dialing, .cancel, to(.skip(reason: "cancelled"))),
     row(.dialing, .retry, invalid),
+    row(.dialing, .campaignEnded, invalid),
 
     // COMPLETED (lastReport complete)
     row(.completed, .lease, invalid),
@@ -315,6 +322,7 @@ let lifecycleTable: [Row] = [
     row(.completed, .connectionLost, invalid),
     row(.completed, .cancel, invalid),
     row(.completed, .retry, invalid),
+    row(.completed, .campaignEnded, invalid),
 
     // FAILED by a report (lastReport fail)
     row(.failedReported, .lease, invalid),
@@ -338,6 +346,7 @@ let lifecycleTable: [Row] = [
     row(.failedReported, .connectionLost, invalid),
     row(.failedReported, .cancel, invalid),
     row(.failedReported, .retry, to(.reset)),
+    row(.failedReported, .campaignEnded, invalid),
 
     // FAILED "lease_expired" (lastReport nil: the lease ran out before dialing, attempts used up)
     row(.failedLeaseExpired, .lease, invalid),
@@ -361,6 +370,7 @@ let lifecycleTable: [Row] = [
     row(.failedLeaseExpired, .connectionLost, invalid),
     row(.failedLeaseExpired, .cancel, invalid),
     row(.failedLeaseExpired, .retry, to(.reset)),
+    row(.failedLeaseExpired, .campaignEnded, invalid),
 
     // FAILED "outcome_unknown" (the DIALING lease expired): a late result with its token lands.
     row(.failedOutcomeUnknown, .lease, invalid),
@@ -385,6 +395,7 @@ let lifecycleTable: [Row] = [
     row(.failedOutcomeUnknown, .connectionLost, invalid),
     row(.failedOutcomeUnknown, .cancel, invalid),
     row(.failedOutcomeUnknown, .retry, to(.reset)),
+    row(.failedOutcomeUnknown, .campaignEnded, invalid),
 
     // FAILED "outcome_unknown" reported by the agent itself (lastReport fail).
     row(.failedUnknownReported, .lease, invalid),
@@ -408,6 +419,7 @@ let lifecycleTable: [Row] = [
     row(.failedUnknownReported, .connectionLost, invalid),
     row(.failedUnknownReported, .cancel, invalid),
     row(.failedUnknownReported, .retry, to(.reset)),
+    row(.failedUnknownReported, .campaignEnded, invalid),
 
     // SKIPPED by the agent's skip (lastReport skip)
     row(.skippedByAgent, .lease, invalid),
@@ -431,6 +443,7 @@ let lifecycleTable: [Row] = [
     row(.skippedByAgent, .connectionLost, invalid),
     row(.skippedByAgent, .cancel, invalid),
     row(.skippedByAgent, .retry, to(.reset)),
+    row(.skippedByAgent, .campaignEnded, invalid),
 
     // SKIPPED by a dialing refusal (lastReport dialing): the agent learns it from a resend.
     row(.skippedRefused, .lease, invalid),
@@ -454,6 +467,7 @@ let lifecycleTable: [Row] = [
     row(.skippedRefused, .connectionLost, invalid),
     row(.skippedRefused, .cancel, invalid),
     row(.skippedRefused, .retry, to(.reset)),
+    row(.skippedRefused, .campaignEnded, invalid),
 
     // SKIPPED "cancelled" by an admin (lastReport nil): every report of the lease is out of place.
     row(.skippedCancelled, .lease, invalid),
@@ -477,6 +491,7 @@ let lifecycleTable: [Row] = [
     row(.skippedCancelled, .connectionLost, invalid),
     row(.skippedCancelled, .cancel, invalid),
     row(.skippedCancelled, .retry, to(.reset)),
+    row(.skippedCancelled, .campaignEnded, invalid),
 
     // QUEUED after the pre-dial check deferred it (lastReport dialing, the attempt given back):
     // a resend of that check is a replay (its answer: not allowed, due at runAt); nothing else fits.
@@ -501,6 +516,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterDeferral, .connectionLost, invalid),
     row(.queuedAfterDeferral, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterDeferral, .retry, invalid),
+    row(.queuedAfterDeferral, .campaignEnded, to(.skip(reason: "campaign_ended"))),
 ]
 
 @Suite("JobStateMachine: every (state, event) pair")
@@ -519,7 +535,7 @@ struct JobStateMachineTableTests {
         #expect(
             covered == [
                 "leaseRequested", "dialingRequested", "completeReported", "failReported", "skipReported",
-                "leaseExpired", "connectionLost", "cancelRequested", "retryRequested",
+                "leaseExpired", "connectionLost", "cancelRequested", "retryRequested", "campaignEnded",
             ])
         // Every report kind is some state's lastReport, and so is "none".
         let kinds = Set(StateKind.allCases.map { $0.snapshot(attemptsLeft: true).lastReport })
@@ -814,6 +830,8 @@ struct JobStateMachinePropertyTests {
                     #expect(after.attemptsMade == before.attemptsMade, "\(event) → \(t)")
                     #expect(after.leaseToken == before.leaseToken, "\(event) → \(t)")
                 }
+                // A campaign's end takes only jobs waiting in the queue; leased ones finish.
+                if event == .campaignEnded { #expect(before.status == .queued, "\(before) ended by its campaign") }
                 // DIALING never goes back to QUEUED by itself (only a retryable failure report re-queues it).
                 if before.status == .active, before.phase == .dialing, after.status == .queued {
                     if case .failReported(_, true, false) = event {} else {
@@ -858,7 +876,7 @@ struct JobStateMachinePropertyTests {
         // The random walk reached every transition and every kind of answer.
         for name in [
             "claim", "startDialing", "complete", "complete/late", "retryLater", "requeueNow", "reset", "deferDial",
-            "skip/agent", "skip/rule", "skip/cancelled",
+            "skip/agent", "skip/rule", "skip/cancelled", "skip/campaign_ended",
             "fail/reported", "fail/reported/late", "fail/lease_expired", "fail/connection_lost", "fail/outcome_unknown",
             "replay", "reject/LEASE_LOST", "reject/INVALID_STATE",
         ] {
@@ -879,7 +897,8 @@ struct JobStateMachinePropertyTests {
             case .retryLater: return "retryLater"
             case .requeueNow: return "requeueNow"
             case .fail(let reason): return "fail/\(reason.rawValue)\(reason == .reported ? late : "")"
-            case .skip(let reason): return reason == "cancelled" || reason == "agent" ? "skip/\(reason)" : "skip/rule"
+            case .skip(let reason):
+                return ["cancelled", "agent", "campaign_ended"].contains(reason) ? "skip/\(reason)" : "skip/rule"
             case .deferDial: return "deferDial"
             case .reset: return "reset"
             }
@@ -890,14 +909,14 @@ struct JobStateMachinePropertyTests {
         switch event {
         case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _, _), .skipReported(let t):
             return t
-        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested:
+        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded:
             return nil
         }
     }
 
     static func randomEvent(token: String, using rng: inout SplitMix64) -> JobStateMachine.Event {
         // Weighted so that jobs get far enough to exercise every transition.
-        switch Int.random(in: 0..<23, using: &rng) {
+        switch Int.random(in: 0..<24, using: &rng) {
         case 0..<4: return .leaseRequested
         case 4..<7: return .dialingRequested(token: token, verdict: .allowed)
         case 7: return .dialingRequested(token: token, verdict: .refused(rule: rule))
@@ -908,6 +927,7 @@ struct JobStateMachinePropertyTests {
         case 17..<19: return .connectionLost
         case 19: return .cancelRequested
         case 20: return .dialingRequested(token: token, verdict: .deferred(rule: later, until: deferUntil))
+        case 21: return .campaignEnded
         default: return .retryRequested
         }
     }
