@@ -105,13 +105,13 @@ public final class Coordinator: Sendable {
         // still take turns on the dial-limits lock). Leases: one, as a lease with dial takes that
         // lock for its whole transaction.
         self.batcher = RequestBatcher(concurrency: 2) { requests in
-            // The settings of the moment, read (cached) when the batch is written.
-            let s = try await settings.get()
-            return try await store.apply(requests, retry: s.retryPolicy, rules: s.dialRules)
+            // The campaigns' settings of the moment, read (cached) when the batch is written.
+            let b = try await settings.book()
+            return try await store.apply(requests, retry: b.default.settings.retryPolicy, rules: b.dialRules)
         }
         self.leases = RequestBatcher { requests in
-            let s = try await settings.get()
-            return try await store.lease(requests, leaseSeconds: s.leaseSeconds, rules: s.dialRules)
+            let b = try await settings.book()
+            return try await store.lease(requests, leaseSeconds: b.default.settings.leaseSeconds, rules: b.dialRules)
         }
     }
 
@@ -121,6 +121,7 @@ public final class Coordinator: Sendable {
         let groups: [any MethodGroup] = [
             StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
+            CampaignHandlers(coordinator: self),
         ]
         for group in groups { group.register(on: router) }
         return router
@@ -134,9 +135,11 @@ public final class Coordinator: Sendable {
         await StatusHandlers(coordinator: self).health()
     }
 
-    /// What `automation.run` does (`ctx` nil: the maintenance leader's scheduled run).
-    public func runAutomation(dryRun: Bool, by ctx: RPCContext?) async throws -> RunAutomation.Result {
-        try await AutomationHandlers(coordinator: self).run(dryRun: dryRun, by: ctx)
+    /// What `automation.run` does for the default campaign or `campaign` (`ctx` nil: the
+    /// maintenance leader's scheduled run).
+    public func runAutomation(dryRun: Bool, campaign: String? = nil, by ctx: RPCContext?) async throws -> RunAutomation.Result {
+        _ = try await self.campaigns(fresh: true)
+        return try await AutomationHandlers(coordinator: self).run(dryRun: dryRun, campaign: try await self.campaign(campaign), by: ctx)
     }
 
     /// How many requests each group commit of reports carried, most recent last (for tests and benchmarks).
@@ -148,9 +151,23 @@ public final class Coordinator: Sendable {
         self.signal.notifyAll()
     }
 
-    /// The settings, re-read from the database at most every `settingsRefresh`.
+    /// The default campaign's settings, re-read from the database at most every `settingsRefresh`.
     public func settings(fresh: Bool = false) async throws -> AutomationSettings {
         try await self.db { try await self.settingsCache.get(fresh: fresh) }
+    }
+
+    /// Every campaign and its settings, re-read at most every `settingsRefresh`.
+    func campaigns(fresh: Bool = false) async throws -> CampaignBook {
+        try await self.db { try await self.settingsCache.book(fresh: fresh) }
+    }
+
+    /// The campaign called `name` (nil: the default one); NOT_FOUND when there is none. Read
+    /// again from the database when this coordinator does not know the name yet.
+    func campaign(_ name: String?) async throws -> CampaignRecord {
+        guard let name, name != CampaignName.default else { return try await self.campaigns().default }
+        if let c = try await self.campaigns()[name] { return c }
+        if let c = try await self.campaigns(fresh: true)[name] { return c }
+        throw RPCError(.notFound, "no campaign \(name)", details: ["campaign": .string(name)])
     }
 
     /// Runs a store call, turning database failures into wire errors (and logging the details).

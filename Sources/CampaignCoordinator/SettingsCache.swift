@@ -3,14 +3,43 @@ import CampaignProtocol
 import CampaignStore
 import NIOConcurrencyHelpers
 
-/// The automation settings, re-read from the database at most every `refresh` (another
+/// Every campaign with its settings, as this coordinator last read them.
+struct CampaignBook: Sendable {
+    let campaigns: [CampaignRecord]
+
+    /// The default campaign (the migration made it; it never ends).
+    var `default`: CampaignRecord {
+        self.campaigns.first(where: \.isDefault)
+            ?? CampaignRecord(
+                id: CampaignRecord.defaultID, name: CampaignName.default, title: "", status: .active, startsAt: nil,
+                endsAt: nil, priority: 10, audience: .all, createdAt: "", updatedAt: "", updatedBy: "", endedAt: nil,
+                endedReason: nil, settings: AutomationSettings())
+    }
+
+    subscript(name: String) -> CampaignRecord? { self.campaigns.first { $0.name == name } }
+    subscript(id id: Int64) -> CampaignRecord? { self.campaigns.first { $0.id == id } }
+
+    /// The pre-dial rules and limits: the provider's from the default campaign's settings, and
+    /// each campaign's that is not ended (whether it is open now, the database says with each row).
+    var dialRules: DialRules {
+        let provider = self.default.settings
+        var campaigns: [Int64: CampaignRules] = [:]
+        for c in self.campaigns where c.status != .ended {
+            campaigns[c.id] = c.settings.campaignRules(weight: c.priority)
+        }
+        return DialRules(
+            maxConcurrentCalls: provider.maxConcurrentCalls, callsPerSecond: provider.callsPerSecond, campaigns: campaigns)
+    }
+}
+
+/// The campaigns and their settings, re-read from the database at most every `refresh` (another
 /// coordinator may change them).
 final class SettingsCache: Sendable {
     private let store: PostgresJobStore
     private let refresh: Duration
     /// The clock (a test passes its own).
     private let now: @Sendable () -> ContinuousClock.Instant
-    private let cached = NIOLockedValueBox<(AutomationSettings, ContinuousClock.Instant)?>(nil)
+    private let cached = NIOLockedValueBox<(CampaignBook, ContinuousClock.Instant)?>(nil)
 
     init(store: PostgresJobStore, refresh: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.store = store
@@ -18,32 +47,42 @@ final class SettingsCache: Sendable {
         self.now = now
     }
 
-    /// The settings: the cached ones while younger than `refresh`, else (or when `fresh`) read again.
-    func get(fresh: Bool = false) async throws -> AutomationSettings {
-        if !fresh, let (s, at) = self.cached.withLockedValue({ $0 }), self.now() - at < self.refresh {
-            return s
+    /// The campaigns: the cached ones while younger than `refresh`, else (or when `fresh`) read again.
+    func book(fresh: Bool = false) async throws -> CampaignBook {
+        if !fresh, let (b, at) = self.cached.withLockedValue({ $0 }), self.now() - at < self.refresh {
+            return b
         }
-        let s = try await self.store.settings()
-        self.set(s)
-        return s
+        let b = CampaignBook(campaigns: try await self.store.campaigns())
+        self.set(b)
+        return b
+    }
+
+    /// The default campaign's settings.
+    func get(fresh: Bool = false) async throws -> AutomationSettings {
+        try await self.book(fresh: fresh).default.settings
     }
 
     /// What this coordinator just wrote: cached as read now.
-    func set(_ s: AutomationSettings) {
+    func set(_ b: CampaignBook) {
         let at = self.now()
-        self.cached.withLockedValue { $0 = (s, at) }
+        self.cached.withLockedValue { $0 = (b, at) }
+    }
+
+    /// Forgets what was read: the next ``book(fresh:)`` reads again.
+    func invalidate() {
+        self.cached.withLockedValue { $0 = nil }
     }
 }
 
 extension AutomationSettings {
-    /// The pre-dial rules and provider limits these settings describe.
-    var dialRules: DialRules {
-        DialRules(
+    /// A campaign's pre-dial rules and own limits, as these settings describe them.
+    func campaignRules(weight: Int) -> CampaignRules {
+        CampaignRules(
             policy: EligibilityPolicy(
                 windows: self.callingWindows
                     ?? CallingWindows(WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5))),
                 cooldownSeconds: self.cooldownMinutes * 60),
             dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
-            callsPerSecond: self.callsPerSecond)
+            weight: weight, retry: self.retryPolicy)
     }
 }

@@ -1,5 +1,6 @@
 /// The queue job id of a job `automation.run` enqueues, `<customer externalRef>:<campaign-local
-/// date YYYY-MM-DD>`: one automatic job per customer and day, whatever runs enqueue it. The
+/// date YYYY-MM-DD>` in the default campaign and `<campaign>/<externalRef>:<date>` in another:
+/// one automatic job per customer, campaign and day, whatever runs enqueue it. The
 /// enqueue itself is one SQL statement that builds this id in the database
 /// (`SQL.AutomationRun`); this type is the format's one statement in Swift, and a test holds
 /// the two to the same text.
@@ -7,13 +8,19 @@ public struct AutomaticQueueJobID: Hashable, Sendable, CustomStringConvertible {
     public let externalRef: String
     /// `YYYY-MM-DD` in the campaign's timezone.
     public let date: String
+    /// The campaign's name; nil for the default campaign.
+    public let campaign: String?
 
-    public init(externalRef: String, date: String) {
+    public init(externalRef: String, date: String, campaign: String? = nil) {
         self.externalRef = externalRef
         self.date = date
+        self.campaign = campaign
     }
 
-    public var description: String { "\(self.externalRef):\(self.date)" }
+    /// What comes before `<ref>:<date>`: `<campaign>/`, or nothing for the default campaign.
+    public static func prefix(campaign: String?) -> String { campaign.map { "\($0)/" } ?? "" }
+
+    public var description: String { "\(Self.prefix(campaign: self.campaign))\(self.externalRef):\(self.date)" }
 
     /// Whether `queueJobId` has this form (`<something>:<DDDD-DD-DD>`): a manual enqueue may not
     /// take such an id, which automation.run could want for the same customer and day.

@@ -60,3 +60,33 @@ public struct DialAdmission: Sendable, Equatable {
         return max(50, Int(self.window.seconds * 1000) / self.window.calls)
     }
 }
+
+/// One campaign's own share under the provider's limits: its calls in progress, at most its own
+/// `maxConcurrentCalls`, and its calls today (which its daily cap, a business rule, reads). Pure,
+/// like ``DialAdmission``; a call is admitted only when both the campaign and the provider have
+/// room, and then counts for both.
+public struct CampaignAdmission: Sendable, Equatable {
+    public private(set) var dialing: Int
+    public private(set) var callsToday: Int
+    public let maxConcurrentCalls: Int
+
+    public init(dialing: Int, callsToday: Int, maxConcurrentCalls: Int) {
+        self.dialing = dialing
+        self.callsToday = callsToday
+        self.maxConcurrentCalls = maxConcurrentCalls
+    }
+
+    /// More calls the campaign's own limit admits now.
+    public var slack: Int { max(0, self.maxConcurrentCalls - self.dialing) }
+
+    /// Takes one call slot of the campaign and of the provider; nil when admitted (and counted
+    /// in both), else how long to wait (ms): until a call may end when the campaign is full, else
+    /// as the provider says.
+    public mutating func admit(under provider: inout DialAdmission) -> Int? {
+        guard self.slack > 0 else { return 1000 }
+        if let wait = provider.admit() { return wait }
+        self.dialing += 1
+        self.callsToday += 1
+        return nil
+    }
+}

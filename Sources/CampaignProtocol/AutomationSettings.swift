@@ -22,7 +22,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var windows: [WindowSetting] = []
     /// Customer-local dates (`YYYY-MM-DD`) on which no call is placed.
     public var blackoutDates: [String] = []
-    /// Calls placed per day across the campaign, at most.
+    /// Calls placed per day in the campaign, at most.
     public var dailyCap: Int = 1000
     /// Minutes that must pass after a customer's last call before a new job calls them.
     public var cooldownMinutes: Int = 1440
@@ -33,7 +33,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var leaseSeconds: Int = 60
     /// How often the leader runs the automatic enqueue when `enabled`.
     public var autoRunIntervalSeconds: Int = 300
-    /// The provider's limit of calls in progress at once, across all agents and coordinators.
+    /// Calls in progress at once, across all agents and coordinators: the provider's limit for
+    /// every campaign together in the default campaign's settings, the campaign's own in another's.
     public var maxConcurrentCalls: Int = 20
     /// The provider's limit of call starts per second, across all agents and coordinators.
     public var callsPerSecond: Double = 5
@@ -135,6 +136,22 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
 
     /// The names of every setting.
     public static let keys: [String] = CodingKeys.allCases.map(\.rawValue)
+
+    /// The settings of the whole deployment rather than of one campaign: the provider's rate of
+    /// call starts, the length of a lease, the interval of the automatic runs. They are the
+    /// default campaign's; every other campaign shows those values and refuses to change them.
+    /// (`maxConcurrentCalls` is both: the default campaign's is the provider's limit across all
+    /// campaigns, another campaign's is its own, lower one.)
+    public static let deploymentKeys: Set<String> = ["callsPerSecond", "leaseSeconds", "autoRunIntervalSeconds"]
+
+    /// These settings with the deployment's own (``deploymentKeys``) taken from `deployment`.
+    public func withDeployment(of deployment: AutomationSettings) -> AutomationSettings {
+        var s = self
+        s.callsPerSecond = deployment.callsPerSecond
+        s.leaseSeconds = deployment.leaseSeconds
+        s.autoRunIntervalSeconds = deployment.autoRunIntervalSeconds
+        return s
+    }
 
     /// Missing fields take their defaults (settings stored before a field existed keep working).
     public init(from decoder: any Decoder) throws {

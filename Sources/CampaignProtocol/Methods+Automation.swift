@@ -3,27 +3,49 @@ import Foundation
 
 // The automation settings and runs: automation.get, automation.set, automation.run.
 
-/// `automation.get`: the current settings.
+/// The params of a method about one campaign's settings: the default campaign when none is named.
+public struct CampaignParam: Codable, Sendable, Equatable {
+    public var campaign: String?
+    public init(campaign: String? = nil) { self.campaign = campaign }
+}
+
+/// `automation.get`: the current settings (of the default campaign, or of `campaign`).
 public enum GetAutomation: RPCMethod {
     public static let name = "automation.get"
     public static let requiredRole = AccessRole.reader
-    public typealias Params = NoParams
+    public typealias Params = CampaignParam
     public typealias Result = AutomationSettings
 }
 
-/// `automation.set`: changes some settings (a partial object: `{"dailyCap": 500}`); every field
-/// is validated and nothing is half-applied; each change is logged with the caller's uid.
+/// `automation.set`: changes some settings (a partial object: `{"dailyCap": 500}`, and
+/// `"campaign": "<name>"` for another campaign than the default); every field is validated and
+/// nothing is half-applied; each change is logged with the caller's uid.
 public enum SetAutomation: RPCMethod {
     public static let name = "automation.set"
     public struct Params: Codable, Sendable, Equatable {
         public var values: [String: JSONValue]
-        public init(_ values: [String: JSONValue]) { self.values = values }
+        /// The campaign (nil: the default one).
+        public var campaign: String?
+        public init(_ values: [String: JSONValue], campaign: String? = nil) {
+            self.values = values
+            self.campaign = campaign
+        }
         public init(from decoder: any Decoder) throws {
-            self.values = try decoder.singleValueContainer().decode([String: JSONValue].self)
+            var values = try decoder.singleValueContainer().decode([String: JSONValue].self)
+            switch values.removeValue(forKey: "campaign") {
+            case nil: self.campaign = nil
+            case .string(let name)?: self.campaign = name
+            case _?:
+                throw DecodingError.typeMismatch(
+                    String.self, .init(codingPath: [], debugDescription: "campaign must be a campaign name"))
+            }
+            self.values = values
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.singleValueContainer()
-            try c.encode(self.values)
+            var values = self.values
+            if let campaign = self.campaign { values["campaign"] = .string(campaign) }
+            try c.encode(values)
         }
     }
     public typealias Result = AutomationSettings
@@ -36,7 +58,12 @@ public enum RunAutomation: RPCMethod {
     public struct Params: Codable, Sendable, Equatable {
         /// Count only; enqueue nothing.
         public var dryRun: Bool?
-        public init(dryRun: Bool? = nil) { self.dryRun = dryRun }
+        /// The campaign to run (nil: the default one).
+        public var campaign: String?
+        public init(dryRun: Bool? = nil, campaign: String? = nil) {
+            self.dryRun = dryRun
+            self.campaign = campaign
+        }
     }
     public struct Result: Codable, Sendable, Equatable {
         /// Customers looked at (all of them).
@@ -48,6 +75,8 @@ public enum RunAutomation: RPCMethod {
         /// Customers left out, by the first rule they fail (`not_active`, `invalid_phone`,
         /// `outside_working_hours`, `cooldown`, `open_job`, `already_enqueued_today`, `daily_cap`).
         public var leftOut: [String: Int]
+        /// The campaign run.
+        public var campaign: String?
         /// The campaign-local date of the run.
         public var date: String
         /// Calls the cap still allowed when the run started.
@@ -55,8 +84,9 @@ public enum RunAutomation: RPCMethod {
         public var dryRun: Bool
         public init(
             considered: Int, enqueued: Int, eligible: Int, leftOut: [String: Int], date: String, capRemaining: Int,
-            dryRun: Bool
+            dryRun: Bool, campaign: String? = nil
         ) {
+            self.campaign = campaign
             self.considered = considered
             self.enqueued = enqueued
             self.eligible = eligible

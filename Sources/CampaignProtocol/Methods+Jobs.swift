@@ -34,6 +34,8 @@ public enum ListJobs: RPCMethod {
     public struct Params: Codable, Sendable, Equatable {
         public var status: JobStatus?
         public var customerRef: String?
+        /// Jobs of this campaign only.
+        public var campaign: String?
         /// 1…1000, default 100.
         public var limit: Int?
         /// `nextCursor` of the previous page.
@@ -47,8 +49,10 @@ public enum ListJobs: RPCMethod {
         public var outcome: CallOutcome?
         public init(
             status: JobStatus? = nil, customerRef: String? = nil, limit: Int? = nil, cursor: String? = nil,
-            updatedSince: String? = nil, updatedBefore: String? = nil, reason: String? = nil, outcome: CallOutcome? = nil
+            updatedSince: String? = nil, updatedBefore: String? = nil, reason: String? = nil, outcome: CallOutcome? = nil,
+            campaign: String? = nil
         ) {
+            self.campaign = campaign
             self.status = status
             self.customerRef = customerRef
             self.limit = limit
@@ -91,11 +95,12 @@ public enum GetJob: RPCMethod {
     }
 }
 
-/// `jobs.tally`: counts by status and by call outcome of the jobs' last result.
+/// `jobs.tally`: counts by status and by call outcome of the jobs' last result (of every
+/// campaign, or of `campaign`).
 public enum TallyJobs: RPCMethod {
     public static let name = "jobs.tally"
     public static let requiredRole = AccessRole.reader
-    public typealias Params = NoParams
+    public typealias Params = CampaignParam
     public struct Result: Codable, Sendable, Equatable {
         public var byStatus: QueueCounts
         /// Keyed `STATUS/OUTCOME` (e.g. `COMPLETED/ANSWERED`, `FAILED/lease_expired`).

@@ -29,12 +29,15 @@ public enum Health: RPCMethod {
         public var leader: Bool
         public var agents: Int
         public var queue: QueueCounts
-        /// Jobs completed since midnight in the campaign's timezone.
+        /// Jobs completed since midnight in the default campaign's timezone.
         public var completedToday: Int
+        /// Each campaign not ended, by name.
+        public var campaigns: [CampaignHealth]
         public init(
             version: String, uptimeSeconds: Int, database: String, leader: Bool, agents: Int, queue: QueueCounts,
-            completedToday: Int
+            completedToday: Int, campaigns: [CampaignHealth] = []
         ) {
+            self.campaigns = campaigns
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.database = database
@@ -43,6 +46,24 @@ public enum Health: RPCMethod {
             self.queue = queue
             self.completedToday = completedToday
         }
+    }
+}
+
+/// One campaign in `health`.
+public struct CampaignHealth: Codable, Sendable, Equatable {
+    public var name: String
+    public var status: CampaignStatus
+    public var queue: QueueCounts
+    /// Calls in progress.
+    public var dialing: Int
+    /// Call starts since midnight in the campaign's timezone (what its daily cap counts).
+    public var callsToday: Int
+    public init(name: String, status: CampaignStatus, queue: QueueCounts, dialing: Int, callsToday: Int) {
+        self.name = name
+        self.status = status
+        self.queue = queue
+        self.dialing = dialing
+        self.callsToday = callsToday
     }
 }
 

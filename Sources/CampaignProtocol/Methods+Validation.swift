@@ -132,3 +132,54 @@ extension ListCustomers.Params: ValidatedParams {
         if let c = self.cursor, Int64(c) == nil { throw RPCError(.invalidParams, "invalid params: bad cursor") }
     }
 }
+
+/// The checks every campaign method shares.
+enum CampaignChecks {
+    static func name(_ name: String) throws {
+        guard CampaignName.isValid(name) else {
+            throw RPCError(.validationFailed, "campaign name must be 1…64 characters of [a-z0-9-]")
+        }
+    }
+
+    static func fields(title: String?, startsAt: String?, endsAt: String?, priority: Int?) throws {
+        if let title, !ParamLimits.campaignTitleBytes.contains(title.utf8.count) {
+            throw RPCError(.validationFailed, "title must be \(ParamLimits.campaignTitleBytes.wording) bytes")
+        }
+        for (key, value) in [("startsAt", startsAt), ("endsAt", endsAt)] {
+            if let value, Timestamp.parse(value) == nil {
+                throw RPCError(.validationFailed, "\(key) must be an RFC 3339 time")
+            }
+        }
+        if let priority, !ParamLimits.campaignPriority.contains(priority) {
+            throw RPCError(.validationFailed, "priority must be \(ParamLimits.campaignPriority.wording)")
+        }
+    }
+}
+
+extension CreateCampaign.Params: ValidatedParams {
+    public func validate() throws {
+        try CampaignChecks.name(self.name)
+        try CampaignChecks.fields(title: self.title, startsAt: self.startsAt, endsAt: self.endsAt, priority: self.priority)
+    }
+}
+
+extension UpdateCampaign.Params: ValidatedParams {
+    public func validate() throws {
+        try CampaignChecks.name(self.name)
+        try CampaignChecks.fields(
+            title: self.title, startsAt: self.startsAt?.value, endsAt: self.endsAt?.value, priority: self.priority)
+    }
+}
+
+extension CampaignRef: ValidatedParams {
+    public func validate() throws { try CampaignChecks.name(self.name) }
+}
+
+extension CampaignMembersParams: ValidatedParams {
+    public func validate() throws {
+        try CampaignChecks.name(self.name)
+        guard ParamLimits.membersPerCall.contains(self.customerRefs.count) else {
+            throw RPCError(.validationFailed, "customerRefs: \(ParamLimits.membersPerCall.wording) per call")
+        }
+    }
+}

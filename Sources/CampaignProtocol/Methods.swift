@@ -2,7 +2,7 @@ import CampaignCore
 import Foundation
 
 // One type per method of the protocol (DESIGN §6), in one file per group of methods
-// (`Methods+Status`, `+Agents`, `+Jobs`, `+Customers`, `+Automation`, as the coordinator's
+// (`Methods+Status`, `+Agents`, `+Jobs`, `+Customers`, `+Automation`, `+Campaigns`, as the coordinator's
 // handler groups). `protocol/openrpc.json` describes the same.
 
 /// Every method name the coordinator serves.
@@ -12,6 +12,8 @@ public enum ProtocolMethods {
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
+        CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,
+        ResumeCampaign.self, EndCampaign.self, AddCampaignMembers.self, RemoveCampaignMembers.self,
     ]
     public static let all: [String] = types.map { $0.name }
     /// The least role of each method.

@@ -8,6 +8,8 @@ import Foundation
 public struct JobView: Codable, Sendable, Equatable {
     public var id: Int64
     public var queueJobId: String
+    /// The campaign's name.
+    public var campaign: String
     public var customerId: Int64
     public var customerRef: String?
     public var status: JobStatus
@@ -30,9 +32,11 @@ public struct JobView: Codable, Sendable, Equatable {
         id: Int64, queueJobId: String, customerId: Int64, customerRef: String?, status: JobStatus,
         phase: JobPhase?, attemptsMade: Int, maxAttempts: Int, priority: Int, runAt: String, reason: String?,
         result: JSONValue?, leaseOwner: String?, leaseExpiresAt: String?, enqueuedAt: String,
-        startedAt: String?, completedAt: String?, failedAt: String?, updatedAt: String
+        startedAt: String?, completedAt: String?, failedAt: String?, updatedAt: String,
+        campaign: String = CampaignName.default
     ) {
         self.id = id
+        self.campaign = campaign
         self.queueJobId = queueJobId
         self.customerId = customerId
         self.customerRef = customerRef
@@ -208,6 +212,8 @@ public struct ItemError: Codable, Sendable, Equatable {
 public struct EnqueueItem: Codable, Sendable, Equatable {
     public var customerId: Int64?
     public var customerRef: String?
+    /// The campaign of the job (nil: the default one).
+    public var campaign: String?
     /// Idempotency key of the enqueue: a second enqueue with the same key creates nothing.
     /// Generated when absent.
     public var queueJobId: String?
@@ -219,8 +225,9 @@ public struct EnqueueItem: Codable, Sendable, Equatable {
 
     public init(
         customerId: Int64? = nil, customerRef: String? = nil, queueJobId: String? = nil, reason: String? = nil,
-        priority: Int? = nil, maxAttempts: Int? = nil, runAt: String? = nil
+        priority: Int? = nil, maxAttempts: Int? = nil, runAt: String? = nil, campaign: String? = nil
     ) {
+        self.campaign = campaign
         self.customerId = customerId
         self.customerRef = customerRef
         self.queueJobId = queueJobId

@@ -19,6 +19,12 @@ public enum ParamLimits {
     public static let jobIdsPerCall = 1...1000
     /// A caller's `queueJobId`.
     public static let queueJobIdBytes = 1...200
+    /// A campaign's `title`.
+    public static let campaignTitleBytes = 0...200
+    /// A campaign's `priority`: its weight in the share of leases.
+    public static let campaignPriority = 1...1000
+    /// Customers of one `campaigns.addMembers` / `removeMembers`.
+    public static let membersPerCall = 1...10_000
 }
 
 /// Params that check their own limits (``ParamLimits``): `validate()` throws the error to answer,

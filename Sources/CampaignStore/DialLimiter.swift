@@ -3,55 +3,96 @@ import CampaignProtocol
 import Foundation
 
 /// The counters of one batch's dialing checks, taken under the limits lock and kept up to date
-/// as the batch admits calls; the admission itself is ``DialAdmission``'s to decide.
+/// as the batch admits calls: the provider's (``DialAdmission``) and each campaign's
+/// (``CampaignAdmission``); the admission itself is theirs to decide.
 struct DialLimiter {
-    var admission: DialAdmission
+    var provider: DialAdmission
+    var campaigns: [Int64: CampaignAdmission]
     let now: Date
     /// The database's clock of this batch as it gave it: the instant the starts are recorded at.
     let nowEpoch: String
     let rules: DialRules
-    /// The zone of the campaign's day (the daily cap's), read once per batch.
-    let campaignTimeZone: TimeZone
+    /// Each campaign's zone (its daily cap's day), read once per batch.
+    let zones: [Int64: TimeZone]
+    /// Call starts admitted in this batch, per campaign.
+    private(set) var started: [Int64: Int] = [:]
 
     /// Adds the dial-limits lock and the counters under it to a pipeline; ``init(_:rules:)``
-    /// reads the counters' row from the slot answered.
+    /// reads the counters' rows from the slot answered.
     static func lock(in pipeline: inout Pipeline, _ rules: DialRules) throws -> Pipeline.Slot<SQL.DialCounters> {
         try pipeline.add(SQL.DialLimitsLock())
-        return try pipeline.add(SQL.DialCounters(timezone: rules.timezone, windowSeconds: rules.rateWindow.seconds))
+        let ids = rules.campaignIds
+        return try pipeline.add(SQL.DialCounters(
+            campaignIds: ids, timezones: ids.map { rules.campaigns[$0]!.timezone },
+            windowSeconds: rules.rateWindow.seconds))
     }
 
-    init(_ counters: SQL.DialCounters.Row, rules: DialRules) {
-        self.admission = DialAdmission(
-            dialing: counters.dialing, inWindow: counters.window, callsToday: counters.today,
+    init(_ counters: [SQL.DialCounters.Row], rules: DialRules) {
+        let first = counters.first
+        self.provider = DialAdmission(
+            dialing: first?.dialing ?? 0, inWindow: first?.window ?? 0, callsToday: 0,
             maxConcurrentCalls: rules.maxConcurrentCalls, callsPerSecond: rules.callsPerSecond)
-        self.nowEpoch = counters.nowEpoch
+        self.nowEpoch = first?.nowEpoch ?? String(Date().timeIntervalSince1970)
         self.now = Date(timeIntervalSince1970: Double(self.nowEpoch) ?? Date().timeIntervalSince1970)
         self.rules = rules
-        self.campaignTimeZone = TimeZone(identifier: rules.timezone) ?? TimeZone(identifier: "UTC")!
+        var campaigns: [Int64: CampaignAdmission] = [:]
+        for row in counters {
+            guard let id = row.campaignId, let r = rules.campaigns[id] else { continue }
+            campaigns[id] = CampaignAdmission(
+                dialing: row.campaignDialing, callsToday: row.today, maxConcurrentCalls: r.maxConcurrentCalls)
+        }
+        self.campaigns = campaigns
+        self.zones = rules.campaigns.mapValues { TimeZone(identifier: $0.timezone) ?? TimeZone(identifier: "UTC")! }
     }
 
     /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
     /// own DIALING rows): the customers are marked called (their cooldown counts from now) and
-    /// the starts counted at the batch's instant.
+    /// the starts counted at the batch's instant, per campaign.
     func record(customers: [Int64], in pipeline: inout Pipeline) throws {
         guard !customers.isEmpty else { return }
         try pipeline.add(SQL.CustomersMarkCalled(customerIds: customers))
-        try pipeline.add(SQL.DialCountersAdd(atEpoch: self.nowEpoch, count: customers.count))
+        try pipeline.add(SQL.DialCountersAdd(
+            atEpoch: self.nowEpoch, counts: self.started.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
     }
 
-    /// The business rules for this job's customer, now (the cap included).
+    /// The business rules for this job's customer and campaign, now (the campaign's state and
+    /// daily cap included).
     func verdict(for job: LockedJob) -> JobStateMachine.DialVerdict {
+        switch job.campaignGate {
+        case .ended: return .refused(rule: JobStateMachine.campaignEndedReason)
+        case .paused: return .deferred(rule: "campaign_paused", until: self.now)
+        case .notStarted(let at): return .deferred(rule: "campaign_not_started", until: at)
+        case .open: break
+        }
+        // A campaign this coordinator has not read yet (just created): ask again shortly.
+        guard let campaign = self.rules.campaigns[job.campaignId], let campaignZone = self.zones[job.campaignId] else {
+            return .deferred(rule: "campaign_not_loaded", until: self.now.addingTimeInterval(5))
+        }
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
         let customer = EligibilityPolicy.Customer(
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
-        return self.rules.policy.dialVerdict(
-            customer, attempt: job.machine.snapshot.attemptsMade, callsToday: self.admission.callsToday,
-            dailyCap: self.rules.dailyCap, campaignTimeZone: self.campaignTimeZone, now: self.now)
+        return campaign.policy.dialVerdict(
+            customer, attempt: job.machine.snapshot.attemptsMade,
+            callsToday: self.campaigns[job.campaignId]?.callsToday ?? 0, dailyCap: campaign.dailyCap,
+            campaignTimeZone: campaignZone, now: self.now)
     }
 
-    /// Takes one call slot under the provider limits; nil when admitted, else how long to wait (ms).
-    mutating func admit() -> Int? {
-        self.admission.admit()
+    /// Whether the campaign's own limit leaves room for a call now.
+    func hasRoom(campaign: Int64) -> Bool {
+        (self.campaigns[campaign]?.slack ?? 0) > 0
+    }
+
+    /// Whether the provider's limits leave room for a call now.
+    var providerHasRoom: Bool { self.provider.slack > 0 }
+
+    /// Takes one call slot of the campaign and of the provider; nil when admitted, else how long
+    /// to wait (ms).
+    mutating func admit(campaign: Int64) -> Int? {
+        guard var c = self.campaigns[campaign] else { return 1000 }
+        let wait = c.admit(under: &self.provider)
+        self.campaigns[campaign] = c
+        if wait == nil { self.started[campaign, default: 0] += 1 }
+        return wait
     }
 }

@@ -16,6 +16,19 @@ struct LockedJob {
     var externalRef: String
     var name: String
     var attributes: String?
+    var campaignId: Int64 = CampaignRecord.defaultID
+    /// Whether the job's campaign lets it be called now (read with the row, exact).
+    var campaignGate: CampaignGate = .open
+
+    /// A campaign's state as the pre-dial check reads it.
+    enum CampaignGate: Equatable {
+        case open
+        case paused
+        /// Its `startsAt` is still ahead.
+        case notStarted(Date)
+        /// ENDED, or its `endsAt` has passed.
+        case ended
+    }
 
     var idempotencyKey: String {
         IdempotencyKey(queueJobId: self.queueJobId, attempt: self.machine.snapshot.attemptsMade).description
@@ -79,5 +92,13 @@ extension LockedJob {
             lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
             reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
             attributes: r["attributes"])
+        if let campaign = r.optionalInt("campaign_id") { self.campaignId = Int64(campaign) }
+        switch r["campaign_gate"] {
+        case "ENDED": self.campaignGate = .ended
+        case "PAUSED": self.campaignGate = .paused
+        case "NOT_STARTED":
+            self.campaignGate = .notStarted(Date(timeIntervalSince1970: r["campaign_starts_epoch"].flatMap(Double.init) ?? 0))
+        default: self.campaignGate = .open
+        }
     }
 }

@@ -16,12 +16,19 @@ extension PostgresJobStore {
         public var date: String
     }
 
-    /// Runs the set-based automatic enqueue (see `SQL.AutomationRun`) under the cap lock.
+    /// Runs the set-based automatic enqueue (see `SQL.AutomationRun`) under the cap lock, for
+    /// the default campaign or `campaign` (with its settings `s`).
     /// - Parameter at: the instant to judge at (tests); nil is the database's now.
-    public func automationRun(_ s: AutomationSettings, dryRun: Bool, at: Date? = nil) async throws -> AutomationRunCounts {
-        try await self.pool.transaction { conn in
+    public func automationRun(
+        _ s: AutomationSettings, dryRun: Bool, at: Date? = nil, campaign: CampaignRecord? = nil
+    ) async throws -> AutomationRunCounts {
+        let inputs = SQL.EligibilityInputs(
+            settings: s, at: at, campaignId: campaign?.id ?? CampaignRecord.defaultID,
+            membersOnly: campaign?.audience == .members)
+        let prefix = AutomaticQueueJobID.prefix(campaign: campaign.flatMap { $0.isDefault ? nil : $0.name })
+        return try await self.pool.transaction { conn in
             try conn.run(SQL.DialLimitsLock())
-            let rows = try conn.rows(SQL.AutomationRun(inputs: .init(settings: s, at: at), dryRun: dryRun))
+            let rows = try conn.rows(SQL.AutomationRun(inputs: inputs, dryRun: dryRun, queueJobIdPrefix: prefix))
             var out = AutomationRunCounts(byReason: [:], eligible: 0, picked: 0, enqueued: 0, capRemaining: 0, date: "")
             for row in rows {
                 switch row {
@@ -39,10 +46,15 @@ extension PostgresJobStore {
     }
 
     /// Every customer's eligibility reason (nil: eligible) as `automationRun` judges it, by id.
-    public func classifyCustomers(_ s: AutomationSettings, at: Date? = nil) async throws -> [Int64: String?] {
-        try await self.pool.withConnection { conn in
+    public func classifyCustomers(
+        _ s: AutomationSettings, at: Date? = nil, campaign: CampaignRecord? = nil
+    ) async throws -> [Int64: String?] {
+        let inputs = SQL.EligibilityInputs(
+            settings: s, at: at, campaignId: campaign?.id ?? CampaignRecord.defaultID,
+            membersOnly: campaign?.audience == .members)
+        return try await self.pool.withConnection { conn in
             var out: [Int64: String?] = [:]
-            for (id, reason) in try conn.rows(SQL.CustomersClassify(inputs: .init(settings: s, at: at))) {
+            for (id, reason) in try conn.rows(SQL.CustomersClassify(inputs: inputs)) {
                 out[id] = reason
             }
             return out

@@ -15,31 +15,35 @@ extension PostgresJobStore {
 
     /// Serves the `jobs.lease` requests of many agents in one transaction (group commit).
     ///
-    /// Due rows are locked best first (`SKIP LOCKED`) and handed out in request order. Each lease
-    /// is decided by the ``JobStateMachine`` (`leaseRequested`); for a request with `dial`, the
-    /// same machine then decides `dialingRequested` with the verdict of the business rules and
-    /// the provider limits taken under the dial-limits lock, in this transaction, at this
-    /// instant — the check `jobs.dialing` would make, only without a second round trip. A
+    /// Due rows of each leasable campaign (those `rules` names, open now) are locked best first
+    /// (`SKIP LOCKED`) and handed out in request order, each next job from the campaign the
+    /// ``FairShare`` picks among those with rows left (and, for `dial`, room under their own
+    /// limit). Each lease is decided by the ``JobStateMachine`` (`leaseRequested`); for a request
+    /// with `dial`, the same machine then decides `dialingRequested` with the verdict of the
+    /// business rules and the limits taken under the dial-limits lock, in this transaction, at
+    /// this instant — the check `jobs.dialing` would make, only without a second round trip. A
     /// provider limit leaves the jobs it holds back QUEUED (the answer says when to ask again);
     /// a rule's refusal makes the job SKIPPED with the rule. One statement writes every decision.
     public func lease(
         _ requests: [LeaseRequest], leaseSeconds: Int, rules: DialRules = .unrestricted
     ) async throws -> [LeaseAnswer] {
         guard requests.contains(where: { $0.max > 0 }) else { return requests.map { _ in LeaseAnswer() } }
+        let shares = self.shares
         return try await self.pool.transaction { conn in
             // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
             let dialing = requests.contains(where: { $0.dial && $0.max > 0 })
-            // As many rows as asked for, even when a provider limit will hold some back: a rule's
-            // refusal spends no call slot, so the next row may still be dialed. Rows held back stay
-            // QUEUED, locked only until this transaction ends.
+            // As many rows as asked for, of each campaign, even when a limit will hold some back:
+            // a rule's refusal spends no call slot, so the next row may still be dialed. Rows not
+            // handed out stay QUEUED, locked only until this transaction ends.
             let wanted = requests.reduce(0) { $0 + max(0, $1.max) }
             var locking = Pipeline()
             try locking.add(SQL.ForceGenericPlans())
             let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
-            let dueSlot = try locking.add(SQL.JobsLockDue(limit: wanted))
+            let dueSlot = try locking.add(SQL.JobsLockDue(limit: wanted, campaignIds: rules.campaignIds))
             let locked = try conn.pipeline(locking)
-            var limits = try counters.map { DialLimiter(try locked.row($0), rules: rules) }
-            var due = try locked.rows(dueSlot)[...]
+            var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
+            var due: [Int64: ArraySlice<LockedJob>] = [:]
+            for job in try locked.rows(dueSlot) { due[job.campaignId, default: []].append(job) }
 
             var answers = requests.map { _ in LeaseAnswer() }
             var writes: [LeaseWrite] = []
@@ -49,14 +53,22 @@ extension PostgresJobStore {
             var dialed: [Int64] = []
             for (i, request) in requests.enumerated() {
                 var handed = 0
-                while handed < request.max, var job = due.first {
+                while handed < request.max {
+                    // The campaigns that can take a job now: rows left, and with `dial` room
+                    // under their own limit.
+                    let candidates = due.compactMap { id, rows -> (id: Int64, weight: Int)? in
+                        guard !rows.isEmpty, !request.dial || limits!.hasRoom(campaign: id) else { return nil }
+                        return (id, rules.campaigns[id]?.weight ?? 1)
+                    }
+                    guard let campaign = shares.withLockedValue({ $0.pick(candidates) }), var job = due[campaign]?.first
+                    else { break }
                     let token = UUID().uuidString.lowercased()
                     job.machine.handle(.leaseRequested, newToken: token)
                     var write = LeaseWrite(id: job.id, owner: request.owner, token: token)
                     if request.dial {
                         let event = JobStateMachine.Event.dialingRequested(token: token, verdict: limits!.verdict(for: job))
-                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
-                            // Over a provider limit: this job and the rest stay QUEUED for now.
+                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: campaign) {
+                            // Over the provider's limit: this job and the rest stay QUEUED for now.
                             answers[i].retryAfterMs = wait
                             break
                         }
@@ -66,7 +78,7 @@ extension PostgresJobStore {
                         if case .transition(.deferDial) = decision, var postponed = decided {
                             postponed.lastReport = nil  // no agent saw this lease
                             deferred.append(TransitionWrite(id: job.id, write: postponed))
-                            due.removeFirst()
+                            due[campaign]!.removeFirst()
                             handed += 1
                             continue
                         }
@@ -80,15 +92,20 @@ extension PostgresJobStore {
                     write.phase = job.machine.snapshot.phase
                     write.lastReport = job.machine.snapshot.lastReport
                     writes.append(write)
-                    due.removeFirst()
+                    due[campaign]!.removeFirst()
                     handed += 1
                     if job.machine.snapshot.status == .active {
                         answers[i].jobs.append(job.leased(token: token, idempotencyKey: write.idempotencyKey))
                     }
                 }
-                // Served short because the provider limits are spent (here or by earlier requests).
-                if request.dial, handed < request.max, let l = limits?.admission, l.slack == 0 {
-                    answers[i].retryAfterMs = answers[i].retryAfterMs ?? l.waitMs
+                // Served short because the limits are spent (here or by earlier requests).
+                if request.dial, handed < request.max, answers[i].retryAfterMs == nil, let l = limits {
+                    let waiting = due.contains { id, rows in !rows.isEmpty && !l.hasRoom(campaign: id) }
+                    if !l.providerHasRoom {
+                        answers[i].retryAfterMs = l.provider.waitMs
+                    } else if waiting {
+                        answers[i].retryAfterMs = 1000  // a campaign's own limit: until a call may end
+                    }
                 }
             }
             guard !writes.isEmpty || !deferred.isEmpty else { return answers }

@@ -6,11 +6,12 @@ import Logging
 // MARK: Reads
 
 extension PostgresJobStore {
-    public func listJobs(_ p: ListJobs.Params) async throws -> ListJobs.Result {
+    /// Jobs as `jobs.list` filters them; `campaignId` is the id of `p.campaign`.
+    public func listJobs(_ p: ListJobs.Params, campaignId: Int64? = nil) async throws -> ListJobs.Result {
         let limit = min(max(p.limit ?? 100, 1), 1000)
         let cursor: Int64? = p.cursor.flatMap { Int64($0) }
         return try await self.pool.withConnection { conn in
-            let jobs = try conn.rows(SQL.JobsList(filter: p, limit: limit, before: cursor))
+            let jobs = try conn.rows(SQL.JobsList(filter: p, campaignId: campaignId, limit: limit, before: cursor))
             return ListJobs.Result(jobs: jobs, nextCursor: jobs.count == limit ? jobs.last.map { String($0.id) } : nil)
         }
     }
@@ -23,28 +24,36 @@ extension PostgresJobStore {
         }
     }
 
-    /// Queue counts by status and completions today (in the campaign `timezone`).
-    public func counts(timezone: String = "UTC") async throws -> (queue: QueueCounts, completedToday: Int) {
+    /// Queue counts by status, in all and per campaign, and completions today (in the default
+    /// campaign's `timezone`).
+    public func counts(
+        timezone: String = "UTC"
+    ) async throws -> (queue: QueueCounts, completedToday: Int, byCampaign: [Int64: QueueCounts]) {
         try await self.pool.withConnection { conn in
             var q = QueueCounts()
+            var byCampaign: [Int64: QueueCounts] = [:]
             var today = 0
             for r in try conn.rows(SQL.JobsCountByStatus(timezone: timezone)) {
-                if let s = JobStatus(rawValue: r.status) { q[s] = r.n }
+                if let s = JobStatus(rawValue: r.status) {
+                    q[s] += r.n
+                    byCampaign[r.campaignId, default: QueueCounts()][s] += r.n
+                }
                 today += r.today
             }
-            return (q, today)
+            return (q, today, byCampaign)
         }
     }
 
-    public func tally() async throws -> TallyJobs.Result {
+    /// Counts by status and outcome, of every campaign or of one.
+    public func tally(campaignId: Int64? = nil) async throws -> TallyJobs.Result {
         try await self.pool.withConnection { conn in
             var q = QueueCounts()
             var byOutcome: [String: Int] = [:]
-            for (status, outcome, n) in try conn.rows(SQL.JobsTally()) {
+            for (status, outcome, n) in try conn.rows(SQL.JobsTally(campaignId: campaignId)) {
                 if let s = JobStatus(rawValue: status) { q[s] += n }
                 byOutcome[outcome.isEmpty ? status : "\(status)/\(outcome)", default: 0] += n
             }
-            let logs = try conn.row(SQL.CallLogsCount())
+            let logs = try conn.row(SQL.CallLogsCount(campaignId: campaignId))
             return TallyJobs.Result(byStatus: q, byOutcome: byOutcome, callLogs: logs)
         }
     }

@@ -10,7 +10,8 @@ extension PostgresJobStore {
     ///
     /// Rows are locked (`FOR UPDATE`), each request is decided by the ``JobStateMachine`` against
     /// the row as earlier requests of the batch left it, and all transitions are written with
-    /// one statement. Call logs of placed calls are kept whatever the decision.
+    /// one statement. Call logs of placed calls are kept whatever the decision. A retry backs
+    /// off by its campaign's policy in `rules`, else by `retry`.
     public func apply(
         _ requests: [JobRequest], retry: RetryPolicy, rules: DialRules = .unrestricted
     ) async throws -> [JobRequestOutcome] {
@@ -26,7 +27,7 @@ extension PostgresJobStore {
             let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
             let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing)
             let locked = try conn.pipeline(locking)
-            var limits = try counters.map { DialLimiter(try locked.row($0), rules: rules) }
+            var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
             var jobs = try lockSlot.jobs(locked)
             var writes: [Int64: TransitionWrite] = [:]
             var deferred: [TransitionWrite] = []  // "not yet" at the pre-dial check: back to the queue
@@ -50,7 +51,7 @@ extension PostgresJobStore {
                     let verdict = limits!.verdict(for: job)
                     event = .dialingRequested(token: request.leaseToken, verdict: verdict)
                     // Allowed by the rules but over a provider limit: the agent waits and asks again.
-                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit() {
+                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: job.campaignId) {
                         outcomes.append(.dialing(DialingJob.Result(
                             allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))
                         continue
@@ -67,7 +68,8 @@ extension PostgresJobStore {
                 }
                 // Lock → ask → write: the machine decides the whole write.
                 let (decision, decided) = job.machine.write(
-                    event, details: details, queueJobId: job.queueJobId, retry: retry, randomUnit: randomUnit())
+                    event, details: details, queueJobId: job.queueJobId, retry: rules.campaigns[job.campaignId]?.retry ?? retry,
+                    randomUnit: randomUnit())
                 switch decision {
                 case .reject(let rejection):
                     outcomes.append(.rejected(rejection, status: job.machine.snapshot.status))

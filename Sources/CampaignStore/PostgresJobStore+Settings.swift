@@ -12,22 +12,20 @@ extension PostgresJobStore {
         }
     }
 
-    /// The stored settings over the defaults.
-    public func settings() async throws -> AutomationSettings {
+    /// A campaign's stored settings over the defaults (the default campaign's when none is named).
+    public func settings(campaignId: Int64 = CampaignRecord.defaultID) async throws -> AutomationSettings {
         try await self.pool.withConnection { conn in
-            var object: [String: JSONValue] = [:]
-            for (key, value) in try conn.rows(SQL.SettingsAll()) {
-                object[key] = JSONText.decode(value)
-            }
-            return AutomationSettingsCoding.merge(object, over: AutomationSettings())
+            let all = try Self.settingsByCampaign(conn)
+            return all[campaignId] ?? all[CampaignRecord.defaultID] ?? AutomationSettings()
         }
     }
 
-    /// Writes the settings that differ, logging each change with `by`.
-    public func writeSettings(_ new: AutomationSettings, by: String) async throws {
-        let pairs = AutomationSettingsCoding.pairs(new)
+    /// Writes a campaign's settings that differ, logging each change with `by` (another
+    /// campaign than the default stores all but the deployment's own).
+    public func writeSettings(_ new: AutomationSettings, by: String, campaignId: Int64 = CampaignRecord.defaultID) async throws {
+        let pairs = Self.campaignPairs(new, id: campaignId)
         try await self.pool.withConnection { conn in
-            try conn.run(SQL.SettingsWrite(pairs: pairs, by: by))
+            try conn.run(SQL.SettingsWrite(pairs: pairs, by: by, campaignId: campaignId))
         }
     }
 }

@@ -2,6 +2,7 @@ import CampaignCore
 import CampaignProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// The coordinator's view of PostgreSQL: every read and write of campaign data.
 ///
@@ -22,6 +23,8 @@ public final class PostgresJobStore: Sendable {
 
     /// Names this process in notifications, so it can ignore its own.
     public let instanceID: String
+    /// Who gets the next lease among campaigns with jobs due, across this process's batches.
+    let shares = NIOLockedValueBox(FairShare<Int64>())
 
     public init(
         pool: DatabasePool, logger: Logger, instanceID: String = "",

@@ -25,7 +25,7 @@ extension JobView {
             reason: r["reason"], result: JSONText.decode(r["result"]), leaseOwner: r["lease_owner"],
             leaseExpiresAt: r["lease_expires_at"], enqueuedAt: try r.string("enqueued_at"),
             startedAt: r["started_at"], completedAt: r["completed_at"], failedAt: r["failed_at"],
-            updatedAt: try r.string("updated_at"))
+            updatedAt: try r.string("updated_at"), campaign: r["campaign_name"] ?? CampaignName.default)
     }
 }
 

@@ -3,7 +3,8 @@ import CampaignProtocol
 // MARK: Jobs: enqueue
 
 extension SQL {
-    /// Creates jobs for the given customers (by id or external ref), idempotent on `queue_job_id`.
+    /// Creates jobs for the given customers (by id or external ref) in the given campaigns,
+    /// idempotent on `queue_job_id`.
     /// Answers one row per input index: the customer it resolved to (NULL: unknown), the job id,
     /// and whether this statement created it.
     struct JobsEnqueue: Statement {
@@ -13,8 +14,8 @@ extension SQL {
             WITH input AS (
                 SELECT * FROM unnest($indexes::int[], $customer_ids::bigint[], $customer_refs::text[],
                                      $queue_job_ids::text[], $reasons::text[], $priorities::int[],
-                                     $max_attempts::int[], $run_ats::timestamptz[])
-                    AS t(idx, customer_id, customer_ref, queue_job_id, reason, priority, max_attempts, run_at)
+                                     $max_attempts::int[], $run_ats::timestamptz[], $campaign_ids::bigint[])
+                    AS t(idx, customer_id, customer_ref, queue_job_id, reason, priority, max_attempts, run_at, campaign_id)
             ), resolved AS (
                 -- `first`: the first item of the call with its key (a repeated key in one call creates one job).
                 SELECT i.*, c.id AS cid,
@@ -24,9 +25,10 @@ extension SQL {
                     ON c.id = coalesce(i.customer_id,
                                        (SELECT id FROM campaign.customers WHERE external_ref = i.customer_ref))
             ), inserted AS (
-                INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, priority, max_attempts, run_at)
+                INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, priority, max_attempts, run_at,
+                                                    campaign_id)
                 SELECT queue_job_id, cid, reason, coalesce(priority, 0), coalesce(max_attempts, $default_max_attempts::int),
-                       coalesce(run_at, now())
+                       coalesce(run_at, now()), coalesce(campaign_id, 1)
                 FROM resolved WHERE cid IS NOT NULL
                 ON CONFLICT (queue_job_id) DO NOTHING
                 RETURNING id, queue_job_id
@@ -38,6 +40,8 @@ extension SQL {
             ORDER BY r.idx
             """)
         var items: [EnqueueItem]
+        /// Each item's campaign (nil: all the default campaign's).
+        var campaignIds: [Int64]?
         var defaultMaxAttempts: Int
 
         func bind(_ b: inout Bindings) {
@@ -49,6 +53,7 @@ extension SQL {
             b.bind("priorities", array: self.items.map { $0.priority })
             b.bind("max_attempts", array: self.items.map { $0.maxAttempts })
             b.bind("run_ats", array: self.items.map { $0.runAt })
+            b.bind("campaign_ids", array: self.campaignIds ?? self.items.map { _ in CampaignRecord.defaultID })
             b.bind("default_max_attempts", self.defaultMaxAttempts)
         }
 

@@ -18,36 +18,67 @@ extension SQL {
     }
 
     /// The columns of a ``LockedJob``: what the state machine needs of a locked job, plus the
-    /// customer's state for the pre-dial check.
+    /// customer's and the campaign's state for the pre-dial check (from `c` and `k`, joined in
+    /// ``lockedJobTables``).
     static let lockedJobColumns = """
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
         j.max_attempts, j.customer_id, j.outcome_unknown,
         j.last_report,
         c.status AS customer_status, c.phone, c.timezone,
         extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
-        j.reason, c.external_ref, c.name, c.attributes
+        j.reason, c.external_ref, c.name, c.attributes, j.campaign_id, \(campaignGate)
+        """
+
+    /// The tables of ``lockedJobColumns``.
+    static let lockedJobTables = """
+        campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+        JOIN campaign.campaigns k ON k.id = j.campaign_id
+        """
+
+    /// Whether campaign `k` lets its jobs be called now (``LockedJob/CampaignGate``).
+    static let campaignGate = """
+        CASE WHEN k.status = 'ENDED' OR k.ends_at <= now() THEN 'ENDED'
+             WHEN k.status = 'PAUSED' THEN 'PAUSED'
+             WHEN k.starts_at > now() THEN 'NOT_STARTED'
+             ELSE 'ACTIVE' END AS campaign_gate,
+        extract(epoch FROM k.starts_at)::float8 AS campaign_starts_epoch
         """
 
     /// A statement that locks jobs and answers them as rows of `lockedJobColumns`.
     protocol LocksJobs: Statement where Row == LockedJob {}
 
-    /// Locks up to `limit` due jobs, best first, for a group commit of leases (the requests of
-    /// every agent waiting at that moment). `SKIP LOCKED` keeps concurrent leasers (and
-    /// coordinators) from ever taking the same row; the store then decides each lease with the
-    /// state machine and writes them all with ``JobsLeaseWrite``.
+    /// Locks up to `limit` due jobs of each given campaign that is open now (ACTIVE, started,
+    /// not past its end), best first within each, for a group commit of leases (the requests of
+    /// every agent waiting at that moment): the store shares them out among the campaigns
+    /// (``FairShare``). `SKIP LOCKED` keeps concurrent leasers (and coordinators) from ever
+    /// taking the same row; the store then decides each lease with the state machine and writes
+    /// them all with ``JobsLeaseWrite``. Rows it does not hand out stay QUEUED, locked only until
+    /// the transaction ends.
     struct JobsLockDue: LocksJobs {
         static let sql = StatementSQL(
             "jobs_lock_due",
             """
             SELECT \(lockedJobColumns)
-            FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
-            WHERE j.status = 'QUEUED' AND j.run_at <= now()
-            ORDER BY j.priority DESC, j.run_at, j.id
-            LIMIT $limit::int
-            FOR UPDATE OF j SKIP LOCKED
+            FROM campaign.campaigns k
+            CROSS JOIN LATERAL (
+                SELECT * FROM campaign.campaign_jobs x
+                WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
+                ORDER BY x.priority DESC, x.run_at, x.id
+                LIMIT $limit::int
+                FOR UPDATE SKIP LOCKED
+            ) j
+            JOIN campaign.customers c ON c.id = j.customer_id
+            WHERE k.id = ANY($campaign_ids::bigint[]) AND k.status = 'ACTIVE'
+              AND (k.starts_at IS NULL OR k.starts_at <= now()) AND (k.ends_at IS NULL OR k.ends_at > now())
+            ORDER BY k.id, j.priority DESC, j.run_at, j.id
             """)
         var limit: Int
-        func bind(_ b: inout Bindings) { b.bind("limit", self.limit) }
+        var campaignIds: [Int64]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("limit", self.limit)
+            b.bind("campaign_ids", array: self.campaignIds)
+        }
     }
 
     /// Writes decided leases: QUEUED → ACTIVE/CLAIMED, ACTIVE/DIALING (leased with the pre-dial
@@ -102,7 +133,7 @@ extension SQL {
             "jobs_lock_expired",
             """
             SELECT \(lockedJobColumns)
-            FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+            FROM \(lockedJobTables)
             WHERE j.status = 'ACTIVE' AND j.lease_expires_at < now()
             ORDER BY j.id
             LIMIT $limit::int
@@ -118,7 +149,7 @@ extension SQL {
             "jobs_lock_claimed_by_owner",
             """
             SELECT \(lockedJobColumns)
-            FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+            FROM \(lockedJobTables)
             WHERE j.status = 'ACTIVE' AND j.phase = 'CLAIMED' AND j.lease_owner = $owner
             ORDER BY j.id
             FOR UPDATE OF j

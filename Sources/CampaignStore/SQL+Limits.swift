@@ -13,43 +13,61 @@ extension SQL {
         static let sql = StatementSQL("dial_limits_lock", "SELECT pg_advisory_xact_lock(\(dialLimitsLockKey))")
     }
 
-    /// What the pre-dial check counts, at one instant: calls started today (in the campaign
-    /// `timezone`), calls in progress, call starts within the last `window_seconds`, and the clock.
+    /// What the pre-dial check counts, at one instant, for each campaign given: its calls
+    /// started today (in its `timezone`) and in progress; and for the provider: calls in progress
+    /// in all campaigns, call starts within the last `window_seconds`, and the clock. One row per
+    /// campaign (one with a NULL campaign when none is given).
     ///
     /// Every part costs the same whatever the number of calls made before (issue 11): today is
     /// a sum of at most 96 quarter-hour counters (`bucket >` the quarter before midnight takes
     /// the bucket holding midnight whole: exact for every zone of today, whose offsets are
     /// multiples of 15 minutes, and an over-count otherwise), the window a sum of the 100 ms
-    /// counters that touch it (whole, so never an under-count), in progress an index of the
-    /// DIALING jobs only. The clock is read once (`clock`, a materialised CTE) so all parts
-    /// agree, and the bounds are parameters of index scans, not volatile filters.
+    /// counters that touch it (whole, so never an under-count), in progress the ACTIVE jobs
+    /// only. The clock is read once (`clock`, a materialised CTE) so all parts agree, and the
+    /// bounds are parameters of index scans, not volatile filters.
     struct DialCounters: Statement {
         static let sql = StatementSQL(
             "dial_counters",
             """
-            WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t)
-            SELECT
+            WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t),
+            dialing AS MATERIALIZED (
+                SELECT campaign_id, count(*) AS n FROM campaign.campaign_jobs
+                WHERE status = 'ACTIVE' AND phase = 'DIALING' GROUP BY campaign_id
+            ),
+            provider AS MATERIALIZED (
+                SELECT (SELECT coalesce(sum(n), 0) FROM dialing) AS dialing,
+                       (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
+                         WHERE k.bucket > clock.t - make_interval(secs => $window_seconds::float8) - interval '100 milliseconds')
+                           AS window,
+                       extract(epoch FROM clock.t)::float8 AS now_epoch, clock.t
+                FROM clock
+            )
+            SELECT g.id AS campaign_id,
                 (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
-                  WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE $timezone) AT TIME ZONE $timezone)
-                                   - interval '15 minutes')
+                  WHERE q.campaign_id = g.id
+                    AND q.bucket > (date_trunc('day', p.t AT TIME ZONE g.tz) AT TIME ZONE g.tz) - interval '15 minutes')
                     AS today,
-                (SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'DIALING') AS dialing,
-                (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
-                  WHERE k.bucket > clock.t - make_interval(secs => $window_seconds::float8) - interval '100 milliseconds')
-                    AS window,
-                extract(epoch FROM clock.t)::float8 AS now_epoch
-            FROM clock
+                coalesce((SELECT d.n FROM dialing d WHERE d.campaign_id = g.id), 0) AS campaign_dialing,
+                p.dialing, p.window, p.now_epoch
+            FROM provider p
+            LEFT JOIN unnest($campaign_ids::bigint[], $timezones::text[]) AS g(id, tz) ON true
             """)
-        var timezone: String
+        var campaignIds: [Int64]
+        var timezones: [String]
         var windowSeconds: Double
 
         func bind(_ b: inout Bindings) {
-            b.bind("timezone", self.timezone)
             b.bind("window_seconds", String(self.windowSeconds))
+            b.bind("campaign_ids", array: self.campaignIds)
+            b.bind("timezones", array: self.timezones)
         }
 
         struct Row {
+            var campaignId: Int64?
+            /// The campaign's calls started today and in progress.
             var today: Int
+            var campaignDialing: Int
+            /// The provider's: calls in progress in all campaigns, starts in the rate window.
             var dialing: Int
             var window: Int
             /// The database's clock as it gave it (seconds since 1970).
@@ -57,32 +75,39 @@ extension SQL {
         }
 
         static func decode(_ row: PQRow) throws -> Row {
-            Row(today: try row.int("today"), dialing: try row.int("dialing"), window: try row.int("window"),
-                nowEpoch: try row.string("now_epoch"))
+            Row(
+                campaignId: row.optionalInt("campaign_id").map(Int64.init), today: row.optionalInt("today") ?? 0,
+                campaignDialing: row.optionalInt("campaign_dialing") ?? 0, dialing: try row.int("dialing"),
+                window: try row.int("window"), nowEpoch: try row.string("now_epoch"))
         }
     }
 
-    /// Counts `count` call starts at the batch's instant `at_epoch` (seconds since 1970, from
-    /// ``DialCounters``): added to the counters of that instant's quarter hour and 100 ms tick.
+    /// Counts call starts at the batch's instant `at_epoch` (seconds since 1970, from
+    /// ``DialCounters``): `counts` of each campaign added to its counter of that instant's quarter
+    /// hour, and all of them to the provider's 100 ms tick.
     struct DialCountersAdd: Statement {
         static let sql = StatementSQL(
             "dial_counters_add",
             """
             WITH quarter AS (
-                INSERT INTO campaign.dial_counts_quarter (bucket, n)
-                SELECT to_timestamp(floor($at_epoch::float8 / 900) * 900), $count::bigint
-                ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
+                INSERT INTO campaign.dial_counts_quarter (campaign_id, bucket, n)
+                SELECT u.id, to_timestamp(floor($at_epoch::float8 / 900) * 900), u.n
+                FROM unnest($campaign_ids::bigint[], $counts::bigint[]) AS u(id, n)
+                ON CONFLICT (campaign_id, bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
             )
             INSERT INTO campaign.dial_counts_tick (bucket, n)
-            SELECT to_timestamp(floor($at_epoch::float8 * 10) / 10), $count::bigint
+            SELECT to_timestamp(floor($at_epoch::float8 * 10) / 10), $total::bigint
             ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_tick.n + EXCLUDED.n
             """)
         var atEpoch: String
-        var count: Int
+        /// Call starts per campaign (distinct campaigns).
+        var counts: [(campaignId: Int64, n: Int)]
 
         func bind(_ b: inout Bindings) {
             b.bind("at_epoch", self.atEpoch)
-            b.bind("count", self.count)
+            b.bind("campaign_ids", array: self.counts.map(\.campaignId))
+            b.bind("counts", array: self.counts.map(\.n))
+            b.bind("total", self.counts.reduce(0) { $0 + $1.n })
         }
     }
 
@@ -103,11 +128,15 @@ extension SQL {
         static func decode(_ row: PQRow) throws -> Int { try row.int("n") }
     }
 
-    /// What both automation statements judge customers by: the settings' rules at one instant.
+    /// What both automation statements judge customers by: a campaign's rules at one instant.
     struct EligibilityInputs {
         var settings: AutomationSettings
         /// The instant to judge at (tests); nil is the database's now.
         var at: Date?
+        /// The campaign judged for: its audience, and its own jobs of the day.
+        var campaignId: Int64 = CampaignRecord.defaultID
+        /// Only the campaign's members (audience `members`).
+        var membersOnly = false
 
         /// `timezone` (the campaign's), the calling windows as `campaign.in_window` takes them
         /// (`starts`, `ends` in seconds after midnight, `masks` of ISO weekdays, `blackout`
@@ -129,6 +158,8 @@ extension SQL {
                 LocalTime(Date(timeIntervalSince1970: Double(day) * 86_400), TimeZone(identifier: "UTC")!).date as String?
             })
             b.bind("cooldown_minutes", self.settings.cooldownMinutes)
+            b.bind("campaign_id", self.campaignId)
+            b.bind("members_only", self.membersOnly)
         }
     }
 
@@ -144,8 +175,10 @@ extension SQL {
         )
         """
 
-    /// Every customer with its eligibility reason (NULL: eligible), at `at.t`, in the campaign
-    /// day `day.d` — the body shared by ``AutomationRun`` and ``CustomersClassify``.
+    /// Every customer of the campaign's audience with its eligibility reason (NULL: eligible),
+    /// at `at.t`, in the campaign day `day.d` — the body shared by ``AutomationRun`` and
+    /// ``CustomersClassify``. An open job in any campaign counts (a customer is not called by two
+    /// campaigns at once); the day's automatic job is the campaign's own.
     static let classifyCustomers = """
         SELECT c.id, c.external_ref,
                campaign.eligibility_reason_w(
@@ -156,8 +189,11 @@ extension SQL {
         CROSS JOIN at
         LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o
             ON o.customer_id = c.id
-        LEFT JOIN (SELECT j.customer_id FROM campaign.campaign_jobs j, day WHERE j.auto_date = day.d) t
+        LEFT JOIN (SELECT j.customer_id FROM campaign.campaign_jobs j, day
+                   WHERE j.auto_date = day.d AND j.campaign_id = $campaign_id::bigint) t
             ON t.customer_id = c.id
+        WHERE NOT $members_only::bool
+           OR c.id IN (SELECT m.customer_id FROM campaign.campaign_members m WHERE m.campaign_id = $campaign_id::bigint)
         """
 
     /// `automation.run` in one statement: classifies every customer by the first eligibility rule
@@ -174,9 +210,10 @@ extension SQL {
             """
             WITH \(eligibilityClock), used AS (
                 SELECT (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q, day
-                         WHERE q.bucket > day.start - interval '15 minutes')
+                         WHERE q.campaign_id = $campaign_id::bigint AND q.bucket > day.start - interval '15 minutes')
                      + (SELECT count(*) FROM campaign.campaign_jobs
-                         WHERE status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED')) AS n
+                         WHERE campaign_id = $campaign_id::bigint
+                           AND (status = 'QUEUED' OR (status = 'ACTIVE' AND phase = 'CLAIMED'))) AS n
             ), classified AS (
                 \(classifyCustomers)
             ), ranked AS (
@@ -184,14 +221,15 @@ extension SQL {
             ), picked AS (
                 SELECT r.id, r.external_ref FROM ranked r, used WHERE r.rn <= greatest(0, $daily_cap::int - used.n)
             ), inserted AS (
-                INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date)
-                -- The queue job id: AutomaticQueueJobID (CampaignCore), <external ref>:<date>.
-                SELECT p.external_ref || ':' || day.d::text, p.id, 'automation', $max_attempts::int, day.d
+                INSERT INTO campaign.campaign_jobs (queue_job_id, customer_id, reason, max_attempts, auto_date, campaign_id)
+                -- The queue job id: AutomaticQueueJobID (CampaignCore), [<campaign>/]<external ref>:<date>.
+                SELECT $queue_job_id_prefix || p.external_ref || ':' || day.d::text, p.id, 'automation',
+                       $max_attempts::int, day.d, $campaign_id::bigint
                 FROM picked p, day
                 WHERE NOT $dry_run::bool
                 -- One arbiter index (cheaper than all three unique ones); a clash on queue_job_id
                 -- cannot happen: manual enqueues may not use the automatic `<ref>:<YYYY-MM-DD>` form.
-                ON CONFLICT (customer_id, auto_date) DO NOTHING
+                ON CONFLICT (customer_id, campaign_id, auto_date) DO NOTHING
                 RETURNING 1
             )
             SELECT 'count' AS kind, coalesce(reason, 'eligible') AS k, count(*)::bigint AS n, NULL AS day
@@ -203,9 +241,12 @@ extension SQL {
             """)
         var inputs: EligibilityInputs
         var dryRun: Bool
+        /// What comes before `<ref>:<date>` in the campaign's automatic queue job ids.
+        var queueJobIdPrefix = ""
 
         func bind(_ b: inout Bindings) {
             self.inputs.bind(&b)
+            b.bind("queue_job_id_prefix", self.queueJobIdPrefix)
             b.bind("daily_cap", self.inputs.settings.dailyCap)
             b.bind("max_attempts", self.inputs.settings.maxAttempts)
             b.bind("dry_run", self.dryRun)

@@ -6,7 +6,8 @@ import CampaignProtocol
 extension SQL {
     /// The columns of ``JobView``.
     static let jobColumns = """
-        j.id, j.queue_job_id, j.customer_id, c.external_ref AS customer_ref, j.status, j.phase, j.attempts_made,
+        j.id, j.queue_job_id, (SELECT name FROM campaign.campaigns WHERE id = j.campaign_id) AS campaign_name,
+        j.customer_id, c.external_ref AS customer_ref, j.status, j.phase, j.attempts_made,
         j.max_attempts, j.priority, campaign.ts(j.run_at) AS run_at, j.reason, j.result, j.lease_owner,
         campaign.ts(j.lease_expires_at) AS lease_expires_at, campaign.ts(j.enqueued_at) AS enqueued_at,
         campaign.ts(j.started_at) AS started_at, campaign.ts(j.completed_at) AS completed_at,
@@ -22,6 +23,7 @@ extension SQL {
             FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
             WHERE ($status::campaign.campaign_job_status IS NULL OR j.status = $status::campaign.campaign_job_status)
               AND ($customer_ref::text IS NULL OR c.external_ref = $customer_ref::text)
+              AND ($campaign_id::bigint IS NULL OR j.campaign_id = $campaign_id::bigint)
               AND ($before::bigint IS NULL OR j.id < $before::bigint)
               AND ($updated_since::timestamptz IS NULL OR j.updated_at >= $updated_since::timestamptz)
               AND ($updated_before::timestamptz IS NULL OR j.updated_at < $updated_before::timestamptz)
@@ -31,12 +33,15 @@ extension SQL {
             LIMIT $limit::int
             """)
         var filter: ListJobs.Params
+        /// The id of `filter.campaign`.
+        var campaignId: Int64?
         var limit: Int
         var before: Int64?
 
         func bind(_ b: inout Bindings) {
             b.bind("status", self.filter.status?.rawValue)
             b.bind("customer_ref", self.filter.customerRef)
+            b.bind("campaign_id", self.campaignId)
             b.bind("before", self.before)
             b.bind("updated_since", self.filter.updatedSince)
             b.bind("updated_before", self.filter.updatedBefore)
@@ -93,42 +98,56 @@ extension SQL {
         }
     }
 
-    /// Queue counts by status, and completions since midnight in the campaign `timezone`, in
-    /// one scan.
+    /// Queue counts by campaign and status, and completions since midnight in the default
+    /// campaign's `timezone`, in one scan.
     struct JobsCountByStatus: Statement {
         static let sql = StatementSQL(
             "jobs_count_by_status",
             """
-            SELECT status::text, count(*) AS n,
+            SELECT campaign_id, status::text, count(*) AS n,
                    count(*) FILTER (WHERE status = 'COMPLETED'
                        AND completed_at >= (date_trunc('day', now() AT TIME ZONE $timezone) AT TIME ZONE $timezone))
                        AS today
-            FROM campaign.campaign_jobs GROUP BY status
+            FROM campaign.campaign_jobs GROUP BY campaign_id, status
             """)
         var timezone: String
         func bind(_ b: inout Bindings) { b.bind("timezone", self.timezone) }
 
-        static func decode(_ row: PQRow) throws -> (status: String, n: Int, today: Int) {
-            (try row.string("status"), try row.int("n"), row.optionalInt("today") ?? 0)
+        static func decode(_ row: PQRow) throws -> (campaignId: Int64, status: String, n: Int, today: Int) {
+            (try row.int64("campaign_id"), try row.string("status"), try row.int("n"), row.optionalInt("today") ?? 0)
         }
     }
 
-    /// Counts by status and by the outcome (or reason) recorded in each job's result.
+    /// Counts by status and by the outcome (or reason) recorded in each job's result, of every
+    /// campaign or of one (`campaign_id`).
     struct JobsTally: Statement {
         static let sql = StatementSQL(
             "jobs_tally",
             """
             SELECT status::text, coalesce(result ->> 'outcome', result ->> 'reason', '') AS outcome, count(*) AS n
-            FROM campaign.campaign_jobs GROUP BY 1, 2
+            FROM campaign.campaign_jobs
+            WHERE $campaign_id::bigint IS NULL OR campaign_id = $campaign_id::bigint
+            GROUP BY 1, 2
             """)
+        var campaignId: Int64?
+        func bind(_ b: inout Bindings) { b.bind("campaign_id", self.campaignId) }
 
         static func decode(_ row: PQRow) throws -> (status: String, outcome: String, n: Int) {
             (try row.string("status"), row["outcome"] ?? "", try row.int("n"))
         }
     }
 
+    /// Call logs, of every campaign or of one (`campaign_id`).
     struct CallLogsCount: Statement {
-        static let sql = StatementSQL("call_logs_count", "SELECT count(*) AS n FROM campaign.call_logs")
+        static let sql = StatementSQL(
+            "call_logs_count",
+            """
+            SELECT count(*) AS n FROM campaign.call_logs l
+            WHERE $campaign_id::bigint IS NULL
+               OR l.job_id IN (SELECT id FROM campaign.campaign_jobs WHERE campaign_id = $campaign_id::bigint)
+            """)
+        var campaignId: Int64?
+        func bind(_ b: inout Bindings) { b.bind("campaign_id", self.campaignId) }
         static func decode(_ row: PQRow) throws -> Int { try row.int("n") }
     }
 

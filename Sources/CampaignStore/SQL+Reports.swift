@@ -11,7 +11,7 @@ extension SQL {
             "jobs_lock_for_report",
             """
             SELECT \(lockedJobColumns)
-            FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
+            FROM \(lockedJobTables)
             WHERE j.id = ANY($ids::bigint[])
             ORDER BY j.id
             FOR UPDATE OF j
@@ -28,7 +28,7 @@ extension SQL {
             "jobs_lock_for_report_only",
             """
             SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-                   j.max_attempts, j.customer_id,
+                   j.max_attempts, j.customer_id, j.campaign_id,
                    j.outcome_unknown, j.last_report,
                    NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
                    NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,

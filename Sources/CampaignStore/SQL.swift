@@ -4,7 +4,7 @@
 /// Batch statements take arrays (`unnest($ids::bigint[], …)`), so that one statement serves the
 /// requests of many agents. The statements live in one file per concern, as the store's methods:
 /// `SQL+Customers`, `+Enqueue`, `+Leasing`, `+Reports`, `+Limits` (eligibility, provider limits,
-/// automation), `+Reads`, `+Settings`; migrations and coordination between coordinators here.
+/// automation), `+Reads`, `+Settings`, `+Campaigns`; migrations and coordination between coordinators here.
 /// Scripts (text without parameters: DDL, `LISTEN`) are plain strings, run unprepared.
 enum SQL {
     /// Every statement type, for the tests that prepare them all against the schema.
@@ -22,6 +22,8 @@ enum SQL {
         JobsList.self, JobsGet.self, CallLogsForJob.self, JobsCountByStatus.self, JobsTally.self,
         CallLogsCount.self, LeasesByOwner.self, TimezoneNames.self,
         SettingsAll.self, SettingsWrite.self,
+        CampaignsAll.self, CampaignsLock.self, CampaignsInsert.self, CampaignsWrite.self, CampaignsEndOverdue.self,
+        JobsLockQueuedOfEnded.self, CampaignMembersCount.self, CampaignMembersChange.self, CampaignsCallCounts.self,
         ]
     }
 

@@ -70,21 +70,54 @@ public struct ValidCustomer: Sendable, Equatable {
     }
 }
 
-/// The rules of the pre-dial check and the provider limits, from the automation settings.
-public struct DialRules: Sendable, Equatable {
+/// One campaign's rules of the pre-dial check and limits, from its settings.
+public struct CampaignRules: Sendable, Equatable {
     public var policy: EligibilityPolicy
     public var dailyCap: Int
-    /// The campaign timezone (the cap's day).
+    /// The campaign's timezone (its daily cap's day).
     public var timezone: String
+    /// Its own limit of calls in progress (the provider's applies to all campaigns together).
     public var maxConcurrentCalls: Int
-    public var callsPerSecond: Double
+    /// Its weight in the share of leases among campaigns with jobs due (its priority).
+    public var weight: Int
+    /// The backoff of its retryable failures (nil: the one the store is given with the batch).
+    public var retry: RetryPolicy?
 
-    public init(policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, callsPerSecond: Double) {
+    public init(
+        policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, weight: Int = 10,
+        retry: RetryPolicy? = nil
+    ) {
         self.policy = policy
         self.dailyCap = dailyCap
         self.timezone = timezone
         self.maxConcurrentCalls = maxConcurrentCalls
+        self.weight = weight
+        self.retry = retry
+    }
+}
+
+/// The rules of the pre-dial check and the limits: the provider's, across all campaigns, and
+/// each leasable campaign's (by id). Jobs of a campaign not named here are not leased.
+public struct DialRules: Sendable, Equatable {
+    /// The provider's limit of calls in progress, all campaigns together.
+    public var maxConcurrentCalls: Int
+    public var callsPerSecond: Double
+    public var campaigns: [Int64: CampaignRules]
+
+    public init(maxConcurrentCalls: Int, callsPerSecond: Double, campaigns: [Int64: CampaignRules]) {
+        self.maxConcurrentCalls = maxConcurrentCalls
         self.callsPerSecond = callsPerSecond
+        self.campaigns = campaigns
+    }
+
+    /// The rules of a deployment with the default campaign only.
+    public init(policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, callsPerSecond: Double) {
+        self.init(
+            maxConcurrentCalls: maxConcurrentCalls, callsPerSecond: callsPerSecond,
+            campaigns: [
+                CampaignRecord.defaultID: CampaignRules(
+                    policy: policy, dailyCap: dailyCap, timezone: timezone, maxConcurrentCalls: maxConcurrentCalls)
+            ])
     }
 
     /// Rules that allow every call (for tests of other things).
@@ -96,6 +129,69 @@ public struct DialRules: Sendable, Equatable {
     /// The rate window: `callsPerSecond` below 1 means one call per `1/callsPerSecond` seconds.
     public var rateWindow: DialAdmission.RateWindow {
         DialAdmission.rateWindow(callsPerSecond: self.callsPerSecond)
+    }
+
+    /// The default campaign's rules (tests change them in place).
+    public var defaultCampaign: CampaignRules {
+        get { self.campaigns[CampaignRecord.defaultID]! }
+        set { self.campaigns[CampaignRecord.defaultID] = newValue }
+    }
+
+    /// The leasable campaigns' ids, in order.
+    var campaignIds: [Int64] { self.campaigns.keys.sorted() }
+}
+
+/// A campaign as stored: its row and its settings.
+public struct CampaignRecord: Sendable, Equatable {
+    /// The id of the campaign `default`, made by the migration that brought campaigns.
+    public static let defaultID: Int64 = 1
+
+    public var id: Int64
+    public var name: String
+    public var title: String
+    public var status: CampaignStatus
+    public var startsAt: String?
+    public var endsAt: String?
+    public var priority: Int
+    public var audience: CampaignAudience
+    public var createdAt: String
+    public var updatedAt: String
+    public var updatedBy: String
+    public var endedAt: String?
+    public var endedReason: String?
+    /// Its settings, the deployment's own (``AutomationSettings/deploymentKeys``) from the default campaign.
+    public var settings: AutomationSettings
+
+    public var isDefault: Bool { self.id == Self.defaultID }
+
+    public init(
+        id: Int64, name: String, title: String, status: CampaignStatus, startsAt: String?, endsAt: String?,
+        priority: Int, audience: CampaignAudience, createdAt: String, updatedAt: String, updatedBy: String,
+        endedAt: String?, endedReason: String?, settings: AutomationSettings
+    ) {
+        self.id = id
+        self.name = name
+        self.title = title
+        self.status = status
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.priority = priority
+        self.audience = audience
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+        self.endedAt = endedAt
+        self.endedReason = endedReason
+        self.settings = settings
+    }
+
+    /// The wire form, with its count of members.
+    public func view(members: Int) -> CampaignView {
+        CampaignView(
+            name: self.name, title: self.title, status: self.status, startsAt: self.startsAt, endsAt: self.endsAt,
+            priority: self.priority, audience: self.audience, members: members, createdAt: self.createdAt,
+            updatedAt: self.updatedAt, updatedBy: self.updatedBy, endedAt: self.endedAt, endedReason: self.endedReason,
+            settings: self.settings)
     }
 }
 

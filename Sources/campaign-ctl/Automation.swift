@@ -11,9 +11,11 @@ struct Automation: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the automation settings.")
         @OptionGroup var global: GlobalOptions
+        @Option(help: "The campaign (default: the default campaign).") var campaign: String?
 
         func run() async throws {
-            let s = try await self.global.withClient(readOnly: true) { try await $0.call(GetAutomation.self, NoParams()) }
+            let p = CampaignParam(campaign: self.campaign)
+            let s = try await self.global.withClient(readOnly: true) { try await $0.call(GetAutomation.self, p) }
             if self.global.json { return self.global.printJSON(s) }
             Automation.print(s)
         }
@@ -26,30 +28,27 @@ struct Automation: AsyncParsableCommand {
                 + "(numbers, true/false, [1,2,3]); anything else is a string; workingDays also takes 1,2,3,4,5; "
                 + #"windows takes '[{"days":[1,2,3,4,5],"start":"09:00","end":"12:00"}, …]'."#)
         @OptionGroup var global: GlobalOptions
+        @Option(help: "The campaign (default: the default campaign).") var campaign: String?
         @Argument(help: "KEY=VALUE pairs.") var pairs: [String]
 
         func run() async throws {
-            var values: [String: JSONValue] = [:]
-            for pair in self.pairs {
-                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2 else { throw ValidationError("expected KEY=VALUE, got \(pair)") }
-                values[kv[0]] = Automation.value(kv[1], key: kv[0])
-            }
-            try await Automation.apply(values, global: self.global)
+            try await Automation.apply(try Automation.values(self.pairs), campaign: self.campaign, global: self.global)
         }
     }
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the automatic enqueue on.")
         @OptionGroup var global: GlobalOptions
-        func run() async throws { try await Automation.apply(["enabled": true], global: self.global) }
+        @Option(help: "The campaign (default: the default campaign).") var campaign: String?
+        func run() async throws { try await Automation.apply(["enabled": true], campaign: self.campaign, global: self.global) }
     }
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn the automatic enqueue off (jobs already leased finish).")
         @OptionGroup var global: GlobalOptions
-        func run() async throws { try await Automation.apply(["enabled": false], global: self.global) }
+        @Option(help: "The campaign (default: the default campaign).") var campaign: String?
+        func run() async throws { try await Automation.apply(["enabled": false], campaign: self.campaign, global: self.global) }
     }
 
     struct Run: AsyncParsableCommand {
@@ -57,22 +56,34 @@ struct Automation: AsyncParsableCommand {
             abstract: "Enqueue every eligible customer now, up to today's cap.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Count only: enqueue nothing.") var dryRun = false
+        @Option(help: "The campaign (default: the default campaign).") var campaign: String?
 
         func run() async throws {
-            let p = RunAutomation.Params(dryRun: self.dryRun)
+            let p = RunAutomation.Params(dryRun: self.dryRun, campaign: self.campaign)
             let r = try await self.global.withClient { try await $0.call(RunAutomation.self, p) }
             if self.global.json { return self.global.printJSON(r) }
-            Swift.print("\(r.dryRun ? "dry run" : "run") for \(r.date): considered \(r.considered), eligible \(r.eligible), enqueued \(r.enqueued), cap remaining \(r.capRemaining)")
+            Swift.print("\(r.dryRun ? "dry run" : "run") of \(r.campaign ?? CampaignName.default) for \(r.date): considered \(r.considered), eligible \(r.eligible), enqueued \(r.enqueued), cap remaining \(r.capRemaining)")
             var rows = [["LEFT OUT", "COUNT"]]
             for (k, v) in r.leftOut.sorted(by: { $0.key < $1.key }) where v > 0 { rows.append([k, String(v)]) }
             if rows.count > 1 { Swift.print(Output.table(rows)) }
         }
     }
 
-    static func apply(_ values: [String: JSONValue], global: GlobalOptions) async throws {
-        let s = try await global.withClient { try await $0.call(SetAutomation.self, .init(values)) }
+    static func apply(_ values: [String: JSONValue], campaign: String? = nil, global: GlobalOptions) async throws {
+        let s = try await global.withClient { try await $0.call(SetAutomation.self, .init(values, campaign: campaign)) }
         if global.json { return global.printJSON(s) }
         Automation.print(s)
+    }
+
+    /// `KEY=VALUE` pairs as a settings object.
+    static func values(_ pairs: [String]) throws -> [String: JSONValue] {
+        var values: [String: JSONValue] = [:]
+        for pair in pairs {
+            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { throw ValidationError("expected KEY=VALUE, got \(pair)") }
+            values[kv[0]] = Automation.value(kv[1], key: kv[0])
+        }
+        return values
     }
 
     /// A command-line value as JSON: numbers, booleans and arrays as such, `1,2,3` as an array,

@@ -8,7 +8,7 @@ struct CampaignCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign-ctl",
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
-        subcommands: [HealthCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self])
+        subcommands: [HealthCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self, Campaigns.self])
 }
 
 /// Flags every subcommand takes.
@@ -105,6 +105,16 @@ struct HealthCommand: AsyncParsableCommand {
         print(
             "queued \(h.queue.QUEUED)  active \(h.queue.ACTIVE)  completed \(h.queue.COMPLETED)  failed \(h.queue.FAILED)  skipped \(h.queue.SKIPPED)  (completed today \(h.completedToday))"
         )
+        if h.campaigns.count > 1 {
+            var rows = [["CAMPAIGN", "STATUS", "QUEUED", "ACTIVE", "DIALING", "CALLS TODAY", "COMPLETED", "FAILED", "SKIPPED"]]
+            for c in h.campaigns {
+                rows.append([
+                    c.name, c.status.rawValue, String(c.queue.QUEUED), String(c.queue.ACTIVE), String(c.dialing),
+                    String(c.callsToday), String(c.queue.COMPLETED), String(c.queue.FAILED), String(c.queue.SKIPPED),
+                ])
+            }
+            print(Output.table(rows))
+        }
         if h.database != "up" { throw ExitCode(2) }
     }
 }

@@ -71,6 +71,7 @@ struct Customers: AsyncParsableCommand {
         @Argument(help: "The file to import ('-' for stdin).") var file: String
         @Option(help: "csv or jsonl (default: from the file name, else csv).") var format: String?
         @Option(help: "Rows per request.") var batchSize: Int = 1000
+        @Option(help: "Also list the imported customers as members of this campaign.") var campaign: String?
 
         func validate() throws {
             guard (1...10_000).contains(self.batchSize) else { throw ValidationError("--batch-size must be 1…10000") }
@@ -89,8 +90,10 @@ struct Customers: AsyncParsableCommand {
             let batchSize = self.batchSize
             let interactive = isatty(2) != 0 && !self.global.json
             let started = Date()
-            let summary = try await self.global.withClient { client in
+            let campaign = self.campaign
+            let outcome = try await self.global.withClient { client in
                 var s = UpsertCustomers.Result(inserted: 0, updated: 0, rejected: [])
+                var members = 0
                 var done = 0
                 // A batch too large for one request line is split in halves until it fits.
                 var queue = rows.chunked(batchSize)
@@ -106,6 +109,14 @@ struct Customers: AsyncParsableCommand {
                     }
                     s.inserted += r.inserted
                     s.updated += r.updated
+                    if let campaign {
+                        // The rows written (not the rejected ones) become the campaign's members.
+                        let bad = Set(r.rejected.map(\.index))
+                        let refs = chunk.indices.filter { !bad.contains($0 - chunk.startIndex) }.map { chunk[$0].customer.externalRef }
+                        if !refs.isEmpty {
+                            members = try await client.call(AddCampaignMembers.self, .init(name: campaign, customerRefs: refs)).members
+                        }
+                    }
                     // Map request indexes back to the file's row numbers.
                     s.rejected += r.rejected.map {
                         ItemError(index: chunk[chunk.startIndex + $0.index].line, ref: $0.ref, reason: $0.reason)
@@ -114,8 +125,9 @@ struct Customers: AsyncParsableCommand {
                     if interactive { Progress.draw(done: done, total: rows.count) }
                 }
                 if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-                return s
+                return (s, members)
             }
+            let (summary, members) = (outcome.0, outcome.1)
             let rejected = (parsed.errors + summary.rejected).sorted { $0.index < $1.index }
             if self.global.json {
                 return self.global.printJSON(
@@ -127,6 +139,7 @@ struct Customers: AsyncParsableCommand {
             if rejected.count > 100 { FileHandle.standardError.write(Data("… and \(rejected.count - 100) more\n".utf8)) }
             let secs = String(format: "%.1f", Date().timeIntervalSince(started))
             print("imported \(summary.inserted + summary.updated) of \(rows.count + parsed.errors.count) rows in \(secs)s: \(summary.inserted) new, \(summary.updated) updated, \(rejected.count) rejected")
+            if let campaign = self.campaign { print("campaign \(campaign) has \(members) members") }
         }
     }
 }

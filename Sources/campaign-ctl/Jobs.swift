@@ -11,6 +11,19 @@ struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Enqueue.self, Tally.self, Retry.self, Cancel.self])
 
+    /// Customer external refs, one per line of a file ('-': stdin); blank lines and `#` comments skipped.
+    static func refs(fromFile file: String) throws -> [String] {
+        let text: String
+        if file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { Output.fail("cannot read \(file)") }
+            text = t
+        }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
         @OptionGroup var global: GlobalOptions
@@ -24,18 +37,20 @@ struct Jobs: AsyncParsableCommand {
         var outcome: CallOutcome?
         @Option(help: "Only jobs changed at or after this RFC 3339 time.") var since: String?
         @Option(help: "Only jobs changed before this RFC 3339 time.") var until: String?
+        @Option(help: "Only jobs of this campaign.") var campaign: String?
 
         func run() async throws {
             let p = ListJobs.Params(
                 status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor,
-                updatedSince: self.since, updatedBefore: self.until, reason: self.reason, outcome: self.outcome)
+                updatedSince: self.since, updatedBefore: self.until, reason: self.reason, outcome: self.outcome,
+                campaign: self.campaign)
             let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListJobs.self, p) }
             if self.global.json { return self.global.printJSON(r) }
-            var rows = [["ID", "QUEUE JOB ID", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]
+            var rows = [["ID", "QUEUE JOB ID", "CAMPAIGN", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]
             for j in r.jobs {
                 let status = j.phase.map { "\(j.status.rawValue)/\($0.rawValue)" } ?? j.status.rawValue
                 rows.append([
-                    String(j.id), j.queueJobId, j.customerRef ?? String(j.customerId), status,
+                    String(j.id), j.queueJobId, j.campaign, j.customerRef ?? String(j.customerId), status,
                     "\(j.attemptsMade)/\(j.maxAttempts)", j.updatedAt, Jobs.summary(j.result),
                 ])
             }
@@ -61,7 +76,7 @@ struct Jobs: AsyncParsableCommand {
             let r = try await self.global.withClient(readOnly: true) { try await $0.call(GetJob.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             let j = r.job
-            print("job \(j.id)  \(j.queueJobId)  customer \(j.customerRef ?? String(j.customerId))")
+            print("job \(j.id)  \(j.queueJobId)  campaign \(j.campaign)  customer \(j.customerRef ?? String(j.customerId))")
             print("status \(j.status.rawValue)\(j.phase.map { "/" + $0.rawValue } ?? "")  attempts \(j.attemptsMade)/\(j.maxAttempts)  reason \(j.reason ?? "-")")
             print("enqueued \(j.enqueuedAt)  run at \(j.runAt)  started \(j.startedAt ?? "-")  completed \(j.completedAt ?? "-")  failed \(j.failedAt ?? "-")")
             if let lease = j.leaseOwner { print("lease \(lease) until \(j.leaseExpiresAt ?? "?")") }
@@ -90,25 +105,16 @@ struct Jobs: AsyncParsableCommand {
         @Option(help: "Priority; higher runs first.") var priority: Int?
         @Option(help: "Idempotency prefix: job ids become PREFIX:REF, so running the command twice enqueues once.")
         var idempotencyPrefix: String?
+        @Option(help: "The campaign of the jobs (default: the default campaign).") var campaign: String?
 
         func run() async throws {
             var refs = self.customers
-            if let file = self.file {
-                let text: String
-                if file == "-" {
-                    text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                } else {
-                    guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { Output.fail("cannot read \(file)") }
-                    text = t
-                }
-                refs += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-            }
+            if let file = self.file { refs += try Jobs.refs(fromFile: file) }
             guard !refs.isEmpty else { throw ValidationError("name customers as arguments or with --file") }
             let items = refs.map { ref in
                 EnqueueItem(
                     customerRef: ref, queueJobId: self.idempotencyPrefix.map { "\($0):\(ref)" },
-                    reason: self.reason, priority: self.priority, maxAttempts: self.maxAttempts)
+                    reason: self.reason, priority: self.priority, maxAttempts: self.maxAttempts, campaign: self.campaign)
             }
             let total = try await self.global.withClient { client in
                 var total = EnqueueJobs.Result(enqueued: 0, existing: 0, rejected: [], jobIds: [])
@@ -133,9 +139,11 @@ struct Jobs: AsyncParsableCommand {
     struct Tally: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Count jobs by status and outcome.")
         @OptionGroup var global: GlobalOptions
+        @Option(help: "Only jobs of this campaign.") var campaign: String?
 
         func run() async throws {
-            let t = try await self.global.withClient(readOnly: true) { try await $0.call(TallyJobs.self, NoParams()) }
+            let p = CampaignParam(campaign: self.campaign)
+            let t = try await self.global.withClient(readOnly: true) { try await $0.call(TallyJobs.self, p) }
             if self.global.json { return self.global.printJSON(t) }
             var rows = [["STATUS", "COUNT"]]
             for s in JobStatus.allCases { rows.append([s.rawValue, String(t.byStatus[s])]) }

@@ -64,7 +64,7 @@ struct MaintenanceDutyTests {
     @Test func theSchedulerRunsWhileEnabledOncePerIntervalAndAfterAFailureWaitsTheInterval() async {
         let runs = NIOLockedValueBox(0)
         let failNext = NIOLockedValueBox(false)
-        let scheduler = AutomationScheduler(logger: Self.logger) {
+        let scheduler = AutomationScheduler(logger: Self.logger) { _ in
             let n = runs.withLockedValue { $0 += 1; return $0 }
             if failNext.withLockedValue({ $0 }) { throw RPCError(.databaseUnavailable, "database unavailable, retry later") }
             return RunAutomation.Result(

@@ -31,8 +31,13 @@ struct SettingsCacheTests {
         #expect(try await cache.get(fresh: true).dailyCap == before + 9, "fresh reads whatever the age")
         // What this coordinator writes itself is cached as of now.
         s.dailyCap = before + 11
-        cache.set(s)
+        var written = try await cache.book().default
+        written.settings = s
+        cache.set(CampaignBook(campaigns: [written]))
         clock.withLockedValue { $0 = t0 + .seconds(9) }
         #expect(try await cache.get().dailyCap == before + 11)
+        // Invalidated: the next read goes to the database.
+        cache.invalidate()
+        #expect(try await cache.get().dailyCap == before + 9)
     }
 }

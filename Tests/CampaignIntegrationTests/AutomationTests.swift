@@ -148,7 +148,7 @@ struct AutomationTests {
         // Working hours that never include now: a window on a weekday other than today's, everywhere.
         var closed = DialRules.unrestricted
         let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
-        closed.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
+        closed.defaultCampaign.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
         let deferred = try await store.apply(
             [JobRequest(jobId: jobs[0].jobId, leaseToken: jobs[0].leaseToken, kind: .dialing, agent: "a")], retry: retry,
             rules: closed)
@@ -177,7 +177,7 @@ struct AutomationTests {
         #expect(again == deferred)
         // A cap of one call: the first is allowed, the second deferred to tomorrow as daily_cap.
         var capped = DialRules.unrestricted
-        capped.dailyCap = 1
+        capped.defaultCampaign.dailyCap = 1
         let two = try await store.apply(
             jobs[1...].map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
             retry: retry, rules: capped)
@@ -196,7 +196,7 @@ struct AutomationTests {
         try await TestFactory.jobs(store, count: 4)
         var closed = DialRules.unrestricted
         let today = LocalTime(Date(), TimeZone(identifier: "America/New_York")!).isoWeekday
-        closed.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
+        closed.defaultCampaign.policy.windows = CallingWindows(WorkingHours(startSecond: 0, endSecond: 60, isoWeekdays: [today % 7 + 1]))
         let answers = try await store.lease([LeaseRequest(owner: "a", max: 4, dial: true)], leaseSeconds: 30, rules: closed)
         // None leased, none refused: all four wait in the queue for the window, no attempt spent, no call counted.
         #expect(answers[0].jobs.isEmpty && answers[0].refused.isEmpty)
@@ -226,8 +226,8 @@ struct AutomationTests {
             VALUES (\(midnight) - interval '15 minutes', 50), (\(midnight), 2)
             """)
         var rules = DialRules.unrestricted
-        rules.timezone = "Asia/Kathmandu"
-        rules.dailyCap = 3
+        rules.defaultCampaign.timezone = "Asia/Kathmandu"
+        rules.defaultCampaign.dailyCap = 3
         let out = try await store.apply(
             jobs.map { JobRequest(jobId: $0.jobId, leaseToken: $0.leaseToken, kind: .dialing, agent: "a") },
             retry: RetryPolicy(), rules: rules)

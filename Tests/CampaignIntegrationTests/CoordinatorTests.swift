@@ -244,7 +244,7 @@ struct CoordinatorTests {
                 #expect(got.callLogs.count == 1 && got.callLogs[0].agent == "a1")
                 let page = try await agent.call(ListJobs.self, .init(status: .completed))
                 #expect(page.jobs.map(\.id) == [jobs[0].jobId])
-                let tally = try await agent.call(TallyJobs.self, NoParams())
+                let tally = try await agent.call(TallyJobs.self, CampaignParam())
                 #expect(tally.byStatus.COMPLETED == 1 && tally.byStatus.SKIPPED == 1 && tally.callLogs == 1)
             }
         }
@@ -403,7 +403,7 @@ struct CoordinatorTests {
     @Test func automationSetValidatesAndRecordsWho() async throws {
         try await CoordinatorHarness.run("automation") { h in
             try await h.client { c in
-                let before = try await c.call(GetAutomation.self, NoParams())
+                let before = try await c.call(GetAutomation.self, CampaignParam())
                 for bad: [String: JSONValue] in [
                     ["retryBaseMs": 10_000, "retryCapMs": 5], ["timezone": "Mars/Olympus"], ["workingHoursEnd": "25:00"],
                     ["workingDays": [0, 8]], ["dailyCap": "many"], ["noSuchSetting": 1],
@@ -416,7 +416,7 @@ struct CoordinatorTests {
                         #expect(e.symbol == "VALIDATION_FAILED", "\(bad): \(e)")
                     }
                 }
-                #expect(try await c.call(GetAutomation.self, NoParams()) == before)  // nothing half-applied
+                #expect(try await c.call(GetAutomation.self, CampaignParam()) == before)  // nothing half-applied
                 let s = try await c.call(SetAutomation.self, .init(["maxAttempts": 5, "timezone": "Europe/Paris"]))
                 #expect(s.maxAttempts == 5 && s.timezone == "Europe/Paris")
             }

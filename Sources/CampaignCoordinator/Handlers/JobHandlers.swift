@@ -13,13 +13,19 @@ struct JobHandlers: MethodGroup {
     func register(on router: RPCRouter) {
         let c = self.coordinator
         router.register(EnqueueJobs.self) { p, _ in try await self.enqueue(p) }
-        router.register(ListJobs.self) { p, _ in try await c.db { try await c.store.listJobs(p) } }
+        router.register(ListJobs.self) { p, _ in
+            let campaign: Int64? = if let name = p.campaign { try await c.campaign(name).id } else { nil }
+            return try await c.db { try await c.store.listJobs(p, campaignId: campaign) }
+        }
         router.register(GetJob.self) { p, _ in
             guard let found = try await c.db({ try await c.store.getJob(id: p.id, queueJobId: p.queueJobId) })
             else { throw RPCError(.notFound, "no such job") }
             return found
         }
-        router.register(TallyJobs.self) { _, _ in try await c.db { try await c.store.tally() } }
+        router.register(TallyJobs.self) { p, _ in
+            let campaign: Int64? = if let name = p.campaign { try await c.campaign(name).id } else { nil }
+            return try await c.db { try await c.store.tally(campaignId: campaign) }
+        }
         router.register(RetryJobs.self) { p, ctx in
             try await self.adminChange(.retryRequested, ids: p.ids, retryBudget: p.attempts ?? 1, ctx)
         }
@@ -56,9 +62,22 @@ struct JobHandlers: MethodGroup {
                 details: ["limit": "bulkItems", "maximum": .int(Int64(c.configuration.maximumBulkItems))])
         }
         var rejected: [ItemError] = []
-        var accepted: [(index: Int, item: EnqueueItem)] = []
+        var accepted: [(index: Int, item: EnqueueItem, campaign: Int64)] = []
+        var book = try await c.campaigns()
+        if p.jobs.contains(where: { $0.campaign.map { book[$0] == nil } ?? false }) {
+            book = try await c.campaigns(fresh: true)  // a campaign created since the last read
+        }
         for (i, var item) in p.jobs.enumerated() {
             let ref = item.customerRef ?? item.customerId.map { String($0) }
+            let campaign = item.campaign.map { book[$0] } ?? book.default
+            guard let campaign else {
+                rejected.append(ItemError(index: i, ref: ref, reason: "unknown campaign \(item.campaign ?? "")"))
+                continue
+            }
+            if campaign.status == .ended {
+                rejected.append(ItemError(index: i, ref: ref, reason: "campaign \(campaign.name) has ended"))
+                continue
+            }
             if (item.customerId == nil) == (item.customerRef == nil) {
                 rejected.append(ItemError(index: i, ref: ref, reason: "give exactly one of customerId and customerRef"))
                 continue
@@ -81,11 +100,14 @@ struct JobHandlers: MethodGroup {
                 continue
             }
             if item.queueJobId == nil { item.queueJobId = "manual:" + UUID().uuidString.lowercased() }
-            accepted.append((i, item))
+            // The campaign's own number of attempts, unless the item says.
+            item.maxAttempts = item.maxAttempts ?? campaign.settings.maxAttempts
+            accepted.append((i, item, campaign.id))
         }
-        let settings = try await c.settings()
+        let defaultAttempts = book.default.settings.maxAttempts
         let rows = try await c.db {
-            try await c.store.enqueue(accepted.map(\.item), defaultMaxAttempts: settings.maxAttempts)
+            try await c.store.enqueue(
+                accepted.map(\.item), campaignIds: accepted.map(\.campaign), defaultMaxAttempts: defaultAttempts)
         }
         var jobIds = [Int64?](repeating: nil, count: p.jobs.count)
         var enqueued = 0

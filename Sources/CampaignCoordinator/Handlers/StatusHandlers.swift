@@ -37,13 +37,20 @@ struct StatusHandlers: MethodGroup {
         let uptime = Int((ContinuousClock.now - c.startedAt).components.seconds)
         let agents = c.sessions.count
         do {
-            let timezone = (try? await c.settingsCache.get())?.timezone ?? "UTC"
-            let counts = try await c.store.counts(timezone: timezone)
+            let book = try await c.settingsCache.book()
+            let counts = try await c.store.counts(timezone: book.default.settings.timezone)
+            let open = book.campaigns.filter { $0.status != .ended }
+            let calls = try await c.store.callCounts(open.map { ($0.id, $0.settings.timezone) })
             c.database.succeeded()
             return Health.Result(
                 version: c.configuration.version, uptimeSeconds: uptime, database: "up",
                 leader: c.isLeader.withLockedValue { $0 },
-                agents: agents, queue: counts.queue, completedToday: counts.completedToday)
+                agents: agents, queue: counts.queue, completedToday: counts.completedToday,
+                campaigns: open.sorted { $0.name < $1.name }.map { k in
+                    CampaignHealth(
+                        name: k.name, status: k.status, queue: counts.byCampaign[k.id] ?? QueueCounts(),
+                        dialing: calls[k.id]?.dialing ?? 0, callsToday: calls[k.id]?.today ?? 0)
+                })
         } catch {
             if let e = error as? StoreError, e.isUnavailable { c.database.unreachable(e, during: "health") }
             return Health.Result(

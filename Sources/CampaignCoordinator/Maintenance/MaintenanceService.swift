@@ -10,7 +10,8 @@ import SystemdNotify
 /// | duty | where | how often |
 /// |---|---|---|
 /// | ``LeaseRenewer`` | every coordinator | each round |
-/// | ``AutomationScheduler`` | leader | `autoRunIntervalSeconds`, while enabled |
+/// | ``AutomationScheduler`` | leader | `autoRunIntervalSeconds`, per ACTIVE campaign while enabled |
+/// | campaign ends | leader | each round: campaigns past `endsAt` end, ended campaigns' QUEUED jobs are SKIPPED |
 /// | ``DialCounterPruner`` | leader | hourly |
 /// | ``LeaseExpirer`` | leader | each round |
 /// | ``StatusReporter`` | every coordinator | each round (and when agents come and go) |
@@ -42,7 +43,9 @@ public final class MaintenanceService: Service, Sendable {
         let store = coordinator.store
         self.renewer = LeaseRenewer(store: store) { coordinator.connectedAgents.map(\.leaseOwner) }
         self.expirer = LeaseExpirer(store: store, logger: logger) { coordinator.wakeLeasers() }
-        self.scheduler = AutomationScheduler(logger: logger) { try await coordinator.runAutomation(dryRun: false, by: nil) }
+        self.scheduler = AutomationScheduler(logger: logger) {
+            try await coordinator.runAutomation(dryRun: false, campaign: $0, by: nil)
+        }
         self.pruner = DialCounterPruner(store: store)
         self.status = StatusReporter(
             send: { notifier.status($0) }, health: { await coordinator.health() },
@@ -73,11 +76,25 @@ public final class MaintenanceService: Service, Sendable {
         guard await self.perform("lease renewal", { try await self.renewer.runOnce(leaseSeconds: leaseSeconds) }),
             self.coordinator.isLeader.withLockedValue({ $0 })
         else { return }
-        if let settings = try? await self.coordinator.settings() {
-            await self.scheduler.runOnce(settings: settings, at: now)
+        await self.perform("campaign ends") { try await self.endCampaigns() }
+        if let book = try? await self.coordinator.campaigns() {
+            for c in book.campaigns where c.status == .active {
+                await self.scheduler.runOnce(settings: c.settings, campaign: c.name, at: now)
+            }
         }
         guard await self.perform("dial counter prune", { try await self.pruner.runOnce(at: now) }) else { return }
         await self.perform("lease expiry") { try await self.expirer.runOnce() }
+    }
+
+    /// Ends the campaigns whose `endsAt` has passed and SKIPs the QUEUED jobs of ended ones.
+    private func endCampaigns() async throws {
+        let c = self.coordinator
+        let (campaigns, jobs) = try await c.store.endOverdueCampaigns(by: "coordinator:endsAt")
+        if campaigns > 0 {
+            c.settingsCache.invalidate()
+            self.logger.notice("campaigns ended at their endsAt", metadata: ["campaigns": "\(campaigns)"])
+        }
+        if jobs > 0 { self.logger.notice("queued jobs of ended campaigns skipped", metadata: ["jobs": "\(jobs)"]) }
     }
 
     /// Runs one duty, reporting the database's state and logging a failure. Returns false when

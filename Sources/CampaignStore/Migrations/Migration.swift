@@ -15,5 +15,6 @@ public struct Migration: Sendable {
         Migration0006OutcomeUnknown.migration,
         Migration0007CallingWindows.migration,
         Migration0008EligibilityWindows.migration,
+        Migration0009Campaigns.migration,
     ]
 }
