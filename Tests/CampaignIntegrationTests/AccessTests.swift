@@ -47,7 +47,7 @@ struct AccessPolicyTests {
     func methodRoles() {
         let reads: Set = [
             "rpc.discover", "health", "agents.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
-            "customers.list", "automation.get",
+            "customers.list", "automation.get", "campaigns.get", "campaigns.list",
         ]
         let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]
         for (name, role) in ProtocolMethods.roles {
