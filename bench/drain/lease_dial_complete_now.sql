@@ -1,6 +1,6 @@
 -- pgbench script of scripts/bench-drain: the raw limit of the product's own SQL on the path the
 -- drain takes today (jobs.lease with dial: true, then jobs.report with its call log), at batch
--- :batch (pgbench -M prepared -D batch=B). The statements are SQL.swift's at tree cf90446, in
+-- :batch (pgbench -M prepared -D batch=B). The statements are SQL.swift's at tree 03d01a4 (one campaign: default), in
 -- the product's order; what the coordinator decides in Swift (every job dialed, every call
 -- ANSWERED) is built here in SQL as the arrays it binds. Update it together with SQL+Leasing.swift and SQL+Limits.swift.
 -- Unlike the product, pgbench sends one statement per round trip (the product pipelines each
@@ -13,29 +13,53 @@
 BEGIN;
 SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
 SELECT pg_advisory_xact_lock(7301946512);
-WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t)
-SELECT
+WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t),
+dialing AS MATERIALIZED (
+    SELECT campaign_id, count(*) AS n FROM campaign.campaign_jobs
+    WHERE status = 'ACTIVE' AND phase = 'DIALING' GROUP BY campaign_id
+),
+provider AS MATERIALIZED (
+    SELECT (SELECT coalesce(sum(n), 0) FROM dialing) AS dialing,
+           (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
+             WHERE k.bucket > clock.t - make_interval(secs => 1::float8) - interval '100 milliseconds')
+               AS window,
+           extract(epoch FROM clock.t)::float8 AS now_epoch, clock.t
+    FROM clock
+)
+SELECT g.id AS campaign_id,
     (SELECT coalesce(sum(q.n), 0) FROM campaign.dial_counts_quarter q
-      WHERE q.bucket > (date_trunc('day', clock.t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '15 minutes')
+      WHERE q.campaign_id = g.id
+        AND q.bucket > (date_trunc('day', p.t AT TIME ZONE g.tz) AT TIME ZONE g.tz) - interval '15 minutes')
         AS today,
-    (SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'ACTIVE' AND phase = 'DIALING') AS dialing,
-    (SELECT coalesce(sum(k.n), 0) FROM campaign.dial_counts_tick k
-      WHERE k.bucket > clock.t - make_interval(secs => 1::float8) - interval '100 milliseconds') AS window,
-    extract(epoch FROM clock.t)::float8 AS now_epoch
-FROM clock
+    coalesce((SELECT d.n FROM dialing d WHERE d.campaign_id = g.id), 0) AS campaign_dialing,
+    p.dialing, p.window, p.now_epoch
+FROM provider p
+LEFT JOIN unnest('{1}'::bigint[], '{UTC}'::text[]) AS g(id, tz) ON true
 \gset
 WITH due AS (
     SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-    j.max_attempts, j.customer_id, coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown,
+    j.max_attempts, j.customer_id, j.outcome_unknown,
     j.last_report,
     c.status AS customer_status, c.phone, c.timezone,
     extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
-    j.reason, c.external_ref, c.name, c.attributes
-    FROM campaign.campaign_jobs j JOIN campaign.customers c ON c.id = j.customer_id
-    WHERE j.status = 'QUEUED' AND j.run_at <= now()
-    ORDER BY j.priority DESC, j.run_at, j.id
-    LIMIT :batch
-    FOR UPDATE OF j SKIP LOCKED
+    j.reason, c.external_ref, c.name, c.attributes, j.campaign_id,
+    CASE WHEN k.status = 'ENDED' OR k.ends_at <= now() THEN 'ENDED'
+         WHEN k.status = 'PAUSED' THEN 'PAUSED'
+         WHEN k.starts_at > now() THEN 'NOT_STARTED'
+         ELSE 'ACTIVE' END AS campaign_gate,
+    extract(epoch FROM k.starts_at)::float8 AS campaign_starts_epoch
+    FROM campaign.campaigns k
+    CROSS JOIN LATERAL (
+        SELECT * FROM campaign.campaign_jobs x
+        WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
+        ORDER BY x.priority DESC, x.run_at, x.id
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    ) j
+    JOIN campaign.customers c ON c.id = j.customer_id
+    WHERE k.id = ANY('{1}'::bigint[]) AND k.status = 'ACTIVE'
+      AND (k.starts_at IS NULL OR k.starts_at <= now()) AND (k.ends_at IS NULL OR k.ends_at > now())
+    ORDER BY k.id, j.priority DESC, j.run_at, j.id
 )
 SELECT coalesce(array_agg(id ORDER BY id), '{}')::text AS ids,
        coalesce(array_agg(customer_id ORDER BY id), '{}')::text AS cids,
@@ -71,9 +95,10 @@ UPDATE campaign.customers c SET last_called_at = now()
 FROM (SELECT id FROM campaign.customers WHERE id = ANY(:cids::bigint[]) ORDER BY id FOR UPDATE) r
 WHERE c.id = r.id;
 WITH quarter AS (
-    INSERT INTO campaign.dial_counts_quarter (bucket, n)
-    SELECT to_timestamp(floor(:now_epoch::float8 / 900) * 900), :n::bigint
-    ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
+    INSERT INTO campaign.dial_counts_quarter (campaign_id, bucket, n)
+    SELECT u.id, to_timestamp(floor(:now_epoch::float8 / 900) * 900), u.n
+    FROM unnest('{1}'::bigint[], ARRAY[:n]::bigint[]) AS u(id, n)
+    ON CONFLICT (campaign_id, bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n
 )
 INSERT INTO campaign.dial_counts_tick (bucket, n)
 SELECT to_timestamp(floor(:now_epoch::float8 * 10) / 10), :n::bigint
@@ -84,8 +109,8 @@ COMMIT;
 --    cleared; its RETURNING is the answers' view).
 BEGIN;
 SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-       j.max_attempts, j.customer_id,
-       coalesce((j.result ->> 'reason') = 'outcome_unknown', false) AS outcome_unknown, j.last_report,
+       j.max_attempts, j.customer_id, j.campaign_id,
+       j.outcome_unknown, j.last_report,
        NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
        NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
        NULL::text AS attributes
@@ -114,6 +139,7 @@ UPDATE campaign.campaign_jobs j SET
     idempotency_key = coalesce(u.idem, j.idempotency_key),
     max_attempts = coalesce(u.max_attempts, j.max_attempts),
     last_report = u.last_report,
+    outcome_unknown = u.outcome_unknown,
     lease_owner = CASE WHEN u.status = 'ACTIVE' THEN j.lease_owner END,
     lease_expires_at = CASE WHEN u.status = 'ACTIVE' THEN j.lease_expires_at END,
     completed_at = CASE WHEN u.status = 'COMPLETED' THEN now() ELSE j.completed_at END,
@@ -122,8 +148,8 @@ UPDATE campaign.campaign_jobs j SET
 FROM unnest(:ids::bigint[], array_fill('COMPLETED'::text, ARRAY[:n::int]), array_fill(NULL::text, ARRAY[:n::int]),
             array_fill(NULL::bigint, ARRAY[:n::int]), array_fill('{"outcome": "ANSWERED"}'::jsonb, ARRAY[:n::int]),
             array_fill(NULL::text, ARRAY[:n::int]), array_fill(NULL::int, ARRAY[:n::int]),
-            array_fill('complete'::text, ARRAY[:n::int]))
-    AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report)
+            array_fill('complete'::text, ARRAY[:n::int]), array_fill(false, ARRAY[:n::int]))
+    AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report, outcome_unknown)
 WHERE j.id = u.id
 RETURNING j.id, j.status, j.attempts_made, campaign.ts(j.run_at) AS run_at, j.result;
 COMMIT;

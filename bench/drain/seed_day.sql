@@ -59,9 +59,17 @@ $$;
 DO $$
 BEGIN
     IF to_regclass('campaign.dial_counts_quarter') IS NOT NULL THEN
-        INSERT INTO campaign.dial_counts_quarter (bucket, n)
-        SELECT to_timestamp(floor(extract(epoch FROM at) / 900) * 900), count(*) FROM seed_day GROUP BY 1
-        ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n;
+        -- Per campaign since migration 0009 (the default campaign's, id 1, by the column's default).
+        IF EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = 'campaign' AND table_name = 'dial_counts_quarter' AND column_name = 'campaign_id') THEN
+            INSERT INTO campaign.dial_counts_quarter (bucket, n)
+            SELECT to_timestamp(floor(extract(epoch FROM at) / 900) * 900), count(*) FROM seed_day GROUP BY 1
+            ON CONFLICT (campaign_id, bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n;
+        ELSE
+            INSERT INTO campaign.dial_counts_quarter (bucket, n)
+            SELECT to_timestamp(floor(extract(epoch FROM at) / 900) * 900), count(*) FROM seed_day GROUP BY 1
+            ON CONFLICT (bucket) DO UPDATE SET n = campaign.dial_counts_quarter.n + EXCLUDED.n;
+        END IF;
         INSERT INTO campaign.dial_counts_tick (bucket, n)
         SELECT to_timestamp(floor(extract(epoch FROM at) * 10) / 10), count(*) FROM seed_day
         WHERE at > now() - interval '10 minutes' GROUP BY 1
