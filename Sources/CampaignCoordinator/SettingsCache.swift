@@ -83,6 +83,6 @@ extension AutomationSettings {
                     ?? CallingWindows(WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5))),
                 cooldownSeconds: self.cooldownMinutes * 60),
             dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
-            weight: weight, retry: self.retryPolicy)
+            weight: weight, retry: self.retryPolicy, schedule: self.retrySchedule ?? RetrySchedule())
     }
 }

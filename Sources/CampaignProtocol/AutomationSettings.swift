@@ -30,6 +30,10 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var retryBaseMs: Int = 60_000
     public var retryFactor: Double = 2
     public var retryCapMs: Int = 3_600_000
+    /// Retries by call outcome: `{"NO_ANSWER": {"delays": ["30m", "4h", "nextWindow"]}, …}`, the
+    /// number of delays being that outcome's retries (within `maxAttempts`); outcomes not named
+    /// back off exponentially (`retryBaseMs`, `retryFactor`, `retryCapMs`).
+    public var retry: [String: RetrySetting] = [:]
     public var leaseSeconds: Int = 60
     /// How often the leader runs the automatic enqueue when `enabled`.
     public var autoRunIntervalSeconds: Int = 300
@@ -54,6 +58,21 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
 
     public var retryPolicy: RetryPolicy {
         RetryPolicy(baseMs: self.retryBaseMs, factor: self.retryFactor, capMs: self.retryCapMs)
+    }
+
+    /// The retries by outcome (nil when a field is invalid).
+    public var retrySchedule: RetrySchedule? {
+        var delays: [CallOutcome: [RetrySchedule.Delay]] = [:]
+        for (key, setting) in self.retry {
+            guard let outcome = CallOutcome(rawValue: key) else { return nil }
+            var list: [RetrySchedule.Delay] = []
+            for text in setting.delays {
+                guard let d = RetrySchedule.Delay(text) else { return nil }
+                list.append(d)
+            }
+            delays[outcome] = list
+        }
+        return RetrySchedule(delays: delays)
     }
 
     /// The working hours as the eligibility policy reads them (nil when the fields are invalid).
@@ -120,6 +139,17 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         if !(1...604_800_000).contains(self.retryCapMs) { p.append("retryCapMs must be 1…604800000") }
         if self.retryCapMs < self.retryBaseMs { p.append("retryCapMs must be ≥ retryBaseMs") }
         if !(1...100).contains(self.maxAttempts) { p.append("maxAttempts must be 1…100") }
+        for key in self.retry.keys.sorted() {
+            guard let outcome = CallOutcome(rawValue: key), outcome != .answered else {
+                p.append("retry: \(key) is not an outcome that is retried (NO_ANSWER, BUSY, VOICEMAIL, REJECTED, FAILED)")
+                continue
+            }
+            let delays = self.retry[key]!.delays
+            if !(1...100).contains(delays.count) { p.append("retry.\(key).delays: 1…100 delays") }
+            if let bad = delays.first(where: { RetrySchedule.Delay($0) == nil }) {
+                p.append("retry.\(key).delays: \(bad) is not a delay (90s, 30m, 4h, 2d up to 7d, nextWindow, nextDay)")
+            }
+        }
         if !(5...3600).contains(self.leaseSeconds) { p.append("leaseSeconds must be 5…3600") }
         if !(10...86_400).contains(self.autoRunIntervalSeconds) { p.append("autoRunIntervalSeconds must be 10…86400") }
         if !(1...100_000).contains(self.maxConcurrentCalls) { p.append("maxConcurrentCalls must be 1…100000") }
@@ -130,7 +160,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
         case cooldownMinutes
-        case maxAttempts, retryBaseMs, retryFactor, retryCapMs, leaseSeconds, autoRunIntervalSeconds
+        case maxAttempts, retryBaseMs, retryFactor, retryCapMs, retry, leaseSeconds, autoRunIntervalSeconds
         case maxConcurrentCalls, callsPerSecond
     }
 
@@ -171,6 +201,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.retryBaseMs = try v(.retryBaseMs, d.retryBaseMs)
         self.retryFactor = try v(.retryFactor, d.retryFactor)
         self.retryCapMs = try v(.retryCapMs, d.retryCapMs)
+        self.retry = try v(.retry, d.retry)
         self.leaseSeconds = try v(.leaseSeconds, d.leaseSeconds)
         self.autoRunIntervalSeconds = try v(.autoRunIntervalSeconds, d.autoRunIntervalSeconds)
         self.maxConcurrentCalls = try v(.maxConcurrentCalls, d.maxConcurrentCalls)
@@ -230,6 +261,12 @@ public struct WindowSetting: Codable, Sendable, Equatable {
         self.start = start
         self.end = end
     }
+}
+
+/// The retries of one call outcome: the delay before each (`90s`, `30m`, `4h`, `2d`, `nextWindow`, `nextDay`).
+public struct RetrySetting: Codable, Sendable, Equatable {
+    public var delays: [String]
+    public init(delays: [String]) { self.delays = delays }
 }
 
 /// A settings patch that cannot be applied.

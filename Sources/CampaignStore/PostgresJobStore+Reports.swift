@@ -22,10 +22,13 @@ extension PostgresJobStore {
             // lock, always in the same order, so it cannot deadlock with them).
             // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
             let dialing = requests.contains(where: { $0.kind == .dialing })
+            // A retry due at the customer's next window needs the customer's zone.
+            let windowRetries = rules.campaigns.values.contains { $0.schedule.needsWindows }
+                && requests.contains { if case .fail(true, _, _?, false) = $0.kind { true } else { false } }
             let ids = Array(Set(requests.map { $0.jobId })).sorted()
             var locking = Pipeline()
             let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
-            let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing)
+            let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing || windowRetries)
             let locked = try conn.pipeline(locking)
             var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
             var jobs = try lockSlot.jobs(locked)
@@ -46,6 +49,7 @@ extension PostgresJobStore {
                 }
                 let event: JobStateMachine.Event
                 var details = JobStateMachine.ReportDetails()
+                var retryPlan: RetrySchedule.Plan?
                 switch request.kind {
                 case .dialing:
                     let verdict = limits!.verdict(for: job)
@@ -60,7 +64,15 @@ extension PostgresJobStore {
                     event = .completeReported(token: request.leaseToken)
                     details.outcome = outcome.rawValue
                 case .fail(let retryable, let error, let outcome, let unknown):
-                    event = .failReported(token: request.leaseToken, retryable: retryable, outcomeUnknown: unknown)
+                    // The campaign's retries by outcome: when this one's are spent, it fails for good.
+                    retryPlan = retryable && !unknown
+                        ? rules.campaigns[job.campaignId]?.schedule.plan(
+                            outcome: outcome, afterAttempt: job.machine.snapshot.attemptsMade, now: Date(),
+                            windows: rules.campaigns[job.campaignId]!.policy.windows,
+                            timeZone: TimeZone(identifier: job.timezone) ?? TimeZone(identifier: "UTC")!)
+                        : nil
+                    event = .failReported(
+                        token: request.leaseToken, retryable: retryable && retryPlan != .noMoreRetries, outcomeUnknown: unknown)
                     details = .init(outcome: outcome?.rawValue, error: error)
                 case .skip(let detail):
                     event = .skipReported(token: request.leaseToken)
@@ -83,6 +95,10 @@ extension PostgresJobStore {
                 case .transition(let t):
                     if t == .startDialing { dialed.append(job.customerId) }
                     var write = decided!
+                    if t == .retryLater, case .at(let due)? = retryPlan {
+                        write.runAt = due  // the outcome's own delay, not the backoff
+                        write.delayMs = nil
+                    }
                     if let previous = writes[job.id] { write.mergeKeeping(previous.write) }
                     writes[job.id] = TransitionWrite(id: job.id, write: write)
                     jobs[job.id] = job

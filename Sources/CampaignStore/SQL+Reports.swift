@@ -55,7 +55,8 @@ extension SQL {
             UPDATE campaign.campaign_jobs j SET
                 status = u.status::campaign.campaign_job_status,
                 phase = u.phase::campaign.job_phase,
-                run_at = CASE WHEN u.delay_ms IS NULL THEN j.run_at
+                run_at = CASE WHEN u.run_at_us IS NOT NULL THEN 'epoch'::timestamptz + u.run_at_us * interval '1 microsecond'
+                              WHEN u.delay_ms IS NULL THEN j.run_at
                               ELSE now() + u.delay_ms * interval '1 millisecond' END,
                 result = coalesce(u.result, j.result),
                 idempotency_key = coalesce(u.idem, j.idempotency_key),
@@ -69,8 +70,8 @@ extension SQL {
                 updated_at = now()
             FROM unnest($ids::bigint[], $statuses::text[], $phases::text[], $delays_ms::bigint[], $results::jsonb[],
                         $idempotency_keys::text[], $max_attempts::int[], $last_reports::text[],
-                        $outcome_unknown::boolean[])
-                AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report, outcome_unknown)
+                        $outcome_unknown::boolean[], $run_ats_us::bigint[])
+                AS u(id, status, phase, delay_ms, result, idem, max_attempts, last_report, outcome_unknown, run_at_us)
             WHERE j.id = u.id
             RETURNING \(reportViewColumns)
             """)
@@ -86,6 +87,7 @@ extension SQL {
             b.bind("max_attempts", array: self.writes.map { $0.write.maxAttempts })
             b.bind("last_reports", array: self.writes.map { $0.write.lastReport?.rawValue })
             b.bind("outcome_unknown", array: self.writes.map { $0.write.outcomeUnknown })
+            b.bind("run_ats_us", array: self.writes.map { w in w.write.runAt.map(JobsDefer.micros) })
         }
 
         static func decode(_ row: PQRow) throws -> ReportView { try ReportView(row: row) }

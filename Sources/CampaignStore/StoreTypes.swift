@@ -82,11 +82,14 @@ public struct CampaignRules: Sendable, Equatable {
     public var weight: Int
     /// The backoff of its retryable failures (nil: the one the store is given with the batch).
     public var retry: RetryPolicy?
+    /// Its retries by call outcome (outcomes not named back off by `retry`).
+    public var schedule: RetrySchedule
 
     public init(
         policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, weight: Int = 10,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy? = nil, schedule: RetrySchedule = RetrySchedule()
     ) {
+        self.schedule = schedule
         self.policy = policy
         self.dailyCap = dailyCap
         self.timezone = timezone

@@ -410,6 +410,25 @@ struct MethodCodingTests {
             .problems() == ["windows: at most 32"])
     }
 
+    @Test("retries by outcome: decoded from a settings patch, validated with the outcome and the delay named")
+    func retrySettings() throws {
+        let s = try AutomationSettings().applying([
+            "retry": ["NO_ANSWER": ["delays": ["30m", "4h", "nextWindow"]], "VOICEMAIL": ["delays": ["nextDay"]]],
+        ])
+        #expect(s.problems().isEmpty)
+        #expect(s.retrySchedule?.delays == [.noAnswer: [.after(seconds: 1800), .after(seconds: 14_400), .nextWindow], .voicemail: [.nextDay]])
+        #expect(s.asObject()["retry"] == ["NO_ANSWER": ["delays": ["30m", "4h", "nextWindow"]], "VOICEMAIL": ["delays": ["nextDay"]]])
+        var bad = AutomationSettings()
+        bad.retry = ["ANSWERED": .init(delays: ["1h"]), "BUSY": .init(delays: []), "FAILED": .init(delays: ["5w"]), "LATER": .init(delays: ["1h"])]
+        #expect(bad.problems() == [
+            "retry: ANSWERED is not an outcome that is retried (NO_ANSWER, BUSY, VOICEMAIL, REJECTED, FAILED)",
+            "retry.BUSY.delays: 1…100 delays",
+            "retry.FAILED.delays: 5w is not a delay (90s, 30m, 4h, 2d up to 7d, nextWindow, nextDay)",
+            "retry: LATER is not an outcome that is retried (NO_ANSWER, BUSY, VOICEMAIL, REJECTED, FAILED)",
+        ])
+        #expect(throws: SettingsError.self) { try AutomationSettings().applying(["retry": ["BUSY": ["10m"]]]) }
+    }
+
     @Test("every method name is unique and in a DESIGN §6 family")
     func methodNames() {
         let names = ProtocolMethods.all

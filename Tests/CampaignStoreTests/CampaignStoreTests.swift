@@ -241,4 +241,42 @@ struct CampaignStoreTests {
         #expect(try await store.changeMembers(campaignId: id, refs: ["m-0003"], remove: true).changed == 1)
         #expect(try await store.memberCounts([id]) == [id: 1])
     }
+
+    @Test("retries by outcome: the outcome's delays in turn, then FAILED for good; other outcomes back off")
+    func retriesByOutcome() async throws {
+        let (db, store) = try await TestDatabase.migrated("campretry")
+        defer { db.drop() }
+        try await TestFactory.jobs(store, count: 2, maxAttempts: 5)
+        var rules = DialRules.unrestricted
+        rules.defaultCampaign.schedule = RetrySchedule(delays: [.noAnswer: [.after(seconds: 1800), .after(seconds: 14_400)]])
+        let backoff = RetryPolicy(baseMs: 1000, factor: 1, capMs: 1000)
+        /// Leases job `id` again (due now), dials it, and fails it with `outcome`; answers the report.
+        func attempt(_ outcome: CallOutcome) async throws -> ReportResult? {
+            _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET run_at = now() WHERE status = 'QUEUED'")
+            let leased = try await store.lease([LeaseRequest(owner: "a", max: 1, dial: true)], leaseSeconds: 30, rules: rules)[0].jobs
+            guard let job = leased.first else { return nil }
+            let out = try await store.apply(
+                [JobRequest(jobId: job.jobId, leaseToken: job.leaseToken,
+                            kind: .fail(retryable: true, error: "no answer", outcome: outcome), agent: "a")],
+                retry: backoff, rules: rules)
+            guard case .report(let r) = out[0] else { return nil }
+            return r
+        }
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET status = 'SKIPPED' WHERE id = 2")
+        let delayOf = "SELECT round(extract(epoch FROM run_at - now()))::int FROM campaign.campaign_jobs WHERE id = 1"
+        let first = try #require(try await attempt(.noAnswer))
+        #expect(first.status == .queued && first.attemptsMade == 1)
+        let firstDelay = Int(try db.scalar(delayOf) ?? "") ?? 0
+        #expect((1795...1800).contains(firstDelay), "30m after the first")
+        let second = try #require(try await attempt(.noAnswer))
+        let secondDelay = Int(try db.scalar(delayOf) ?? "") ?? 0
+        #expect(second.status == .queued && (14_395...14_400).contains(secondDelay), "4h after the second")
+        // A busy line is not named: the backoff (1 s here).
+        let third = try #require(try await attempt(.busy))
+        let thirdDelay = Int(try db.scalar(delayOf) ?? "") ?? -1
+        #expect(third.status == .queued && (0...1).contains(thirdDelay))
+        // No answer on the fourth attempt: NO_ANSWER has two delays, so it fails for good.
+        let fourth = try #require(try await attempt(.noAnswer))
+        #expect(fourth.status == .failed && fourth.attemptsMade == 4)
+    }
 }
