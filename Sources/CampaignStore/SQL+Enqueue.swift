@@ -19,7 +19,9 @@ extension SQL {
             ), resolved AS (
                 -- `first`: the first item of the call with its key (a repeated key in one call creates one job).
                 SELECT i.*, c.id AS cid,
-                       row_number() OVER (PARTITION BY i.queue_job_id, c.id IS NOT NULL ORDER BY i.idx) = 1 AS first
+                       row_number() OVER (PARTITION BY i.queue_job_id, c.id IS NOT NULL ORDER BY i.idx) = 1 AS first,
+                       -- Read here, not from a coordinator's cache: a campaign ended a moment ago takes no job.
+                       (SELECT k.status = 'ENDED' FROM campaign.campaigns k WHERE k.id = coalesce(i.campaign_id, 1)) AS ended
                 FROM input i
                 LEFT JOIN campaign.customers c
                     ON c.id = coalesce(i.customer_id,
@@ -29,11 +31,11 @@ extension SQL {
                                                     campaign_id)
                 SELECT queue_job_id, cid, reason, coalesce(priority, 0), coalesce(max_attempts, $default_max_attempts::int),
                        coalesce(run_at, now()), coalesce(campaign_id, 1)
-                FROM resolved WHERE cid IS NOT NULL
+                FROM resolved WHERE cid IS NOT NULL AND NOT ended
                 ON CONFLICT (queue_job_id) DO NOTHING
                 RETURNING id, queue_job_id
             )
-            SELECT r.idx, r.cid, coalesce(ins.id, existing.id) AS job_id, (ins.id IS NOT NULL AND r.first) AS created
+            SELECT r.idx, r.cid, r.ended, coalesce(ins.id, existing.id) AS job_id, (ins.id IS NOT NULL AND r.first) AS created
             FROM resolved r
             LEFT JOIN inserted ins ON ins.queue_job_id = r.queue_job_id
             LEFT JOIN campaign.campaign_jobs existing ON existing.queue_job_id = r.queue_job_id
@@ -60,7 +62,7 @@ extension SQL {
         static func decode(_ row: PQRow) throws -> EnqueueRow {
             EnqueueRow(
                 index: try row.int("idx"), customerFound: row["cid"] != nil,
-                jobId: row["job_id"].flatMap { Int64($0) }, created: row.bool("created"))
+                jobId: row["job_id"].flatMap { Int64($0) }, created: row.bool("created"), campaignEnded: row.bool("ended"))
         }
     }
 }

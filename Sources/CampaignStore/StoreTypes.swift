@@ -45,6 +45,8 @@ public struct EnqueueRow: Sendable, Equatable {
     public var customerFound: Bool
     public var jobId: Int64?
     public var created: Bool
+    /// The item's campaign has ended: nothing was created (an existing job's id is still answered).
+    public var campaignEnded: Bool = false
 }
 
 /// A customer that passed validation, ready to be written.

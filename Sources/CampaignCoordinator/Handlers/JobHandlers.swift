@@ -114,6 +114,14 @@ struct JobHandlers: MethodGroup {
         var existing = 0
         for row in rows {
             let original = accepted[row.index]
+            if row.customerFound && row.campaignEnded {
+                // Ended since this coordinator last read the campaigns.
+                let name = book[id: original.campaign]?.name ?? "?"
+                rejected.append(ItemError(
+                    index: original.index, ref: original.item.customerRef ?? original.item.customerId.map { String($0) },
+                    reason: "campaign \(name) has ended"))
+                continue
+            }
             guard row.customerFound, let jobId = row.jobId else {
                 rejected.append(ItemError(
                     index: original.index, ref: original.item.customerRef ?? original.item.customerId.map { String($0) },
