@@ -6,30 +6,33 @@ import NIOConcurrencyHelpers
 /// Every campaign with its settings, as this coordinator last read them.
 struct CampaignBook: Sendable {
     let campaigns: [CampaignRecord]
+    /// The pre-dial rules and limits: the provider's from the default campaign's settings, and
+    /// each campaign's that is not ended (whether it is open now, the database says with each
+    /// row). Made once per read of the campaigns, not per batch.
+    let dialRules: DialRules
+
+    init(campaigns: [CampaignRecord]) {
+        self.campaigns = campaigns
+        let provider = (campaigns.first(where: \.isDefault) ?? Self.fallback).settings
+        var rules: [Int64: CampaignRules] = [:]
+        for c in campaigns where c.status != .ended {
+            rules[c.id] = c.settings.campaignRules(weight: c.priority)
+        }
+        self.dialRules = DialRules(
+            maxConcurrentCalls: provider.maxConcurrentCalls, callsPerSecond: provider.callsPerSecond, campaigns: rules)
+    }
 
     /// The default campaign (the migration made it; it never ends).
-    var `default`: CampaignRecord {
-        self.campaigns.first(where: \.isDefault)
-            ?? CampaignRecord(
-                id: CampaignRecord.defaultID, name: CampaignName.default, title: "", status: .active, startsAt: nil,
-                endsAt: nil, priority: 10, audience: .all, createdAt: "", updatedAt: "", updatedBy: "", endedAt: nil,
-                endedReason: nil, settings: AutomationSettings())
-    }
+    var `default`: CampaignRecord { self.campaigns.first(where: \.isDefault) ?? Self.fallback }
+
+    /// What stands for the default campaign if its row were missing: the default settings.
+    static let fallback = CampaignRecord(
+        id: CampaignRecord.defaultID, name: CampaignName.default, title: "", status: .active, startsAt: nil,
+        endsAt: nil, priority: 10, audience: .all, createdAt: "", updatedAt: "", updatedBy: "", endedAt: nil,
+        endedReason: nil, settings: AutomationSettings())
 
     subscript(name: String) -> CampaignRecord? { self.campaigns.first { $0.name == name } }
     subscript(id id: Int64) -> CampaignRecord? { self.campaigns.first { $0.id == id } }
-
-    /// The pre-dial rules and limits: the provider's from the default campaign's settings, and
-    /// each campaign's that is not ended (whether it is open now, the database says with each row).
-    var dialRules: DialRules {
-        let provider = self.default.settings
-        var campaigns: [Int64: CampaignRules] = [:]
-        for c in self.campaigns where c.status != .ended {
-            campaigns[c.id] = c.settings.campaignRules(weight: c.priority)
-        }
-        return DialRules(
-            maxConcurrentCalls: provider.maxConcurrentCalls, callsPerSecond: provider.callsPerSecond, campaigns: campaigns)
-    }
 }
 
 /// The campaigns and their settings, re-read from the database at most every `refresh` (another

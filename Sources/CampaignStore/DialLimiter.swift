@@ -65,7 +65,7 @@ struct DialLimiter {
         case .open: break
         }
         // A campaign this coordinator has not read yet (just created): ask again shortly.
-        guard let campaign = self.rules.campaigns[job.campaignId], let campaignZone = self.zones[job.campaignId] else {
+        guard let campaignZone = self.zones[job.campaignId], let campaign = self.rules.campaigns[job.campaignId] else {
             return .deferred(rule: "campaign_not_loaded", until: self.now.addingTimeInterval(5))
         }
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }

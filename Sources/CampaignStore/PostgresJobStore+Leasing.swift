@@ -44,6 +44,7 @@ extension PostgresJobStore {
             var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
             var due: [Int64: ArraySlice<LockedJob>] = [:]
             for job in try locked.rows(dueSlot) { due[job.campaignId, default: []].append(job) }
+            let weights = rules.campaigns.mapValues(\.weight)  // read once, not a rules copy per pick
 
             var answers = requests.map { _ in LeaseAnswer() }
             var writes: [LeaseWrite] = []
@@ -58,10 +59,11 @@ extension PostgresJobStore {
                     // under their own limit.
                     let candidates = due.compactMap { id, rows -> (id: Int64, weight: Int)? in
                         guard !rows.isEmpty, !request.dial || limits!.hasRoom(campaign: id) else { return nil }
-                        return (id, rules.campaigns[id]?.weight ?? 1)
+                        return (id, weights[id] ?? 1)
                     }
-                    guard let campaign = shares.withLockedValue({ $0.pick(candidates) }), var job = due[campaign]?.first
-                    else { break }
+                    // One campaign with jobs: nothing to share (the common case, kept cheap).
+                    let pick: Int64? = candidates.count == 1 ? candidates[0].id : shares.withLockedValue { $0.pick(candidates) }
+                    guard let campaign = pick, var job = due[campaign]?.first else { break }
                     let token = UUID().uuidString.lowercased()
                     job.machine.handle(.leaseRequested, newToken: token)
                     var write = LeaseWrite(id: job.id, owner: request.owner, token: token)

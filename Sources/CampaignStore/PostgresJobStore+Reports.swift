@@ -31,6 +31,8 @@ extension PostgresJobStore {
             let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing || windowRetries)
             let locked = try conn.pipeline(locking)
             var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
+            // Each campaign's backoff, read once (a lookup of the rules copies them whole).
+            let backoffs = rules.campaigns.mapValues { $0.retry ?? retry }
             var jobs = try lockSlot.jobs(locked)
             var writes: [Int64: TransitionWrite] = [:]
             var deferred: [TransitionWrite] = []  // "not yet" at the pre-dial check: back to the queue
@@ -80,7 +82,7 @@ extension PostgresJobStore {
                 }
                 // Lock → ask → write: the machine decides the whole write.
                 let (decision, decided) = job.machine.write(
-                    event, details: details, queueJobId: job.queueJobId, retry: rules.campaigns[job.campaignId]?.retry ?? retry,
+                    event, details: details, queueJobId: job.queueJobId, retry: backoffs[job.campaignId] ?? retry,
                     randomUnit: randomUnit())
                 switch decision {
                 case .reject(let rejection):

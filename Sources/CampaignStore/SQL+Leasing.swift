@@ -58,16 +58,24 @@ extension SQL {
         static let sql = StatementSQL(
             "jobs_lock_due",
             """
-            SELECT \(lockedJobColumns)
+            SELECT j.*, \(campaignGate)
             FROM campaign.campaigns k
             CROSS JOIN LATERAL (
-                SELECT * FROM campaign.campaign_jobs x
+                -- The customer joined in here, under the LIMIT: one primary-key lookup per row
+                -- locked. (Joined outside, the generic plan, which cannot see the limit, hashes
+                -- the whole customers table for every lease.)
+                SELECT x.id, x.queue_job_id, x.status, x.phase, x.lease_token, x.lease_owner, x.attempts_made,
+                       x.max_attempts, x.customer_id, x.outcome_unknown, x.last_report, x.reason, x.campaign_id,
+                       x.priority, x.run_at,
+                       c.status AS customer_status, c.phone, c.timezone,
+                       extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
+                       c.external_ref, c.name, c.attributes
+                FROM campaign.campaign_jobs x JOIN campaign.customers c ON c.id = x.customer_id
                 WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
                 ORDER BY x.priority DESC, x.run_at, x.id
                 LIMIT $limit::int
-                FOR UPDATE SKIP LOCKED
+                FOR UPDATE OF x SKIP LOCKED
             ) j
-            JOIN campaign.customers c ON c.id = j.customer_id
             WHERE k.id = ANY($campaign_ids::bigint[]) AND k.status = 'ACTIVE'
               AND (k.starts_at IS NULL OR k.starts_at <= now()) AND (k.ends_at IS NULL OR k.ends_at > now())
             ORDER BY k.id, j.priority DESC, j.run_at, j.id

@@ -37,12 +37,7 @@ FROM provider p
 LEFT JOIN unnest('{1}'::bigint[], '{UTC}'::text[]) AS g(id, tz) ON true
 \gset
 WITH due AS (
-    SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-    j.max_attempts, j.customer_id, j.outcome_unknown,
-    j.last_report,
-    c.status AS customer_status, c.phone, c.timezone,
-    extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
-    j.reason, c.external_ref, c.name, c.attributes, j.campaign_id,
+    SELECT j.*,
     CASE WHEN k.status = 'ENDED' OR k.ends_at <= now() THEN 'ENDED'
          WHEN k.status = 'PAUSED' THEN 'PAUSED'
          WHEN k.starts_at > now() THEN 'NOT_STARTED'
@@ -50,13 +45,18 @@ WITH due AS (
     extract(epoch FROM k.starts_at)::float8 AS campaign_starts_epoch
     FROM campaign.campaigns k
     CROSS JOIN LATERAL (
-        SELECT * FROM campaign.campaign_jobs x
+        SELECT x.id, x.queue_job_id, x.status, x.phase, x.lease_token, x.lease_owner, x.attempts_made,
+               x.max_attempts, x.customer_id, x.outcome_unknown, x.last_report, x.reason, x.campaign_id,
+               x.priority, x.run_at,
+               c.status AS customer_status, c.phone, c.timezone,
+               extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
+               c.external_ref, c.name, c.attributes
+        FROM campaign.campaign_jobs x JOIN campaign.customers c ON c.id = x.customer_id
         WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
         ORDER BY x.priority DESC, x.run_at, x.id
         LIMIT :batch
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF x SKIP LOCKED
     ) j
-    JOIN campaign.customers c ON c.id = j.customer_id
     WHERE k.id = ANY('{1}'::bigint[]) AND k.status = 'ACTIVE'
       AND (k.starts_at IS NULL OR k.starts_at <= now()) AND (k.ends_at IS NULL OR k.ends_at > now())
     ORDER BY k.id, j.priority DESC, j.run_at, j.id
