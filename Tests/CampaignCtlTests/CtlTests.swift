@@ -114,5 +114,21 @@ struct CtlTests {
         #expect(retry.ids == [4, 5] && retry.global.socket == "/tmp/s.sock")
         #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["jobs", "list", "--status", "LOST"]) }
         #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["jobs", "retry", "four"]) }
+        let create = try #require(try CampaignCtl.parseAsRoot([
+            "campaigns", "create", "reminders", "--priority", "30", "--audience", "members", "--paused", "dailyCap=50",
+            "--ends-at", "none",
+        ]) as? Campaigns.Create)
+        #expect(create.name == "reminders" && create.fields.priority == 30 && create.fields.audience == .members && create.paused)
+        #expect(create.fields.settings == ["dailyCap=50"] && Campaigns.time(create.fields.endsAt) == .null)
+        #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["campaigns", "create", "x", "--audience", "some"]) }
+        let enqueue = try #require(try CampaignCtl.parseAsRoot(["jobs", "enqueue", "a", "--campaign", "sales"]) as? Jobs.Enqueue)
+        #expect(enqueue.campaign == "sales" && enqueue.customers == ["a"])
+    }
+
+    @Test func campaignWindowsInOneLine() {
+        var s = AutomationSettings()
+        #expect(Campaigns.windows(s) == "1-5 09:00-18:00")
+        s.windows = [.init(days: [1, 2, 3, 4, 5], start: "09:00", end: "12:00"), .init(days: [6, 7], start: "10:00", end: "13:00")]
+        #expect(Campaigns.windows(s) == "1-5 09:00-12:00, 6,7 10:00-13:00")
     }
 }
