@@ -16,7 +16,7 @@ extension PostgresJobStore {
     static func campaigns(_ conn: PQConnection) throws -> [CampaignRecord] {
         let rows = try conn.rows(SQL.CampaignsAll())
         let settings = try Self.settingsByCampaign(conn)
-        return rows.map { $0.record(settings: settings[$0.id] ?? settings[CampaignRecord.defaultID] ?? AutomationSettings()) }
+        return rows.map { $0.with(settings: settings[$0.id] ?? settings[CampaignRecord.defaultID] ?? AutomationSettings()) }
     }
 
     /// Each campaign's stored settings over the defaults; the deployment's own from the default
@@ -42,39 +42,10 @@ extension PostgresJobStore {
         }
     }
 
-    /// What a new campaign is made of (its settings are written whole).
-    public struct CampaignDraft: Sendable, Equatable {
-        public var name: String
-        public var title: String
-        public var status: CampaignStatus
-        public var startsAt: String?
-        public var endsAt: String?
-        public var priority: Int
-        public var audience: CampaignAudience
-        public var settings: AutomationSettings
-
-        public init(
-            name: String, title: String, status: CampaignStatus, startsAt: String?, endsAt: String?, priority: Int,
-            audience: CampaignAudience, settings: AutomationSettings
-        ) {
-            self.name = name
-            self.title = title
-            self.status = status
-            self.startsAt = startsAt
-            self.endsAt = endsAt
-            self.priority = priority
-            self.audience = audience
-            self.settings = settings
-        }
-    }
-
     /// Creates a campaign with its settings (all but the deployment's own); nil when the name is taken.
-    public func createCampaign(_ d: CampaignDraft, by: String) async throws -> CampaignRecord? {
+    public func createCampaign(_ d: CampaignRecord, by: String) async throws -> CampaignRecord? {
         try await self.pool.transaction { conn in
-            let row = CampaignRow(
-                name: d.name, title: d.title, status: d.status, startsAt: d.startsAt, endsAt: d.endsAt,
-                priority: d.priority, audience: d.audience)
-            guard let id = try conn.rows(SQL.CampaignsInsert(row: row, by: by)).first else { return nil }
+            guard let id = try conn.rows(SQL.CampaignsInsert(row: d, by: by)).first else { return nil }
             try conn.run(SQL.SettingsWrite(pairs: Self.campaignPairs(d.settings, id: id), by: by, campaignId: id))
             return try Self.campaigns(conn).first { $0.id == id }
         }
@@ -97,21 +68,14 @@ extension PostgresJobStore {
         try await self.pool.transaction { conn in
             guard let row = try conn.rows(SQL.CampaignsLock(name: name)).first else { return nil }
             let settings = try Self.settingsByCampaign(conn)
-            let current = row.record(settings: settings[row.id] ?? settings[CampaignRecord.defaultID] ?? AutomationSettings())
-            let next: CampaignRecord
+            let current = row.with(settings: settings[row.id] ?? settings[CampaignRecord.defaultID] ?? AutomationSettings())
+            var next: CampaignRecord
             switch change(current) {
             case .failure(let e): return .failure(e)
             case .success(let n): next = n
             }
-            var written = row
-            written.title = next.title
-            written.status = next.status
-            written.startsAt = next.startsAt
-            written.endsAt = next.endsAt
-            written.priority = next.priority
-            written.audience = next.audience
-            written.endedReason = next.endedReason
-            try conn.run(SQL.CampaignsWrite(row: written, by: by))
+            next.id = row.id  // the campaign changed is the one locked
+            try conn.run(SQL.CampaignsWrite(row: next, by: by))
             if next.settings != current.settings {
                 try conn.run(SQL.SettingsWrite(pairs: Self.campaignPairs(next.settings, id: row.id), by: by, campaignId: row.id))
             }

@@ -4,7 +4,7 @@ import CampaignProtocol
 // MARK: Campaigns
 
 extension SQL {
-    /// The columns of a campaign's row (``CampaignRecord`` without its settings).
+    /// The columns of a campaign's row (a ``CampaignRecord`` but its settings, read apart).
     static let campaignColumns = """
         k.id, k.name, k.title, k.status::text AS status, campaign.ts(k.starts_at) AS starts_at,
         campaign.ts(k.ends_at) AS ends_at, k.priority, k.audience, campaign.ts(k.created_at) AS created_at,
@@ -14,7 +14,7 @@ extension SQL {
     /// Every campaign, by id (a deployment has tens, not thousands).
     struct CampaignsAll: Statement {
         static let sql = StatementSQL("campaigns_all", "SELECT \(campaignColumns) FROM campaign.campaigns k ORDER BY k.id")
-        static func decode(_ row: PQRow) throws -> CampaignRow { try CampaignRow(row: row) }
+        static func decode(_ row: PQRow) throws -> CampaignRecord { try CampaignRecord(row: row) }
     }
 
     /// One campaign by name, locked for a change.
@@ -23,7 +23,7 @@ extension SQL {
             "campaigns_lock", "SELECT \(campaignColumns) FROM campaign.campaigns k WHERE k.name = $name FOR UPDATE")
         var name: String
         func bind(_ b: inout Bindings) { b.bind("name", self.name) }
-        static func decode(_ row: PQRow) throws -> CampaignRow { try CampaignRow(row: row) }
+        static func decode(_ row: PQRow) throws -> CampaignRecord { try CampaignRecord(row: row) }
     }
 
     /// Creates a campaign; answers its id, or no row when the name is taken.
@@ -37,7 +37,7 @@ extension SQL {
             ON CONFLICT (name) DO NOTHING
             RETURNING id
             """)
-        var row: CampaignRow
+        var row: CampaignRecord
         var by: String
 
         func bind(_ b: inout Bindings) {
@@ -68,7 +68,7 @@ extension SQL {
                 updated_at = now(), updated_by = $by
             WHERE id = $id::bigint
             """)
-        var row: CampaignRow
+        var row: CampaignRecord
         var by: String
 
         func bind(_ b: inout Bindings) {
@@ -207,60 +207,16 @@ extension SQL {
     }
 }
 
-/// A campaign's row as stored (without its settings).
-struct CampaignRow: Sendable, Equatable {
-    var id: Int64
-    var name: String
-    var title: String
-    var status: CampaignStatus
-    var startsAt: String?
-    var endsAt: String?
-    var priority: Int
-    var audience: CampaignAudience
-    var createdAt: String
-    var updatedAt: String
-    var updatedBy: String
-    var endedAt: String?
-    var endedReason: String?
-
+extension CampaignRecord {
+    /// A row of ``SQL/campaignColumns``, with the default settings until its own are read.
     init(row r: PQRow) throws {
-        self.id = try r.int64("id")
-        self.name = try r.string("name")
-        self.title = r["title"] ?? ""
-        self.status = CampaignStatus(rawValue: try r.string("status")) ?? .ended
-        self.startsAt = r["starts_at"]
-        self.endsAt = r["ends_at"]
-        self.priority = try r.int("priority")
-        self.audience = CampaignAudience(rawValue: try r.string("audience")) ?? .members
-        self.createdAt = try r.string("created_at")
-        self.updatedAt = try r.string("updated_at")
-        self.updatedBy = try r.string("updated_by")
-        self.endedAt = r["ended_at"]
-        self.endedReason = r["ended_reason"]
-    }
-
-    init(
-        id: Int64 = 0, name: String, title: String, status: CampaignStatus, startsAt: String?, endsAt: String?,
-        priority: Int, audience: CampaignAudience
-    ) {
-        self.id = id
-        self.name = name
-        self.title = title
-        self.status = status
-        self.startsAt = startsAt
-        self.endsAt = endsAt
-        self.priority = priority
-        self.audience = audience
-        self.createdAt = ""
-        self.updatedAt = ""
-        self.updatedBy = ""
-    }
-
-    func record(settings: AutomationSettings) -> CampaignRecord {
-        CampaignRecord(
-            id: self.id, name: self.name, title: self.title, status: self.status, startsAt: self.startsAt,
-            endsAt: self.endsAt, priority: self.priority, audience: self.audience, createdAt: self.createdAt,
-            updatedAt: self.updatedAt, updatedBy: self.updatedBy, endedAt: self.endedAt, endedReason: self.endedReason,
-            settings: settings)
+        self.init(
+            id: try r.int64("id"), name: try r.string("name"), title: r["title"] ?? "",
+            status: CampaignStatus(rawValue: try r.string("status")) ?? .ended, startsAt: r["starts_at"],
+            endsAt: r["ends_at"], priority: try r.int("priority"),
+            audience: CampaignAudience(rawValue: try r.string("audience")) ?? .members,
+            createdAt: try r.string("created_at"), updatedAt: try r.string("updated_at"),
+            updatedBy: try r.string("updated_by"), endedAt: r["ended_at"], endedReason: r["ended_reason"],
+            settings: AutomationSettings())
     }
 }

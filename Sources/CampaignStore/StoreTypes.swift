@@ -190,6 +190,24 @@ public struct CampaignRecord: Sendable, Equatable {
         self.settings = settings
     }
 
+    /// A campaign to create (``PostgresJobStore/createCampaign(_:by:)``): its id and times are the database's to give.
+    public static func draft(
+        name: String, title: String, status: CampaignStatus, startsAt: String?, endsAt: String?, priority: Int,
+        audience: CampaignAudience, settings: AutomationSettings
+    ) -> CampaignRecord {
+        CampaignRecord(
+            id: 0, name: name, title: title, status: status, startsAt: startsAt, endsAt: endsAt, priority: priority,
+            audience: audience, createdAt: "", updatedAt: "", updatedBy: "", endedAt: nil, endedReason: nil,
+            settings: settings)
+    }
+
+    /// This campaign with `settings`.
+    func with(settings: AutomationSettings) -> CampaignRecord {
+        var c = self
+        c.settings = settings
+        return c
+    }
+
     /// The wire form, with its count of members.
     public func view(members: Int) -> CampaignView {
         CampaignView(

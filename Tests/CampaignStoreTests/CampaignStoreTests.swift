@@ -27,7 +27,7 @@ struct CampaignStoreTests {
         _ store: PostgresJobStore, _ name: String, priority: Int = 10, status: CampaignStatus = .active,
         audience: CampaignAudience = .all
     ) async throws -> Int64 {
-        let d = PostgresJobStore.CampaignDraft(
+        let d = CampaignRecord.draft(
             name: name, title: name, status: status, startsAt: nil, endsAt: nil, priority: priority, audience: audience,
             settings: .wideOpen)
         return try #require(try await store.createCampaign(d, by: "test")).id
@@ -53,7 +53,7 @@ struct CampaignStoreTests {
         #expect(try db.scalar("SELECT string_agg(DISTINCT campaign_id::text, ',') FROM campaign.campaign_jobs") == "1")
         #expect(try await store.getJob(id: ids[0], queueJobId: nil)?.job.campaign == "default")
         // A taken name creates nothing.
-        let again = PostgresJobStore.CampaignDraft(
+        let again = CampaignRecord.draft(
             name: "default", title: "", status: .active, startsAt: nil, endsAt: nil, priority: 10, audience: .all,
             settings: AutomationSettings())
         #expect(try await store.createCampaign(again, by: "test") == nil)

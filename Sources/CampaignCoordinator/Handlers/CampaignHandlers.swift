@@ -65,7 +65,7 @@ struct CampaignHandlers: MethodGroup {
         // A new campaign starts from the default campaign's settings.
         let settings = try AutomationHandlers.applying(
             p.settings ?? [:], to: book.default.settings, deployment: false, zones: try await c.knownTimezones())
-        let draft = PostgresJobStore.CampaignDraft(
+        let draft = CampaignRecord.draft(
             name: p.name, title: p.title ?? "", status: (p.paused ?? false) ? .paused : .active,
             startsAt: p.startsAt.flatMap(Timestamp.parse).map(Timestamp.string),
             endsAt: p.endsAt.flatMap(Timestamp.parse).map(Timestamp.string), priority: p.priority ?? 10,
