@@ -125,6 +125,48 @@ struct AutomationTests {
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE reason = 'automation'") == "20")
     }
 
+    /// The leader runs each ACTIVE campaign's automation on its own cadence: a paused campaign's
+    /// not at all until resumed, and a campaign past its `endsAt` ends (its queue skipped).
+    @Test func theLeaderRunsEachActiveCampaignAndNotAPausedOne() async throws {
+        let (db, store) = try await TestDatabase.migrated("autocampaigns")
+        defer { db.drop() }
+        _ = try await store.upsertCustomers(TestFactory.customers(6))
+        var s = Self.allDay
+        s.enabled = false  // the default campaign's own automation stays off
+        try await store.writeSettings(s, by: "test")
+        for (name, status) in [("open", CampaignStatus.active), ("held", .paused)] {
+            let d = CampaignRecord.draft(
+                name: name, title: name, status: status, startsAt: nil, endsAt: nil, priority: 10, audience: .all,
+                settings: Self.allDay)
+            _ = try #require(try await store.createCampaign(d, by: "test"))
+        }
+        let c = Self.coordinator(db, "c")
+        c.isLeader.withLockedValue { $0 = true }
+        let maintenance = MaintenanceService(coordinator: c, logger: Logger(label: "m"))
+        let byCampaign = """
+            SELECT coalesce(string_agg(k.name || '=' || n, ',' ORDER BY k.name), '') FROM (
+                SELECT campaign_id, count(*) AS n FROM campaign.campaign_jobs WHERE reason = 'automation' GROUP BY 1) j
+            JOIN campaign.campaigns k ON k.id = j.campaign_id
+            """
+        await maintenance.tick(leaseSeconds: 60)
+        #expect(try db.scalar(byCampaign) == "open=6", "only the ACTIVE campaign with automation on")
+        // Resumed: its first round runs at once. (Those customers' calls in `open` done first: a
+        // customer with an open job in one campaign is not enqueued by another.)
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaign_jobs SET status = 'COMPLETED'")
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaigns SET status = 'ACTIVE' WHERE name = 'held'")
+        _ = try await c.settings(fresh: true)  // reads every campaign again
+        await maintenance.tick(leaseSeconds: 60)
+        #expect(try db.scalar(byCampaign) == "held=6,open=6")
+        // Past its endsAt, a campaign ends at the next round, and its waiting jobs are skipped.
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.campaigns SET ends_at = now() WHERE name = 'held'")
+        await maintenance.tick(leaseSeconds: 60)
+        #expect(try db.scalar("SELECT status::text || '/' || ended_reason FROM campaign.campaigns WHERE name = 'held'") == "ENDED/endsAt")
+        #expect(try db.scalar("""
+            SELECT count(*) FROM campaign.campaign_jobs j JOIN campaign.campaigns k ON k.id = j.campaign_id
+            WHERE k.name = 'held' AND j.status = 'SKIPPED' AND j.result ->> 'reason' = 'campaign_ended'
+            """) == "6")
+    }
+
     @Test func disabledAutomationRefusesARealRunButNotADryRun() async throws {
         let (db, store) = try await TestDatabase.migrated("disabled")
         defer { db.drop() }
