@@ -6,7 +6,7 @@
 /// campaign that always has jobs due and headroom under its own limits gets leases in proportion
 /// to its weight, within (campaigns − 1) leases of the exact share (one, for two campaigns): a campaign of priority 30 gets three
 /// leases for every one of a campaign of priority 10, and no campaign that can take a job waits
-/// more than `sum of weights / its weight` picks for its next one, however many jobs a heavier
+/// more than `⌈sum of weights / its weight⌉ + 1` picks for its next one, however many jobs a heavier
 /// campaign has queued. A campaign that could not take jobs for a while (nothing due, paused, at
 /// its limit) comes back at the present pass: it gets its share from then on, no burst for the
 /// time it was away.

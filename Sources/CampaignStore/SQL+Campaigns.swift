@@ -106,11 +106,7 @@ extension SQL {
         static let sql = StatementSQL(
             "jobs_lock_queued_of_ended",
             """
-            SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-                   j.max_attempts, j.customer_id, j.outcome_unknown, j.last_report, j.campaign_id,
-                   NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
-                   NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
-                   NULL::text AS attributes
+            SELECT \(jobOnlyColumns)
             FROM campaign.campaigns k
             JOIN campaign.campaign_jobs j ON j.campaign_id = k.id AND j.status = 'QUEUED'
             WHERE k.status = 'ENDED'

@@ -20,6 +20,16 @@ extension SQL {
         func bind(_ b: inout Bindings) { b.bind("ids", array: self.ids) }
     }
 
+    /// ``lockedJobColumns`` without the customer's (NULL, which ``LockedJob`` reads as a number
+    /// that may not be called) or the campaign's: for locks that need the job alone.
+    static let jobOnlyColumns = """
+        j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
+        j.max_attempts, j.customer_id, j.campaign_id, j.outcome_unknown, j.last_report,
+        NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
+        NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
+        NULL::text AS attributes
+        """
+
     /// ``JobsLockForReport`` for a batch with no pre-dial check in it: the job's columns only
     /// (the customer's come back NULL, which ``LockedJob`` reads as a number that may not be
     /// called), so reports neither join the customers nor carry their attributes.
@@ -27,12 +37,7 @@ extension SQL {
         static let sql = StatementSQL(
             "jobs_lock_for_report_only",
             """
-            SELECT j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
-                   j.max_attempts, j.customer_id, j.campaign_id,
-                   j.outcome_unknown, j.last_report,
-                   NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone,
-                   NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
-                   NULL::text AS attributes
+            SELECT \(jobOnlyColumns)
             FROM campaign.campaign_jobs j
             WHERE j.id = ANY($ids::bigint[])
             ORDER BY j.id
