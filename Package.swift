@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure domain: no I/O, no NIO, no libpq.
@@ -72,10 +74,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
+        // Prometheus metrics: the registry both daemons record into, and `GET /metrics`.
+        .target(
+            name: "CampaignMetrics",
+            dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "CampaignCoordinator",
             dependencies: [
-                "CampaignCore", "CampaignProtocol", "CampaignStore", "CampaignRPC", "SystemdNotify",
+                "CampaignCore", "CampaignProtocol", "CampaignStore", "CampaignRPC", "SystemdNotify", "CampaignMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +101,7 @@ let package = Package(
         .target(
             name: "CampaignAgentKit",
             dependencies: [
-                "CampaignCore", "CampaignProtocol", "CampaignRPC", "SystemdNotify",
+                "CampaignCore", "CampaignProtocol", "CampaignRPC", "SystemdNotify", "CampaignMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -110,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "campaign-coordinator",
             dependencies: [
-                "CampaignCoordinator", "CampaignStore", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
+                "CampaignCoordinator", "CampaignStore", "CampaignRPC", "SystemdNotify", "CampaignProtocol", "CampaignMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "campaign-agent",
             dependencies: [
-                "CampaignAgentKit", "CampaignCore", "CampaignRPC", "SystemdNotify", "CampaignProtocol",
+                "CampaignAgentKit", "CampaignCore", "CampaignRPC", "SystemdNotify", "CampaignProtocol", "CampaignMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -166,7 +182,7 @@ let package = Package(
             name: "CampaignIntegrationTests",
             dependencies: [
                 "CampaignStore", "CampaignCoordinator", "CampaignRPC", "CampaignProtocol", "CampaignCore",
-                "CampaignTestSupport",
+                "CampaignTestSupport", "CampaignMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

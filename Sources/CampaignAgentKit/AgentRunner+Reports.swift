@@ -14,6 +14,7 @@ extension AgentRunner {
         await self.reportRoom.acquire()
         self.slots.release(1)
         if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
+        self.stats.withLockedValue { $0.pendingReports -= 1 }
         self.reportRoom.release()
     }
 
@@ -21,9 +22,12 @@ extension AgentRunner {
     func send(_ report: Report, logger: JobLogger) async {
         self.save(report, logger: logger)
         if await self.deliver(report, logger: logger) { self.spool?.remove(report.jobId) }
+        self.stats.withLockedValue { $0.pendingReports -= 1 }
     }
 
+    /// Spools the report (counted as pending until its delivery ends).
     func save(_ report: Report, logger: JobLogger) {
+        self.stats.withLockedValue { $0.pendingReports += 1 }
         do {
             try self.spool?.save(report)
         } catch {

@@ -70,6 +70,8 @@ public final class AgentRunner: Service, Sendable {
         public var reportsDelivered = 0
         public var reportsDropped = 0
         public var skippedBeforeDial = 0
+        /// Reports of ended calls whose delivery has not ended yet.
+        public var pendingReports = 0
     }
 
     let configuration: Configuration
@@ -92,11 +94,14 @@ public final class AgentRunner: Service, Sendable {
     let spool: ReportSpool?
     /// Reports travel several per `jobs.report` request when calls end together.
     let reports = ReportSender()
+    /// What `GET /metrics` prints (``AgentMetrics/render(_:)``).
+    public let metrics: AgentMetrics
 
     public init(
         configuration: Configuration, link: CoordinatorLink, placer: any Placer, logger: Logger,
-        notifier: SystemdNotifier = SystemdNotifier()
+        notifier: SystemdNotifier = SystemdNotifier(), metrics: AgentMetrics = AgentMetrics()
     ) throws {
+        self.metrics = metrics
         self.spool = try configuration.spoolDirectory.map { try ReportSpool(directory: $0) }
         self.configuration = configuration
         self.link = link
@@ -234,12 +239,15 @@ public final class AgentRunner: Service, Sendable {
         let plan = ReportPlan.make(for: placed, job: job, call: record, policy: self.configuration.outcomePolicy)
         switch plan.kind {
         case .noCallPlaced(let why):
+            self.metrics.calls.increment("NOT_PLACED")
             logger.warning("no call placed", metadata: ["error": "\(why)"])
         case .outcomeUnknown(let why):
+            self.metrics.calls.increment("UNKNOWN")
             logger.warning("call outcome unknown; failing the job without a retry", metadata: ["error": "\(why)"])
         case .ended:
-            break
+            self.metrics.calls.increment(placed.outcome.rawValue)
         }
+        if placed.callPlaced { self.metrics.callDuration.record(endedAt.timeIntervalSince(startedAt)) }
         await self.settle(plan.report, logger: logger)
         return true
     }

@@ -1,4 +1,5 @@
 import CampaignCore
+import CampaignMetrics
 import CampaignProtocol
 import CampaignRPC
 import CampaignStore
@@ -87,9 +88,12 @@ public final class Coordinator: Sendable {
     let leases: RequestBatcher<LeaseRequest, LeaseAnswer>
     /// Set while a lease waits on a provider limit: reports (which end calls) then wake it.
     let providerLimited = NIOLockedValueBox(false)
+    /// What `metrics` prints; the store tells it what each dispatch batch did, the router each request.
+    public let metrics: CoordinatorMetrics
 
     public init(
-        configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger, clock: CoordinatorClock = .system
+        configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger, clock: CoordinatorClock = .system,
+        metrics registry: MetricsRegistry? = nil
     ) {
         self.configuration = configuration
         self.clock = clock
@@ -101,6 +105,8 @@ public final class Coordinator: Sendable {
             access: configuration.access, ownUID: configuration.ownUID, signal: self.signal, store: store)
         let settings = SettingsCache(store: store, refresh: configuration.settingsRefresh, now: clock.now)
         self.settingsCache = settings
+        self.metrics = CoordinatorMetrics(registry: registry ?? MetricsRegistry(), campaignName: { settings.name(of: $0) })
+        store.observe(with: self.metrics)
         // Reports and dialing checks: two batches at once (batches with dialing checks in them
         // still take turns on the dial-limits lock). Leases: one, as a lease with dial takes that
         // lock for its whole transaction.
@@ -117,7 +123,7 @@ public final class Coordinator: Sendable {
 
     /// Builds the dispatch table: every group's methods behind the sessions' role check.
     public func makeRouter() -> RPCRouter {
-        let router = RPCRouter(observer: self.sessions, gate: self.sessions)
+        let router = RPCRouter(observer: self.sessions, gate: self.sessions, instrumentation: self.metrics)
         let groups: [any MethodGroup] = [
             StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),

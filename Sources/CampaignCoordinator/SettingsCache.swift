@@ -43,6 +43,8 @@ final class SettingsCache: Sendable {
     /// The clock (a test passes its own).
     private let now: @Sendable () -> ContinuousClock.Instant
     private let cached = NIOLockedValueBox<(CampaignBook, ContinuousClock.Instant)?>(nil)
+    /// Every campaign's name by id, of every book read so far (names never change, campaigns are never deleted).
+    private let names = NIOLockedValueBox<[Int64: String]>([CampaignRecord.defaultID: CampaignName.default])
 
     init(store: PostgresJobStore, refresh: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.store = store
@@ -69,6 +71,15 @@ final class SettingsCache: Sendable {
     func set(_ b: CampaignBook) {
         let at = self.now()
         self.cached.withLockedValue { $0 = (b, at) }
+        self.names.withLockedValue { names in
+            for c in b.campaigns where names[c.id] == nil { names[c.id] = c.name }
+        }
+    }
+
+    /// The name of campaign `id`, as last read (`campaign-<id>` for one never read, which a
+    /// job leased by this coordinator cannot be).
+    func name(of id: Int64) -> String {
+        self.names.withLockedValue { $0[id] } ?? "campaign-\(id)"
     }
 
     /// Forgets what was read: the next ``book(fresh:)`` reads again.

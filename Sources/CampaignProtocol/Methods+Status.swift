@@ -1,7 +1,7 @@
 import CampaignCore
 import Foundation
 
-// Methods an operator asks of a running coordinator: rpc.discover, health, agents.list.
+// Methods an operator asks of a running coordinator: rpc.discover, health, metrics, agents.list.
 
 /// `rpc.discover`: the OpenRPC document of the protocol (`protocol/openrpc.json`, built in).
 public enum RPCDiscover: RPCMethod {
@@ -45,6 +45,25 @@ public enum Health: RPCMethod {
             self.agents = agents
             self.queue = queue
             self.completedToday = completedToday
+        }
+    }
+}
+
+/// `metrics`: every metric of the coordinator that answers, in the Prometheus text format (the
+/// same text as `GET /metrics` of its `--metrics-listen`).
+public enum MetricsText: RPCMethod {
+    public static let name = "metrics"
+    public static let requiredRole = AccessRole.reader
+    public typealias Params = NoParams
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    public struct Result: Codable, Sendable, Equatable {
+        /// The format of `exposition`: ``MetricsText/contentType``.
+        public var contentType: String
+        /// The metrics as Prometheus would scrape them.
+        public var exposition: String
+        public init(contentType: String, exposition: String) {
+            self.contentType = contentType
+            self.exposition = exposition
         }
     }
 }

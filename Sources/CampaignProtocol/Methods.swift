@@ -8,7 +8,7 @@ import Foundation
 /// Every method name the coordinator serves.
 public enum ProtocolMethods {
     public static let types: [any RPCMethod.Type] = [
-        RPCDiscover.self, Health.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
+        RPCDiscover.self, Health.self, MetricsText.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,

@@ -44,6 +44,12 @@ public protocol RPCGate: Sendable {
     func admit<M: RPCMethod>(_ method: M.Type, _ context: RPCContext) throws
 }
 
+/// Told of every request the router dispatched: which method (`unknown` for a name not
+/// registered), how it ended (`OK`, or the error's symbolic name) and how long its handler took.
+public protocol RPCInstrumentation: Sendable {
+    func handled(method: String, code: String, duration: Duration)
+}
+
 /// The dispatch table: method name → handler, plus the JSON-RPC 2.0 rules around it
 /// (parse errors, invalid requests, batches, notifications, error objects).
 public final class RPCRouter: Sendable {
@@ -66,11 +72,14 @@ public final class RPCRouter: Sendable {
     public let observer: (any RPCConnectionObserver)?
     /// Asked first for every request (nil: every method is open).
     public let gate: (any RPCGate)?
+    /// Told of every request dispatched (metrics).
+    public let instrumentation: (any RPCInstrumentation)?
 
     public init(
         maximumBatchSize: Int = 1000, maximumDepth: Int = 128, observer: (any RPCConnectionObserver)? = nil,
-        gate: (any RPCGate)? = nil
+        gate: (any RPCGate)? = nil, instrumentation: (any RPCInstrumentation)? = nil
     ) {
+        self.instrumentation = instrumentation
         self.maximumBatchSize = maximumBatchSize
         self.maximumDepth = min(max(2, maximumDepth), 512)
         self.observer = observer
@@ -248,22 +257,32 @@ public final class RPCRouter: Sendable {
     /// `id` is the raw bytes of the request's id, nil for a notification.
     private func dispatch(method: String, id: [UInt8]?, params: ParamsSource, context: RPCContext) async -> [UInt8]? {
         guard let handler = self.handlers.withLockedValue({ $0[method] }) else {
+            self.instrumentation?.handled(method: "unknown", code: RPCErrorCode.methodNotFound.name, duration: .zero)
             guard let id else { return nil }
             return JSONCoding.failure(id: id, RPCError(.methodNotFound, "method not found: \(method)"))
         }
         var context = context
         context.logger[metadataKey: "rpc.method"] = "\(method)"
+        let started = ContinuousClock.now
+        let outcome: Result<[UInt8]?, RPCError>
         do {
             let result = try await handler(params, context)
-            guard let id else { return nil }
-            return try JSONCoding.success(id: id, result: result)
+            outcome = .success(try id.map { try JSONCoding.success(id: $0, result: result) })
         } catch let error as any RPCErrorConvertible {
-            guard let id else { return nil }
-            return JSONCoding.failure(id: id, error.rpcError)
+            outcome = .failure(error.rpcError)
         } catch {
             context.logger.error("internal error", metadata: ["error": "\(error)"])
+            outcome = .failure(RPCError(.internalError, "internal error"))
+        }
+        switch outcome {
+        case .success(let response):
+            self.instrumentation?.handled(method: method, code: "OK", duration: ContinuousClock.now - started)
+            return response
+        case .failure(let error):
+            self.instrumentation?.handled(
+                method: method, code: error.symbol ?? String(error.code), duration: ContinuousClock.now - started)
             guard let id else { return nil }
-            return JSONCoding.failure(id: id, RPCError(.internalError, "internal error"))
+            return JSONCoding.failure(id: id, error)
         }
     }
 }

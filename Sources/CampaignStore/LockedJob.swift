@@ -19,6 +19,8 @@ struct LockedJob {
     var campaignId: Int64 = CampaignRecord.defaultID
     /// Whether the job's campaign lets it be called now (read with the row, exact).
     var campaignGate: CampaignGate = .open
+    /// Seconds since the job was due (`run_at`), when the statement that locked it says (the due lock).
+    var dueForSeconds: Double?
 
     /// A campaign's state as the pre-dial check reads it.
     enum CampaignGate: Equatable {
@@ -93,6 +95,7 @@ extension LockedJob {
             reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
             attributes: r["attributes"])
         if let campaign = r.optionalInt("campaign_id") { self.campaignId = Int64(campaign) }
+        self.dueForSeconds = r["due_for_s"].flatMap(Double.init)
         switch r["campaign_gate"] {
         case "ENDED": self.campaignGate = .ended
         case "PAUSED": self.campaignGate = .paused

@@ -52,6 +52,7 @@ extension PostgresJobStore {
             // stays QUEUED with its attempts, due at the next allowed instant.
             var deferred: [TransitionWrite] = []
             var dialed: [Int64] = []
+            var facts = DispatchFacts()
             for (i, request) in requests.enumerated() {
                 var handed = 0
                 while handed < request.max {
@@ -71,13 +72,15 @@ extension PostgresJobStore {
                         let event = JobStateMachine.Event.dialingRequested(token: token, verdict: limits!.verdict(for: job))
                         if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: campaign) {
                             // Over the provider's limit: this job and the rest stay QUEUED for now.
+                            facts.providerLimitWaits += 1
                             answers[i].retryAfterMs = wait
                             break
                         }
                         let (decision, decided) = job.machine.write(event, queueJobId: job.queueJobId)
                         write.result = decided?.result
                         write.idempotencyKey = decided?.idempotencyKey?.description
-                        if case .transition(.deferDial) = decision, var postponed = decided {
+                        if case .transition(.deferDial(let rule, _)) = decision, var postponed = decided {
+                            facts.refusals.append(.init(campaignId: campaign, rule: rule))
                             postponed.lastReport = nil  // no agent saw this lease
                             deferred.append(TransitionWrite(id: job.id, write: postponed))
                             due[campaign]!.removeFirst()
@@ -85,6 +88,7 @@ extension PostgresJobStore {
                             continue
                         }
                         if case .transition(.skip(let rule)) = decision {
+                            facts.refusals.append(.init(campaignId: campaign, rule: rule))
                             answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
                         } else {
                             dialed.append(job.customerId)
@@ -97,6 +101,7 @@ extension PostgresJobStore {
                     due[campaign]!.removeFirst()
                     handed += 1
                     if job.machine.snapshot.status == .active {
+                        if let due = job.dueForSeconds { facts.pickupSeconds.append(max(0, due)) }
                         answers[i].jobs.append(job.leased(token: token, idempotencyKey: write.idempotencyKey))
                     }
                 }
@@ -104,13 +109,17 @@ extension PostgresJobStore {
                 if request.dial, handed < request.max, answers[i].retryAfterMs == nil, let l = limits {
                     let waiting = due.contains { id, rows in !rows.isEmpty && !l.hasRoom(campaign: id) }
                     if !l.providerHasRoom {
+                        facts.providerLimitWaits += 1
                         answers[i].retryAfterMs = l.provider.waitMs
                     } else if waiting {
                         answers[i].retryAfterMs = 1000  // a campaign's own limit: until a call may end
                     }
                 }
             }
-            guard !writes.isEmpty || !deferred.isEmpty else { return answers }
+            guard !writes.isEmpty || !deferred.isEmpty else {
+                self.tell(facts)
+                return answers
+            }
             var writing = Pipeline()
             if !deferred.isEmpty { try writing.add(SQL.JobsDefer(writes: deferred)) }
             let leased = writes.isEmpty ? nil : try writing.add(SQL.JobsLeaseWrite(writes: writes, leaseSeconds: leaseSeconds))
@@ -122,6 +131,7 @@ extension PostgresJobStore {
                 for k in answers[i].jobs.indices { answers[i].jobs[k].leaseExpiresAt = expiries[answers[i].jobs[k].jobId] ?? "" }
                 answers[i].jobs.sort { $0.jobId < $1.jobId }  // as jobs.lease always answered
             }
+            self.tell(facts)
             return answers
         }
     }

@@ -24,23 +24,37 @@ extension PostgresJobStore {
         }
     }
 
-    /// Queue counts by status, in all and per campaign, and completions today (in the default
-    /// campaign's `timezone`).
-    public func counts(
-        timezone: String = "UTC"
-    ) async throws -> (queue: QueueCounts, completedToday: Int, byCampaign: [Int64: QueueCounts]) {
+    /// The jobs counted in one scan (``counts(timezone:)``).
+    public struct JobCounts: Sendable {
+        public var queue = QueueCounts()
+        /// Completions since midnight in the default campaign's timezone.
+        public var completedToday = 0
+        public var byCampaign: [Int64: QueueCounts] = [:]
+        /// Jobs FAILED `outcome_unknown` (a call that may have happened, never redialed by itself), by campaign.
+        public var outcomeUnknown: [Int64: Int] = [:]
+    }
+
+    /// Queue counts by status, in all and per campaign, completions today (in the default
+    /// campaign's `timezone`) and unknown outcomes per campaign.
+    public func counts(timezone: String = "UTC") async throws -> JobCounts {
         try await self.pool.withConnection { conn in
-            var q = QueueCounts()
-            var byCampaign: [Int64: QueueCounts] = [:]
-            var today = 0
+            var c = JobCounts()
             for r in try conn.rows(SQL.JobsCountByStatus(timezone: timezone)) {
                 if let s = JobStatus(rawValue: r.status) {
-                    q[s] += r.n
-                    byCampaign[r.campaignId, default: QueueCounts()][s] += r.n
+                    c.queue[s] += r.n
+                    c.byCampaign[r.campaignId, default: QueueCounts()][s] += r.n
                 }
-                today += r.today
+                c.completedToday += r.today
+                if r.unknown > 0 { c.outcomeUnknown[r.campaignId, default: 0] += r.unknown }
             }
-            return (q, today, byCampaign)
+            return c
+        }
+    }
+
+    /// Seconds the longest-waiting due job of each campaign has waited (campaigns with none due are absent).
+    public func oldestDue() async throws -> [Int64: Double] {
+        try await self.pool.withConnection { conn in
+            Dictionary(try conn.rows(SQL.JobsDueOldest()), uniquingKeysWith: { a, _ in a })
         }
     }
 

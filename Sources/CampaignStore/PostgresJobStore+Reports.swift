@@ -40,6 +40,7 @@ extension PostgresJobStore {
             var dialed: [Int64] = []
             var outcomes: [JobRequestOutcome?] = []
             var replayed = Set<Int>()
+            var facts = DispatchFacts()
 
             for (i, request) in requests.enumerated() {
                 guard var job = jobs[request.jobId] else {
@@ -58,6 +59,7 @@ extension PostgresJobStore {
                     event = .dialingRequested(token: request.leaseToken, verdict: verdict)
                     // Allowed by the rules but over a provider limit: the agent waits and asks again.
                     if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: job.campaignId) {
+                        facts.providerLimitWaits += 1
                         outcomes.append(.dialing(DialingJob.Result(
                             allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))
                         continue
@@ -90,12 +92,16 @@ extension PostgresJobStore {
                 case .replay:
                     replayed.insert(i)
                     outcomes.append(nil)
-                case .transition(.deferDial):
+                case .transition(.deferDial(let rule, _)):
+                    facts.refusals.append(.init(campaignId: job.campaignId, rule: rule))
                     deferred.append(TransitionWrite(id: job.id, write: decided!))
                     jobs[job.id] = job
                     outcomes.append(nil)
                 case .transition(let t):
                     if t == .startDialing { dialed.append(job.customerId) }
+                    if case .skip(let rule) = t, request.kind == .dialing {
+                        facts.refusals.append(.init(campaignId: job.campaignId, rule: rule))
+                    }
                     var write = decided!
                     if t == .retryLater, case .at(let due)? = retryPlan {
                         write.runAt = due  // the outcome's own delay, not the backoff
@@ -114,7 +120,7 @@ extension PostgresJobStore {
             let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
                 .subtracting(writes.keys).subtracting(deferred.map(\.id))
             var writing = Pipeline()
-            if !calls.isEmpty { try writing.add(SQL.CallLogsInsert(calls: calls)) }
+            let logged = calls.isEmpty ? nil : try writing.add(SQL.CallLogsInsert(calls: calls))
             let written = writes.isEmpty ? nil : try writing.add(SQL.JobsApplyTransitions(writes: Array(writes.values)))
             let postponed = deferred.isEmpty ? nil : try writing.add(SQL.JobsDefer(writes: deferred))
             try limits?.record(customers: dialed, in: &writing)
@@ -125,7 +131,15 @@ extension PostgresJobStore {
                 if let written { views = ReportView.byId(try results.rows(written)) }
                 if let postponed { views.merge(ReportView.byId(try results.rows(postponed)), uniquingKeysWith: { a, _ in a }) }
                 if let read { views.merge(ReportView.byId(try results.rows(read)), uniquingKeysWith: { a, _ in a }) }
+                if let logged {
+                    facts.calls = try results.rows(logged).map { call in
+                        .init(
+                            campaignId: jobs[call.jobId]?.campaignId ?? CampaignRecord.defaultID, outcome: call.outcome,
+                            durationSeconds: call.durationSeconds)
+                    }
+                }
             }
+            self.tell(facts)
             return requests.enumerated().map { i, request in
                 if let decided = outcomes[i] { return decided }
                 let view = views[request.jobId]!

@@ -25,6 +25,8 @@ public final class PostgresJobStore: Sendable {
     public let instanceID: String
     /// Who gets the next lease among campaigns with jobs due, across this process's batches.
     let shares = NIOLockedValueBox(FairShare<Int64>())
+    /// Told what each committed batch of the dispatch path did (``observe(with:)``).
+    private let observer = NIOLockedValueBox<(any DispatchObserver)?>(nil)
 
     public init(
         pool: DatabasePool, logger: Logger, instanceID: String = "",
@@ -34,6 +36,18 @@ public final class PostgresJobStore: Sendable {
         self.logger = logger
         self.instanceID = instanceID
         self.randomUnit = randomUnit
+    }
+
+    /// From now on, tells `observer` what each committed batch of leases and agent requests did.
+    public func observe(with observer: any DispatchObserver) {
+        self.observer.withLockedValue { $0 = observer }
+    }
+
+    /// Passes a committed batch's facts to the observer, if any (the transaction has committed:
+    /// an error after this point would not undo the batch).
+    func tell(_ facts: DispatchFacts) {
+        guard !facts.isEmpty, let o = self.observer.withLockedValue({ $0 }) else { return }
+        o.committed(facts)
     }
 
     /// Tells other coordinators' long polls that jobs may be due (sent at commit).

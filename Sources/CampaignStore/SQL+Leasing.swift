@@ -58,7 +58,7 @@ extension SQL {
         static let sql = StatementSQL(
             "jobs_lock_due",
             """
-            SELECT j.*, \(campaignGate)
+            SELECT j.*, \(campaignGate), extract(epoch FROM now() - j.run_at)::float8 AS due_for_s
             FROM campaign.campaigns k
             CROSS JOIN LATERAL (
                 -- The customer joined in here, under the LIMIT: one primary-key lookup per row

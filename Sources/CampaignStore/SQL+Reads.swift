@@ -98,8 +98,8 @@ extension SQL {
         }
     }
 
-    /// Queue counts by campaign and status, and completions since midnight in the default
-    /// campaign's `timezone`, in one scan.
+    /// Queue counts by campaign and status, completions since midnight in the default
+    /// campaign's `timezone`, and jobs FAILED `outcome_unknown`, in one scan.
     struct JobsCountByStatus: Statement {
         static let sql = StatementSQL(
             "jobs_count_by_status",
@@ -107,14 +107,33 @@ extension SQL {
             SELECT campaign_id, status::text, count(*) AS n,
                    count(*) FILTER (WHERE status = 'COMPLETED'
                        AND completed_at >= (date_trunc('day', now() AT TIME ZONE $timezone) AT TIME ZONE $timezone))
-                       AS today
+                       AS today,
+                   count(*) FILTER (WHERE status = 'FAILED' AND result ->> 'reason' = 'outcome_unknown') AS unknown
             FROM campaign.campaign_jobs GROUP BY campaign_id, status
             """)
         var timezone: String
         func bind(_ b: inout Bindings) { b.bind("timezone", self.timezone) }
 
-        static func decode(_ row: PQRow) throws -> (campaignId: Int64, status: String, n: Int, today: Int) {
-            (try row.int64("campaign_id"), try row.string("status"), try row.int("n"), row.optionalInt("today") ?? 0)
+        static func decode(_ row: PQRow) throws -> (campaignId: Int64, status: String, n: Int, today: Int, unknown: Int) {
+            (
+                try row.int64("campaign_id"), try row.string("status"), try row.int("n"), row.optionalInt("today") ?? 0,
+                row.optionalInt("unknown") ?? 0
+            )
+        }
+    }
+
+    /// For each campaign with QUEUED jobs due now: how long the longest-waiting one has been due.
+    struct JobsDueOldest: Statement {
+        static let sql = StatementSQL(
+            "jobs_due_oldest",
+            """
+            SELECT campaign_id, extract(epoch FROM now() - min(run_at))::float8 AS seconds
+            FROM campaign.campaign_jobs WHERE status = 'QUEUED' AND run_at <= now()
+            GROUP BY campaign_id
+            """)
+
+        static func decode(_ row: PQRow) throws -> (campaignId: Int64, seconds: Double) {
+            (try row.int64("campaign_id"), row["seconds"].flatMap(Double.init) ?? 0)
         }
     }
 

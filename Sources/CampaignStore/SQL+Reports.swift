@@ -178,8 +178,14 @@ extension SQL {
                 AS t(job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
                      outcome, duration_ms, detail)
             ON CONFLICT DO NOTHING
+            RETURNING job_id, outcome, extract(epoch FROM duration)::float8 AS duration_s
             """)
         var calls: [CallLogWrite]
+
+        /// A call log written now (one already there, from a resent report, is not answered).
+        static func decode(_ row: PQRow) throws -> (jobId: Int64, outcome: String, durationSeconds: Double?) {
+            (try row.int64("job_id"), try row.string("outcome"), row["duration_s"].flatMap(Double.init))
+        }
 
         func bind(_ b: inout Bindings) {
             b.bind("job_ids", array: self.calls.map { $0.jobId })

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CampaignAgentKit
 import CampaignCore
+import CampaignMetrics
 import CampaignProtocol
 import Foundation
 import Logging
@@ -97,6 +98,13 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         valueName: "dir"))
     var spoolDir: String? = env["CAMPAIGN_AGENT_SPOOL"] ?? env["STATE_DIRECTORY"]
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus text) on HOST:PORT, e.g. 127.0.0.1:9465, a port per agent (env CAMPAIGN_AGENT_METRICS_LISTEN; off by default).",
+            valueName: "host:port"))
+    var metricsListen: String? = env["CAMPAIGN_AGENT_METRICS_LISTEN"]
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = env["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
@@ -106,6 +114,9 @@ struct CampaignAgentCommand: AsyncParsableCommand {
             throw ValidationError("--report-backlog must be 1…10000")
         }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
+        if let m = self.metricsListen, !m.isEmpty, MetricsAddress(parsing: m) == nil {
+            throw ValidationError("--metrics-listen: \(m) is not HOST:PORT")
+        }
         guard self.callTimeout >= 1 else { throw ValidationError("--call-timeout must be ≥ 1") }
         do {
             _ = try OutcomePolicy.parse(self.outcomeActions)
@@ -218,7 +229,8 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         configuration.reportBacklog = self.reportBacklog
         let runner = try AgentRunner(
             configuration: configuration,
-            link: link, placer: placer, logger: logger, notifier: notifier)
+            link: link, placer: placer, logger: logger, notifier: notifier,
+            metrics: AgentMetrics(registry: .bootstrapped()))
         runnerBox.withLockedValue { $0 = runner }
         // Alive: the event loops answer (a call past its hard limit is abandoned by the runner).
         let watchdog = WatchdogService(notifier: notifier, logger: logger) { await EventLoopProbe.responds() }
@@ -228,9 +240,15 @@ struct CampaignAgentCommand: AsyncParsableCommand {
             // The agent's settings are flags; the coordinator's come with each lease. Report state.
             "reloaded; \(runner.stats.withLockedValue { $0.callsPlaced }) calls placed"
         }
+        // The metrics listener first: it stops last, so a scrape still sees the drain.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let address = self.metricsListen.flatMap(MetricsAddress.init(parsing:)) {
+            services.append(.init(service: MetricsHTTPServer(address: address, logger: logger) { runner.metrics.render(runner) }))
+        }
+        services += [.init(service: watchdog), .init(service: link), .init(service: runner), .init(service: reload)]
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: link), .init(service: runner), .init(service: reload)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CampaignCoordinator
+import CampaignMetrics
 import CampaignProtocol
 import CampaignRPC
 import CampaignStore
@@ -44,12 +45,22 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
         valueName: "rules"))
     var access: String = ProcessInfo.processInfo.environment["CAMPAIGN_ACCESS"] ?? AccessPolicy.defaultText
 
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus text) on HOST:PORT, e.g. 127.0.0.1:9464 (env CAMPAIGN_METRICS_LISTEN; off by default).",
+            valueName: "host:port"))
+    var metricsListen: String? = ProcessInfo.processInfo.environment["CAMPAIGN_METRICS_LISTEN"]
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (1...64).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1…64") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
+        if let m = self.metricsListen, !m.isEmpty, MetricsAddress(parsing: m) == nil {
+            throw ValidationError("--metrics-listen: \(m) is not HOST:PORT")
+        }
         do {
             _ = try AccessPolicy.parse(self.access)
         } catch {
@@ -89,10 +100,11 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             }
         }
 
+        let registry = MetricsRegistry.bootstrapped()
         let coordinator = Coordinator(
             configuration: .init(
                 coordinatorID: coordinatorID, version: CampaignVersion.current, access: try AccessPolicy.parse(self.access)),
-            store: store, logger: logger)
+            store: store, logger: logger, metrics: registry)
         let control = ControlService(
             control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger), coordinator: coordinator)
         let listen: RPCServer.Configuration.Listen =
@@ -118,16 +130,22 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             return await EventLoopProbe.responds()
         }
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: watchdog),
+            .init(service: control),
+            .init(service: maintenance),
+            .init(service: server),
+            .init(service: readiness),
+            .init(service: reload),
+        ]
+        if let address = self.metricsListen.flatMap(MetricsAddress.init(parsing:)) {
+            // First: services stop in reverse order, so a scrape still sees the shutdown.
+            services.insert(
+                .init(service: MetricsHTTPServer(address: address, logger: logger) { await coordinator.renderMetrics() }), at: 0)
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: watchdog),
-                    .init(service: control),
-                    .init(service: maintenance),
-                    .init(service: server),
-                    .init(service: readiness),
-                    .init(service: reload),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -8,7 +8,16 @@ struct CampaignCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign-ctl",
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
-        subcommands: [HealthCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self, Campaigns.self])
+        subcommands: [
+            HealthCommand.self, MetricsCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self,
+            Campaigns.self,
+        ])
+
+    /// `--socket` and `--json` are taken before the verb too, as `systemctl` and `kubectl` take
+    /// theirs: moved behind it before parsing.
+    static func main() async {
+        await Self.main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// Flags every subcommand takes.
@@ -18,6 +27,29 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(help: "Print the JSON result instead of a human summary.")
     var json = false
+
+    /// `arguments` with the global options given before the first verb (`--socket S`,
+    /// `--socket=S`, `--json`) moved to the end, where every subcommand parses them (before a
+    /// `--`, if there is one, so they are never taken for positional arguments).
+    static func hoisted(_ arguments: [String]) -> [String] {
+        var rest = arguments[...]
+        var moved: [String] = []
+        while let first = rest.first, first.hasPrefix("-"), first != "--" {
+            if first == "--json" || first.hasPrefix("--socket=") {
+                moved.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--socket", rest.count >= 2 {
+                moved += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else {
+                break  // --help, --version, or a mistake: left for the parser to answer
+            }
+        }
+        guard !moved.isEmpty else { return arguments }
+        var out = Array(rest)
+        out.insert(contentsOf: moved, at: out.firstIndex(of: "--") ?? out.endIndex)
+        return out
+    }
 
     /// Runs `body` with a connected client; any error is printed on stderr and exits with status 1.
     ///
@@ -91,6 +123,20 @@ struct AgentsCommand: AsyncParsableCommand {
         for row in [header] + rows {
             print(row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
+    }
+}
+
+struct MetricsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
+        abstract: "Print the coordinator's metrics in the Prometheus text format.",
+        discussion: "The counters are those of the coordinator that answers; the queue gauges are the database's.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let m = try await self.global.withClient(readOnly: true) { try await $0.call(MetricsText.self, NoParams()) }
+        if self.global.json { return self.global.printJSON(m) }
+        print(m.exposition, terminator: "")
     }
 }
 

@@ -125,6 +125,23 @@ struct CtlTests {
         #expect(enqueue.campaign == "sales" && enqueue.customers == ["a"])
     }
 
+    @Test func globalOptionsBeforeTheVerbAsSystemctlTakesThem() throws {
+        let hoisted = GlobalOptions.hoisted(["--socket", "/tmp/s.sock", "--json", "health"])
+        #expect(hoisted == ["health", "--socket", "/tmp/s.sock", "--json"])
+        let health = try #require(try CampaignCtl.parseAsRoot(hoisted) as? HealthCommand)
+        #expect(health.global.socket == "/tmp/s.sock" && health.global.json)
+        let jobs = try #require(
+            try CampaignCtl.parseAsRoot(GlobalOptions.hoisted(["--socket=/x.sock", "jobs", "list", "--limit", "3"])) as? Jobs.List)
+        #expect(jobs.global.socket == "/x.sock" && jobs.limit == 3 && !jobs.global.json)
+        // After the verb, as before; before a `--`, never taken for a positional argument.
+        #expect(GlobalOptions.hoisted(["health", "--json"]) == ["health", "--json"])
+        #expect(GlobalOptions.hoisted(["--json", "jobs", "get", "--", "-7"]) == ["jobs", "get", "--json", "--", "-7"])
+        // What is not a global option stays where it is, for the parser to answer.
+        #expect(GlobalOptions.hoisted(["--help"]) == ["--help"])
+        #expect(GlobalOptions.hoisted(["--socket"]) == ["--socket"])
+        #expect(GlobalOptions.hoisted(["--json", "--verbose", "health"]) == ["--verbose", "health", "--json"])
+    }
+
     @Test func campaignWindowsInOneLine() {
         var s = AutomationSettings()
         #expect(Campaigns.windows(s) == "1-5 09:00-18:00")

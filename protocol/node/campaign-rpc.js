@@ -45,8 +45,8 @@ const DEFAULT_MAX_IN_FLIGHT = 64;
 
 /** Methods that change nothing: sent again on a new connection when the old one closed first. */
 const READ_ONLY_METHODS = new Set([
-  'health', 'agents.list', 'rpc.discover', 'jobs.list', 'jobs.get', 'jobs.tally',
-  'customers.get', 'customers.list', 'automation.get',
+  'health', 'metrics', 'agents.list', 'rpc.discover', 'jobs.list', 'jobs.get', 'jobs.tally',
+  'customers.get', 'customers.list', 'automation.get', 'campaigns.get', 'campaigns.list',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -228,6 +228,7 @@ const READ_ONLY_METHODS = new Set([
  * Every method, its params and its result: `call(method, params)` is typed from this map.
  * @typedef {{
  *   'health': {params: void, result: HealthResult},
+ *   'metrics': {params: void, result: {contentType: string, exposition: string}},
  *   'agent.hello': {params: {agentId: string, capacity: number, version: string, leases?: {jobId: number, leaseToken: string}[]}, result: {coordinatorVersion: string, leaseSeconds: number, adoptedLeases?: number[]}},
  *   'jobs.lease': {params: {max: number, waitMs?: number}, result: {jobs: LeasedJob[]}},
  *   'jobs.dialing': {params: {jobId: number, leaseToken: string}, result: {allowed: boolean, idempotencyKey?: string, rule?: string, status: JobStatus, retryAfterMs?: number}},
@@ -468,6 +469,11 @@ class CampaignClient extends EventEmitter {
    * @returns {Promise<HealthResult>}
    */
   health() { return this.call('health'); }
+  /**
+   * Every metric of the coordinator that answers, in the Prometheus text format.
+   * @returns {Promise<string>}
+   */
+  async metrics() { return (await this.call('metrics')).exposition; }
   /**
    * @param {Methods['jobs.enqueue']['params']} params
    * @returns {Promise<Methods['jobs.enqueue']['result']>}

@@ -48,6 +48,7 @@ DEFAULT_SOCKET = "/run/campaign/coordinator.sock"
 READ_ONLY_METHODS = frozenset(
     {
         "health",
+        "metrics",
         "agents.list",
         "rpc.discover",
         "jobs.list",
@@ -56,6 +57,8 @@ READ_ONLY_METHODS = frozenset(
         "customers.get",
         "customers.list",
         "automation.get",
+        "campaigns.get",
+        "campaigns.list",
     }
 )
 

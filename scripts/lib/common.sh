@@ -29,7 +29,8 @@ _campaign_pg_bin=""
 
 # Debian packages the build, the tests and the demo need.  `postgresql` pulls the
 # version-15 server on Debian 12 (binaries in /usr/lib/postgresql/15/bin).
-CAMPAIGN_REQUIRED_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 nodejs systemd)
+# python3-prometheus-client: the reference parser of the Prometheus text format in the tests.
+CAMPAIGN_REQUIRED_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-prometheus-client nodejs systemd)
 CAMPAIGN_SWIFT_DIR=${CAMPAIGN_SWIFT_DIR:-/opt/swift/usr/bin}
 
 # ---------------------------------------------------------------------------

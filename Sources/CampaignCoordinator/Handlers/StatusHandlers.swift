@@ -5,7 +5,7 @@ import CampaignStore
 import Foundation
 import Logging
 
-/// `rpc.discover`, `health`, `agents.list`: what an operator asks of a running coordinator.
+/// `rpc.discover`, `health`, `metrics`, `agents.list`: what an operator asks of a running coordinator.
 struct StatusHandlers: MethodGroup {
     let coordinator: Coordinator
 
@@ -13,6 +13,9 @@ struct StatusHandlers: MethodGroup {
         router.register(ListAgents.self) { _, _ in try await self.listAgents() }
         router.register(RPCDiscover.self) { _, _ in RPCDiscover.document }
         router.register(Health.self) { _, _ in await self.health() }
+        router.register(MetricsText.self) { _, _ in
+            MetricsText.Result(contentType: MetricsText.contentType, exposition: await self.coordinator.renderMetrics())
+        }
     }
 
     func listAgents() async throws -> ListAgents.Result {
