@@ -127,7 +127,7 @@ public final class Coordinator: Sendable {
         let groups: [any MethodGroup] = [
             StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
-            CampaignHandlers(coordinator: self),
+            CampaignHandlers(coordinator: self), CallHandlers(coordinator: self),
         ]
         for group in groups { group.register(on: router) }
         return router

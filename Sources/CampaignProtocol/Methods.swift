@@ -9,7 +9,7 @@ import Foundation
 public enum ProtocolMethods {
     public static let types: [any RPCMethod.Type] = [
         RPCDiscover.self, Health.self, MetricsText.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
-        CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self,
+        CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self, ListCalls.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
         CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,

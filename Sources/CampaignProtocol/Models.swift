@@ -152,12 +152,20 @@ public struct CallLogView: Codable, Sendable, Equatable {
     public var outcome: CallOutcome
     public var durationMs: Int?
     public var detail: JSONValue?
+    /// When the coordinator logged the call (the database's clock).
+    public var createdAt: String?
+    /// The campaign of the call's job, and its customer's `externalRef`.
+    public var campaign: String?
+    public var customerRef: String?
 
     public init(
         id: Int64, jobId: Int64, attempt: Int, agent: String, provider: String, providerCallId: String?,
         idempotencyKey: String, startedAt: String?, endedAt: String?, outcome: CallOutcome, durationMs: Int?,
-        detail: JSONValue?
+        detail: JSONValue?, createdAt: String? = nil, campaign: String? = nil, customerRef: String? = nil
     ) {
+        self.createdAt = createdAt
+        self.campaign = campaign
+        self.customerRef = customerRef
         self.id = id
         self.jobId = jobId
         self.attempt = attempt

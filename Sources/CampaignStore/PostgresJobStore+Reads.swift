@@ -16,6 +16,16 @@ extension PostgresJobStore {
         }
     }
 
+    /// Call logs as `calls.list` filters them; `campaignId` is the id of `p.campaign`.
+    public func listCalls(_ p: ListCalls.Params, campaignId: Int64? = nil) async throws -> ListCalls.Result {
+        let limit = min(max(p.limit ?? 100, 1), 1000)
+        return try await self.pool.withConnection { conn in
+            let rows = try conn.rows(SQL.CallLogsList(filter: p, campaignId: campaignId, limit: limit))
+            let next = rows.count == limit ? rows.last.map { ListCalls.Cursor(microseconds: $0.atMicroseconds, id: $0.call.id) } : nil
+            return ListCalls.Result(calls: rows.map(\.call), nextCursor: next?.description)
+        }
+    }
+
     /// One job with its call logs, or nil.
     public func getJob(id: Int64?, queueJobId: String?) async throws -> GetJob.Result? {
         try await self.pool.withConnection { conn in

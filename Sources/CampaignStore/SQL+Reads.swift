@@ -1,5 +1,6 @@
 import CampaignCore
 import CampaignProtocol
+import Foundation
 
 // MARK: Jobs: reads
 
@@ -74,27 +75,99 @@ extension SQL {
         static func decode(_ row: PQRow) throws -> JobView { try JobView(row: row) }
     }
 
+    /// The columns of a ``CallLogView`` (with ``callLogTables``), and the call's time in
+    /// microseconds (`at_us`: `calls.list`'s order and cursor).
+    static let callLogColumns = """
+        l.id, l.job_id, l.attempt, l.agent, l.provider, l.provider_call_id, l.idempotency_key,
+        campaign.ts(l.started_at) AS started_at, campaign.ts(l.ended_at) AS ended_at, l.outcome,
+        (extract(epoch FROM l.duration) * 1000)::bigint AS duration_ms, l.detail,
+        campaign.ts(l.created_at) AS created_at, k.name AS campaign, c.external_ref AS customer_ref,
+        (extract(epoch FROM coalesce(l.started_at, l.created_at)) * 1000000)::bigint AS at_us
+        """
+
+    static let callLogTables = """
+        campaign.call_logs l JOIN campaign.campaign_jobs j ON j.id = l.job_id
+        JOIN campaign.campaigns k ON k.id = j.campaign_id JOIN campaign.customers c ON c.id = l.customer_id
+        """
+
     /// A job's call logs, by attempt.
     struct CallLogsForJob: Statement {
         static let sql = StatementSQL(
             "call_logs_for_job",
             """
-            SELECT id, job_id, attempt, agent, provider, provider_call_id, idempotency_key,
-                   campaign.ts(started_at) AS started_at, campaign.ts(ended_at) AS ended_at, outcome,
-                   (extract(epoch FROM duration) * 1000)::bigint AS duration_ms, detail
-            FROM campaign.call_logs WHERE job_id = $job_id::bigint ORDER BY attempt
+            SELECT \(callLogColumns) FROM \(callLogTables)
+            WHERE l.job_id = $job_id::bigint ORDER BY l.attempt
             """)
         var jobId: Int64
         func bind(_ b: inout Bindings) { b.bind("job_id", self.jobId) }
 
-        static func decode(_ r: PQRow) throws -> CallLogView {
-            CallLogView(
+        static func decode(_ r: PQRow) throws -> CallLogView { try CallLogsList.decode(r).call }
+    }
+
+    /// Call logs newest first by the call's time (`started_at`, or `created_at` for a call
+    /// logged without one) and id, in `[since, until)`, after the cursor, filtered. The time
+    /// bounds and the cursor are always given (open ones as ±infinity), so all three are
+    /// conditions on the index `call_logs_by_time` (migration 0010), whatever plan is cached.
+    struct CallLogsList: Statement {
+        static let sql = StatementSQL(
+            "call_logs_list",
+            """
+            SELECT \(callLogColumns) FROM \(callLogTables)
+            WHERE coalesce(l.started_at, l.created_at) >= $since::timestamptz
+              AND coalesce(l.started_at, l.created_at) < $until::timestamptz
+              AND (coalesce(l.started_at, l.created_at), l.id) < ($cursor_at::timestamptz, $cursor_id::bigint)
+              AND ($campaign_id::bigint IS NULL OR j.campaign_id = $campaign_id::bigint)
+              AND ($outcome::text IS NULL OR l.outcome = $outcome::text)
+              AND ($agent::text IS NULL OR l.agent = $agent::text)
+              AND ($customer_ref::text IS NULL OR c.external_ref = $customer_ref::text)
+              AND ($job_id::bigint IS NULL OR l.job_id = $job_id::bigint)
+            ORDER BY coalesce(l.started_at, l.created_at) DESC, l.id DESC
+            LIMIT $limit::int
+            """)
+        var filter: ListCalls.Params
+        /// The id of `filter.campaign`.
+        var campaignId: Int64?
+        var limit: Int
+
+        func bind(_ b: inout Bindings) {
+            let cursor = self.filter.cursor.flatMap(ListCalls.Cursor.init)
+            b.bind("since", self.filter.since ?? "-infinity")
+            b.bind("until", self.filter.until ?? "infinity")
+            // The cursor's instant as text PostgreSQL reads exactly (microseconds, UTC).
+            b.bind("cursor_at", cursor.map { Self.timestamp(microseconds: $0.microseconds) } ?? "infinity")
+            b.bind("cursor_id", cursor?.id ?? Int64.max)
+            b.bind("campaign_id", self.campaignId)
+            b.bind("outcome", self.filter.outcome?.rawValue)
+            b.bind("agent", self.filter.agent)
+            b.bind("customer_ref", self.filter.customerRef)
+            b.bind("job_id", self.filter.jobId)
+            b.bind("limit", self.limit)
+        }
+
+        /// `1733112000.123456+00`: seconds and microseconds since the epoch as a timestamptz
+        /// literal, exact (no floating point on either side).
+        static func timestamp(microseconds us: Int64) -> String {
+            let (s, f) = us.quotientAndRemainder(dividingBy: 1_000_000)
+            let (sec, frac) = f < 0 ? (s - 1, f + 1_000_000) : (s, f)
+            let date = Date(timeIntervalSince1970: TimeInterval(sec))
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = TimeZone(identifier: "UTC")!
+            let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            return String(
+                format: "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!,
+                Int(frac))
+        }
+
+        static func decode(_ r: PQRow) throws -> (call: CallLogView, atMicroseconds: Int64) {
+            let call = CallLogView(
                 id: try r.int64("id"), jobId: try r.int64("job_id"), attempt: try r.int("attempt"),
                 agent: try r.string("agent"), provider: try r.string("provider"),
                 providerCallId: r["provider_call_id"], idempotencyKey: try r.string("idempotency_key"),
                 startedAt: r["started_at"], endedAt: r["ended_at"],
                 outcome: CallOutcome(rawValue: try r.string("outcome")) ?? .failed,
-                durationMs: r.optionalInt("duration_ms"), detail: JSONText.decode(r["detail"]))
+                durationMs: r.optionalInt("duration_ms"), detail: JSONText.decode(r["detail"]),
+                createdAt: r["created_at"], campaign: r["campaign"], customerRef: r["customer_ref"])
+            return (call, try r.int64("at_us"))
         }
     }
 

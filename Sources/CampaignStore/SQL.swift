@@ -19,7 +19,7 @@ enum SQL {
         CustomersMarkCalled.self, CallLogsInsert.self,
         DialLimitsLock.self, DialCounters.self, DialCountersAdd.self, DialCountersPrune.self,
         AutomationRun.self, CustomersClassify.self,
-        JobsList.self, JobsGet.self, CallLogsForJob.self, JobsCountByStatus.self, JobsDueOldest.self, JobsTally.self,
+        JobsList.self, JobsGet.self, CallLogsForJob.self, CallLogsList.self, JobsCountByStatus.self, JobsDueOldest.self, JobsTally.self,
         CallLogsCount.self, LeasesByOwner.self, TimezoneNames.self,
         SettingsAll.self, SettingsWrite.self,
         CampaignsAll.self, CampaignsLock.self, CampaignsInsert.self, CampaignsWrite.self, CampaignsEndOverdue.self,

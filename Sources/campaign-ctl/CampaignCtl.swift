@@ -9,8 +9,8 @@ struct CampaignCtl: AsyncParsableCommand {
         commandName: "campaign-ctl",
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
         subcommands: [
-            HealthCommand.self, MetricsCommand.self, AgentsCommand.self, Jobs.self, Customers.self, Automation.self,
-            Campaigns.self,
+            HealthCommand.self, MetricsCommand.self, AgentsCommand.self, Jobs.self, Calls.self, Customers.self,
+            Automation.self, Campaigns.self,
         ])
 
     /// `--socket` and `--json` are taken before the verb too, as `systemctl` and `kubectl` take

@@ -9,7 +9,7 @@ extension CallOutcome: ExpressibleByArgument {}
 
 struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Enqueue.self, Tally.self, Retry.self, Cancel.self])
+        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Export.self, Enqueue.self, Tally.self, Retry.self, Cancel.self])
 
     /// Customer external refs, one per line of a file ('-': stdin); blank lines and `#` comments skipped.
     static func refs(fromFile file: String) throws -> [String] {
@@ -24,13 +24,10 @@ struct Jobs: AsyncParsableCommand {
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
-        @OptionGroup var global: GlobalOptions
+    /// The filters `jobs list` and `jobs export` share.
+    struct Filters: ParsableArguments {
         @Option(help: "Only jobs in this status (QUEUED, ACTIVE, COMPLETED, FAILED, SKIPPED).") var status: JobStatus?
         @Option(help: "Only jobs of this customer (external ref).") var customer: String?
-        @Option(help: "Jobs per page (1…1000).") var limit: Int = 50
-        @Option(help: "Continue after this cursor (printed under a full page).") var cursor: String?
         @Option(help: "Only jobs whose result reason is this (outcome_unknown, reported, lease_expired, cancelled, …).")
         var reason: String?
         @Option(help: "Only jobs whose result outcome is this (ANSWERED, NO_ANSWER, BUSY, VOICEMAIL, REJECTED, FAILED).")
@@ -39,11 +36,22 @@ struct Jobs: AsyncParsableCommand {
         @Option(help: "Only jobs changed before this RFC 3339 time.") var until: String?
         @Option(help: "Only jobs of this campaign.") var campaign: String?
 
+        func params(limit: Int, cursor: String?) -> ListJobs.Params {
+            ListJobs.Params(
+                status: self.status, customerRef: self.customer, limit: limit, cursor: cursor, updatedSince: self.since,
+                updatedBefore: self.until, reason: self.reason, outcome: self.outcome, campaign: self.campaign)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var filters: Filters
+        @Option(help: "Jobs per page (1…1000).") var limit: Int = 50
+        @Option(help: "Continue after this cursor (printed under a full page).") var cursor: String?
+
         func run() async throws {
-            let p = ListJobs.Params(
-                status: self.status, customerRef: self.customer, limit: self.limit, cursor: self.cursor,
-                updatedSince: self.since, updatedBefore: self.until, reason: self.reason, outcome: self.outcome,
-                campaign: self.campaign)
+            let p = self.filters.params(limit: self.limit, cursor: self.cursor)
             let r = try await self.global.withClient(readOnly: true) { try await $0.call(ListJobs.self, p) }
             if self.global.json { return self.global.printJSON(r) }
             var rows = [["ID", "QUEUE JOB ID", "CAMPAIGN", "CUSTOMER", "STATUS", "ATTEMPTS", "UPDATED", "RESULT"]]
@@ -56,6 +64,39 @@ struct Jobs: AsyncParsableCommand {
             }
             print(Output.table(rows))
             if let c = r.nextCursor { print("more: --cursor \(c)") }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every job the filters select as CSV, newest first.",
+            discussion: "Pages through jobs.list 1,000 at a time on one connection. result is its JSON text.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var filters: Filters
+        @Option(help: "Write to this file (default: standard output).") var output: String?
+
+        static let header = [
+            "id", "queue_job_id", "campaign", "customer_ref", "customer_id", "status", "phase", "attempts_made", "max_attempts",
+            "priority", "reason", "outcome", "result_reason", "enqueued_at", "run_at", "started_at", "completed_at",
+            "failed_at", "updated_at", "result",
+        ]
+
+        static func row(_ j: JobView) -> [String] {
+            [
+                String(j.id), j.queueJobId, j.campaign, j.customerRef ?? "", String(j.customerId), j.status.rawValue,
+                j.phase?.rawValue ?? "", String(j.attemptsMade), String(j.maxAttempts), String(j.priority), j.reason ?? "",
+                j.result?["outcome"]?.stringValue ?? "", j.result?["reason"]?.stringValue ?? "", j.enqueuedAt, j.runAt,
+                j.startedAt ?? "", j.completedAt ?? "", j.failedAt ?? "", j.updatedAt, j.result.map(Calls.Export.jsonText) ?? "",
+            ]
+        }
+
+        func run() async throws {
+            let filters = self.filters
+            let n = try await CSVExport.write(to: self.output, header: Self.header, global: self.global) { client, cursor in
+                let page = try await client.call(ListJobs.self, filters.params(limit: 1000, cursor: cursor))
+                return (page.jobs.map(Self.row), page.nextCursor)
+            }
+            FileHandle.standardError.write(Data("exported \(n) job\(n == 1 ? "" : "s")\n".utf8))
         }
     }
 

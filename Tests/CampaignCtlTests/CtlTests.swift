@@ -109,7 +109,7 @@ struct CtlTests {
 
     @Test func theCommandLineParsesAsOperatorsTypeIt() throws {
         let list = try #require(try CampaignCtl.parseAsRoot(["jobs", "list", "--status", "FAILED", "--limit", "10", "--json"]) as? Jobs.List)
-        #expect(list.status == .failed && list.limit == 10 && list.global.json)
+        #expect(list.filters.status == .failed && list.limit == 10 && list.global.json)
         let retry = try #require(try CampaignCtl.parseAsRoot(["jobs", "retry", "4", "5", "--socket", "/tmp/s.sock"]) as? Jobs.Retry)
         #expect(retry.ids == [4, 5] && retry.global.socket == "/tmp/s.sock")
         #expect(throws: (any Error).self) { try CampaignCtl.parseAsRoot(["jobs", "list", "--status", "LOST"]) }

@@ -196,13 +196,17 @@ struct ClientScriptsTests {
                     GROUP BY 1
                     """) { expectedByOutcome[row[0]] = Int(row[1]) }
                 #expect(byOutcome == expectedByOutcome, "\(day)")
-                // Calls started in the day, by outcome.
+                // Calls of the day (started then, or logged then without a start), by outcome.
                 let calls = json["calls"] as? [String: Any] ?? [:]
                 var expectedCalls: [String: Int] = [:]
                 for row in try Self.rows(scene, """
                     SELECT outcome, count(*) FROM campaign.call_logs
-                    WHERE coalesce(started_at, ended_at) >= '\(start)' AND coalesce(started_at, ended_at) < '\(end)' GROUP BY 1
+                    WHERE coalesce(started_at, created_at) >= '\(start)' AND coalesce(started_at, created_at) < '\(end)' GROUP BY 1
                     """) { expectedCalls[row[0]] = Int(row[1]) }
+                #expect(calls["jobs"] as? Int == (try n("""
+                    SELECT count(DISTINCT job_id) FROM campaign.call_logs
+                    WHERE coalesce(started_at, created_at) >= '\(start)' AND coalesce(started_at, created_at) < '\(end)'
+                    """)), "\(day)")
                 #expect(calls["byOutcome"] as? [String: Int] == expectedCalls, "\(day): \(calls)")
                 #expect(calls["total"] as? Int == expectedCalls.values.reduce(0, +))
                 #expect(calls["byAgent"] as? [String: Int] == (expectedCalls.isEmpty ? [:] : ["py-test-agent": expectedCalls.values.reduce(0, +)]))

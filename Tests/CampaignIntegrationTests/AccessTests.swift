@@ -46,7 +46,7 @@ struct AccessPolicyTests {
     @Test("roles of the methods: reads for readers, the job lifecycle for agents, the rest for admins")
     func methodRoles() {
         let reads: Set = [
-            "rpc.discover", "health", "metrics", "agents.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
+            "rpc.discover", "health", "metrics", "agents.list", "calls.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
             "customers.list", "automation.get", "campaigns.get", "campaigns.list",
         ]
         let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]

@@ -46,7 +46,7 @@ const DEFAULT_MAX_IN_FLIGHT = 64;
 /** Methods that change nothing: sent again on a new connection when the old one closed first. */
 const READ_ONLY_METHODS = new Set([
   'health', 'metrics', 'agents.list', 'rpc.discover', 'jobs.list', 'jobs.get', 'jobs.tally',
-  'customers.get', 'customers.list', 'automation.get', 'campaigns.get', 'campaigns.list',
+  'calls.list', 'customers.get', 'customers.list', 'automation.get', 'campaigns.get', 'campaigns.list',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +110,9 @@ const READ_ONLY_METHODS = new Set([
  * @property {CallOutcome} outcome
  * @property {number} [durationMs]
  * @property {JSONValue} [detail]
+ * @property {Timestamp} createdAt  when the coordinator logged it
+ * @property {string} campaign
+ * @property {string} customerRef
  */
 
 /**
@@ -238,6 +241,7 @@ const READ_ONLY_METHODS = new Set([
  *   'jobs.enqueue': {params: {jobs: EnqueueItem[]}, result: {enqueued: number, existing: number, rejected: ItemError[], jobIds: (number|null)[]}},
  *   'jobs.list': {params: {status?: JobStatus, customerRef?: string, limit?: number, cursor?: string}, result: {jobs: Job[], nextCursor?: string|null}},
  *   'jobs.get': {params: {id?: number, queueJobId?: string}, result: {job: Job, callLogs: CallLog[]}},
+ *   'calls.list': {params: {since?: string, until?: string, campaign?: string, outcome?: CallOutcome, agent?: string, customerRef?: string, jobId?: number, limit?: number, cursor?: string}, result: {calls: CallLog[], nextCursor?: string}},
  *   'jobs.tally': {params: void, result: {byStatus: QueueCounts, byOutcome: {[statusSlashOutcome: string]: number}, callLogs: number}},
  *   'jobs.retry': {params: {ids: number[], attempts?: number}, result: AdminChangeResult},
  *   'jobs.cancel': {params: {ids: number[]}, result: AdminChangeResult},

@@ -54,6 +54,7 @@ READ_ONLY_METHODS = frozenset(
         "jobs.list",
         "jobs.get",
         "jobs.tally",
+        "calls.list",
         "customers.get",
         "customers.list",
         "automation.get",

@@ -16,5 +16,6 @@ public struct Migration: Sendable {
         Migration0007CallingWindows.migration,
         Migration0008EligibilityWindows.migration,
         Migration0009Campaigns.migration,
+        Migration0010CallLogTime.migration,
     ]
 }
