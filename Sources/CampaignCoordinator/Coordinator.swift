@@ -90,6 +90,9 @@ public final class Coordinator: Sendable {
     let providerLimited = NIOLockedValueBox(false)
     /// What `metrics` prints; the store tells it what each dispatch batch did, the router each request.
     public let metrics: CoordinatorMetrics
+    /// The event outbox's pump and this coordinator's `events.subscribe` connections (a service
+    /// the executable runs).
+    public let events: EventHub
 
     public init(
         configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger, clock: CoordinatorClock = .system,
@@ -119,15 +122,19 @@ public final class Coordinator: Sendable {
             let b = try await settings.book()
             return try await store.lease(requests, leaseSeconds: b.default.settings.leaseSeconds, rules: b.dialRules)
         }
+        let leader = self.isLeader
+        self.events = EventHub(store: store, logger: logger) { leader.withLockedValue { $0 } }
     }
 
     /// Builds the dispatch table: every group's methods behind the sessions' role check.
     public func makeRouter() -> RPCRouter {
-        let router = RPCRouter(observer: self.sessions, gate: self.sessions, instrumentation: self.metrics)
+        let router = RPCRouter(
+            observer: ConnectionObservers(sessions: self.sessions, events: self.events), gate: self.sessions,
+            instrumentation: self.metrics)
         let groups: [any MethodGroup] = [
             StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
-            CampaignHandlers(coordinator: self), CallHandlers(coordinator: self),
+            CampaignHandlers(coordinator: self), CallHandlers(coordinator: self), EventHandlers(coordinator: self),
         ]
         for group in groups { group.register(on: router) }
         return router
@@ -207,5 +214,21 @@ public final class Coordinator: Sendable {
         let known = pg.filter { TimeZone(identifier: $0) != nil }
         self.timezones.withLockedValue { $0 = known }
         return known
+    }
+}
+
+/// The router's one connection observer, telling the agent sessions and the event subscriptions.
+struct ConnectionObservers: RPCConnectionObserver {
+    let sessions: AgentSessions
+    let events: EventHub
+
+    func connectionOpened(_ context: RPCContext) async { await self.sessions.connectionOpened(context) }
+    func connectionInputEnded(_ context: RPCContext) async {
+        // The client stopped sending; it may still read, so its subscriptions go on until it closes.
+        await self.sessions.connectionInputEnded(context)
+    }
+    func connectionClosed(_ context: RPCContext) async {
+        self.events.connectionClosed(context.connectionID)
+        await self.sessions.connectionClosed(context)
     }
 }

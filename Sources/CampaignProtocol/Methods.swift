@@ -2,7 +2,7 @@ import CampaignCore
 import Foundation
 
 // One type per method of the protocol (DESIGN §6), in one file per group of methods
-// (`Methods+Status`, `+Agents`, `+Jobs`, `+Customers`, `+Automation`, `+Campaigns`, as the coordinator's
+// (`Methods+Status`, `+Agents`, `+Jobs`, `+Customers`, `+Automation`, `+Campaigns`, `+Calls`, `+Events`, as the coordinator's
 // handler groups). `protocol/openrpc.json` describes the same.
 
 /// Every method name the coordinator serves.
@@ -10,6 +10,7 @@ public enum ProtocolMethods {
     public static let types: [any RPCMethod.Type] = [
         RPCDiscover.self, Health.self, MetricsText.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self, ListCalls.self,
+        SubscribeEvents.self, UnsubscribeEvents.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
         CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,

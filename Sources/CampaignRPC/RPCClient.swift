@@ -17,6 +17,12 @@ public struct RPCClientError: Error, Sendable, CustomStringConvertible {
     public var description: String { self.message }
 }
 
+/// A notification the server sent on its own (no id, never answered).
+public struct RPCNotification: Sendable {
+    public var method: String
+    public var params: JSONValue?
+}
+
 /// A JSON-RPC client over one Unix socket connection. Calls may run concurrently; answers are
 /// matched to callers by id.
 public final class RPCClient: Sendable {
@@ -60,8 +66,14 @@ public final class RPCClient: Sendable {
     /// Connects to `socketPath`, runs `body` with the client, and closes the connection after.
     ///
     /// - Throws: ``RPCClientError`` (`connectFailed`) when nobody listens on the socket.
+    ///
+    /// - Parameter notifications: handles the server's notifications (lines with a method and no
+    ///   id, such as `events.job`), one at a time in arrival order. The connection is not read
+    ///   while it runs, so a slow handler slows the server's sender rather than filling memory.
+    ///   Without it, notifications are dropped.
     public static func withConnection<R: Sendable>(
         socketPath: String, maximumLineLength: Int = 64 << 20, maximumInFlight: Int = RPCClient.defaultMaximumInFlight,
+        notifications: (@Sendable (RPCNotification) async -> Void)? = nil,
         _ body: @escaping @Sendable (RPCClient) async throws -> R
     ) async throws -> R {
         let channel: NIOAsyncChannel<LineFrame, ByteBuffer>
@@ -83,7 +95,8 @@ public final class RPCClient: Sendable {
                 group.addTask {
                     do {
                         for try await frame in inbound {
-                            if case .line(let buffer) = frame { client.deliver(Array(buffer.readableBytesView)) }
+                            guard case .line(let buffer) = frame else { continue }
+                            if let n = client.deliver(Array(buffer.readableBytesView)) { await notifications?(n) }
                         }
                     } catch {}
                     client.markClosed()
@@ -249,11 +262,15 @@ public final class RPCClient: Sendable {
         promise?.fail(error)
     }
 
-    private func deliver(_ line: [UInt8]) {
+    /// Routes one line to its caller; returns it when it is a notification from the server.
+    private func deliver(_ line: [UInt8]) -> RPCNotification? {
         // One parse of the line by our parser, whose tree the caller reads its result from (a
         // JSONDecoder pass for the id alone was a tenth of a busy agent's CPU). Lines it cannot
         // hold (numbers beyond a Double) are routed by the Codable decoder as before.
         let tree = try? JSONValue(jsonUTF8: line)
+        if let tree, tree["id"] == nil, case .string(let method)? = tree["method"] {
+            return RPCNotification(method: method, params: tree["params"])
+        }
         let routed: Int64?
         if let tree {
             if case .int(let id)? = tree["id"] { routed = id } else { routed = nil }
@@ -274,10 +291,11 @@ public final class RPCClient: Sendable {
                 return Array(s.pending.values)
             }
             for p in pending { p.fail(error) }
-            return
+            return nil
         }
         let promise = self.state.withLockedValue { $0.pending.removeValue(forKey: id) }
         promise?.succeed(Answer(bytes: line, tree: tree))
+        return nil
     }
 
     private func markClosed() {

@@ -2,6 +2,7 @@ import CampaignProtocol
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Who is on the other end of a connection, from `SO_PEERCRED`.
 public struct PeerCredentials: Sendable, Equatable, Codable {
@@ -21,10 +22,45 @@ public struct RPCContext: Sendable {
     public var connectionID: UInt64
     public var peer: PeerCredentials?
     public var logger: Logger
-    public init(connectionID: UInt64, peer: PeerCredentials?, logger: Logger) {
+    /// Sends the connection notifications of its own (nil where a connection cannot take them).
+    public var push: RPCPush?
+    public init(connectionID: UInt64, peer: PeerCredentials?, logger: Logger, push: RPCPush? = nil) {
         self.connectionID = connectionID
         self.peer = peer
         self.logger = logger
+        self.push = push
+    }
+}
+
+/// Writes server notifications (`{"jsonrpc":"2.0","method":…,"params":…}`, no id) on one
+/// connection, between its answers. A write waits while the client is not reading (NIO's
+/// back-pressure), so a slow reader slows its own notifications, nobody else's.
+public struct RPCPush: Sendable {
+    private let write: @Sendable (ByteBuffer) async throws -> Void
+
+    public init(write: @escaping @Sendable (ByteBuffer) async throws -> Void) {
+        self.write = write
+    }
+
+    /// Sends one notification per item of `params`, in order, in one write.
+    /// - Throws: when the connection is gone.
+    public func notify<P: JSONWritable>(method: String, _ params: [P]) async throws {
+        guard !params.isEmpty else { return }
+        let head = Array(#"{"jsonrpc":"2.0","method":"#.utf8)
+        var name: [UInt8] = []
+        JSONValue.writeString(method, into: &name)
+        var line: [UInt8] = []
+        var buffer = ByteBufferAllocator().buffer(capacity: params.count * 256)
+        for p in params {
+            line.removeAll(keepingCapacity: true)
+            line.append(contentsOf: head)
+            line.append(contentsOf: name)
+            line.append(contentsOf: #","params":"#.utf8)
+            p.writeJSON(into: &line)
+            line.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
+            buffer.writeBytes(line)
+        }
+        try await self.write(buffer)
     }
 }
 

@@ -137,7 +137,7 @@ public final class RPCServer: Service, Sendable {
         }
         var logger = self.logger
         logger[metadataKey: "conn.id"] = "\(id)"
-        let context = RPCContext(
+        var context = RPCContext(
             connectionID: id, peer: await Self.peerCredentials(connection.channel), logger: logger)
         await self.router.observer?.connectionOpened(context)
         let inFlight = NIOLockedValueBox(0)
@@ -146,6 +146,8 @@ public final class RPCServer: Service, Sendable {
         let router = self.router
         do {
             try await connection.executeThenClose { inbound, outbound in
+                context.push = RPCPush { try await outbound.write($0) }
+                let context = context
                 await withDiscardingTaskGroup { group in
                     do {
                         for try await frame in inbound.cancelOnGracefulShutdown() {

@@ -134,6 +134,7 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             .init(service: watchdog),
             .init(service: control),
             .init(service: maintenance),
+            .init(service: coordinator.events),
             .init(service: server),
             .init(service: readiness),
             .init(service: reload),

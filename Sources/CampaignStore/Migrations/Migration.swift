@@ -17,5 +17,6 @@ public struct Migration: Sendable {
         Migration0008EligibilityWindows.migration,
         Migration0009Campaigns.migration,
         Migration0010CallLogTime.migration,
+        Migration0011JobEvents.migration,
     ]
 }
