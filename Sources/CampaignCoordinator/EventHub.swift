@@ -139,6 +139,9 @@ public final class EventHub: Service, Sendable {
                 .limitExceeded, "more than \(Self.maximumPerConnection) subscriptions on this connection",
                 details: ["limit": "subscriptions", "maximum": .int(Int64(Self.maximumPerConnection))])
         }
+        // Number what is committed first: "from now on" then starts after the changes the
+        // client just made, not before some of them.
+        try await self.pumpOnce()
         let bounds = try await self.store.eventBounds()
         self.advance(to: bounds.last)
         let start = after ?? bounds.last

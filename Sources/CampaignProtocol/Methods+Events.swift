@@ -51,6 +51,37 @@ public enum UnsubscribeEvents: RPCMethod {
     }
 }
 
+/// `events.list`: the same events, read page by page instead of pushed (scripts, a first
+/// catch-up, a client that cannot take notifications).
+public enum ListEvents: RPCMethod {
+    public static let name = "events.list"
+    public static let requiredRole = AccessRole.reader
+    public struct Params: Codable, Sendable, Equatable {
+        public var campaign: String?
+        /// Events after this eventId (default 0: from the oldest kept).
+        public var after: Int64?
+        /// 1…1000, default 100. A full page may have more after its last eventId.
+        public var limit: Int?
+        public init(campaign: String? = nil, after: Int64? = nil, limit: Int? = nil) {
+            self.campaign = campaign
+            self.after = after
+            self.limit = limit
+        }
+    }
+    public struct Result: Codable, Sendable, Equatable {
+        public var events: [JobEvent]
+        /// The newest eventId.
+        public var head: Int64
+        /// The oldest eventId still kept (absent: none kept); retention deleted those before it.
+        public var oldest: Int64?
+        public init(events: [JobEvent], head: Int64, oldest: Int64?) {
+            self.events = events
+            self.head = head
+            self.oldest = oldest
+        }
+    }
+}
+
 /// One job transition, as the outbox recorded it: the params of an `events.job` notification.
 public struct JobEvent: Codable, Sendable, Equatable {
     /// Position in the stream: increasing, each job's transitions in their order.
@@ -89,6 +120,13 @@ public struct JobEvent: Codable, Sendable, Equatable {
 
     /// The notification's method name.
     public static let notification = "events.job"
+}
+
+extension ListEvents.Params: ValidatedParams {
+    public func validate() throws {
+        if let after = self.after, after < 0 { throw RPCError(.validationFailed, "after must be 0 or more") }
+        if let limit = self.limit, !(1...1000).contains(limit) { throw RPCError(.validationFailed, "limit must be 1…1000") }
+    }
 }
 
 extension SubscribeEvents.Params: ValidatedParams {

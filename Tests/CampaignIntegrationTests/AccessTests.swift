@@ -47,7 +47,8 @@ struct AccessPolicyTests {
     func methodRoles() {
         let reads: Set = [
             "rpc.discover", "health", "metrics", "agents.list", "calls.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
-            "customers.list", "automation.get", "campaigns.get", "campaigns.list",
+            "customers.list", "automation.get", "campaigns.get", "campaigns.list", "events.subscribe", "events.unsubscribe",
+            "events.list",
         ]
         let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]
         for (name, role) in ProtocolMethods.roles {

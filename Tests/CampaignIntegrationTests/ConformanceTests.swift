@@ -88,6 +88,12 @@ struct ConformanceTests {
 
     static let errorSchema: JSONValue = ["$ref": "#/components/schemas/Error"]
 
+    /// The params of `events.job`, as `events.subscribe` documents them.
+    static let notificationSchema: JSONValue = {
+        let m = array(document["methods"]).first { $0["name"] == "events.subscribe" }
+        return m?["x-notification"]?["params"] ?? .bool(false)
+    }()
+
     /// `components.errors`, by code number.
     static let errorTable: [Int64: JSONValue] = {
         guard case .object(let o)? = document["components"]?["errors"] else { return [:] }
@@ -242,7 +248,21 @@ struct ConformanceTests {
     @Test("every example of the document succeeds against a live coordinator")
     func examplesAgainstALiveCoordinator() async throws {
         try await CoordinatorHarness.run("openrpcexamples", settings: AutomationSettings()) { h in
-            try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
+            try await RawLineClient.with(socketPath: h.socketPath) { send, receiveLine in
+                var notifications = 0
+                /// The next answer; notifications on the way (after `events.subscribe`) are held to
+                /// the documented `events.job` params and set aside.
+                func receive() async throws -> String? {
+                    while let line = try await receiveLine() {
+                        let value = try Self.parse(line)
+                        guard value["id"] == nil, let method = value["method"]?.stringValue else { return line }
+                        #expect(method == "events.job", "an unknown notification: \(line)")
+                        let v = Self.validator.validate(value["params"] ?? .null, against: Self.notificationSchema, path: "params")
+                        #expect(v.isEmpty, "events.job: \(v)")
+                        notifications += 1
+                    }
+                    return nil
+                }
                 var id = 0
                 var exchanges = 0
                 for m in Self.methods {
@@ -289,7 +309,7 @@ struct ConformanceTests {
                     }
                 }
                 #expect(exchanges >= Self.methods.count)
-                print("conformance: \(exchanges) documented exchanges checked over the socket")
+                print("conformance: \(exchanges) documented exchanges checked over the socket, \(notifications) notifications")
             }
         }
     }

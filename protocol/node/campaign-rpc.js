@@ -46,7 +46,7 @@ const DEFAULT_MAX_IN_FLIGHT = 64;
 /** Methods that change nothing: sent again on a new connection when the old one closed first. */
 const READ_ONLY_METHODS = new Set([
   'health', 'metrics', 'agents.list', 'rpc.discover', 'jobs.list', 'jobs.get', 'jobs.tally',
-  'calls.list', 'customers.get', 'customers.list', 'automation.get', 'campaigns.get', 'campaigns.list',
+  'calls.list', 'events.list', 'customers.get', 'customers.list', 'automation.get', 'campaigns.get', 'campaigns.list',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -55,6 +55,21 @@ const READ_ONLY_METHODS = new Set([
 
 /** @typedef {'QUEUED'|'ACTIVE'|'COMPLETED'|'FAILED'|'SKIPPED'} JobStatus */
 /** @typedef {'CLAIMED'|'DIALING'} JobPhase */
+/**
+ * One job transition (the params of an `events.job` notification, an item of `events.list`).
+ * @typedef {Object} JobEvent
+ * @property {number} eventId increasing; each job's transitions in their order
+ * @property {number} [subscription] in notifications only
+ * @property {number} id the job's id
+ * @property {string} queueJobId
+ * @property {string} campaign
+ * @property {JobStatus} status
+ * @property {JobPhase} [phase]
+ * @property {string} [outcome]
+ * @property {string} [reason]
+ * @property {number} attemptsMade
+ * @property {string} at
+ */
 /** @typedef {'ACTIVE'|'OPTED_OUT'|'DO_NOT_CALL'|'CONVERTED'|'INVALID_NUMBER'} CustomerStatus */
 /** @typedef {'ANSWERED'|'NO_ANSWER'|'BUSY'|'VOICEMAIL'|'REJECTED'|'FAILED'} CallOutcome */
 /**
@@ -241,6 +256,9 @@ const READ_ONLY_METHODS = new Set([
  *   'jobs.enqueue': {params: {jobs: EnqueueItem[]}, result: {enqueued: number, existing: number, rejected: ItemError[], jobIds: (number|null)[]}},
  *   'jobs.list': {params: {status?: JobStatus, customerRef?: string, limit?: number, cursor?: string}, result: {jobs: Job[], nextCursor?: string|null}},
  *   'jobs.get': {params: {id?: number, queueJobId?: string}, result: {job: Job, callLogs: CallLog[]}},
+ *   'events.subscribe': {params: {campaign?: string|null, after?: number|null}, result: {subscription: number, after: number, head: number}},
+ *   'events.unsubscribe': {params: {subscription: number}, result: {unsubscribed: boolean}},
+ *   'events.list': {params: {campaign?: string|null, after?: number|null, limit?: number}, result: {events: JobEvent[], head: number, oldest?: number}},
  *   'calls.list': {params: {since?: string, until?: string, campaign?: string, outcome?: CallOutcome, agent?: string, customerRef?: string, jobId?: number, limit?: number, cursor?: string}, result: {calls: CallLog[], nextCursor?: string}},
  *   'jobs.tally': {params: void, result: {byStatus: QueueCounts, byOutcome: {[statusSlashOutcome: string]: number}, callLogs: number}},
  *   'jobs.retry': {params: {ids: number[], attempts?: number}, result: AdminChangeResult},
@@ -357,6 +375,8 @@ class CampaignClient extends EventEmitter {
     this._nextId = 0;
     /** @type {Buffer[]} */ this._chunks = [];
     this._closing = false;
+    /** subscriptions being followed: the socket then keeps the process alive */
+    this._following = 0;
   }
 
   /**
@@ -417,7 +437,7 @@ class CampaignClient extends EventEmitter {
     if (params !== undefined && params !== null) request.params = params;
     const socket = await this._connect();
     await new Promise((resolve, reject) => socket.write(JSON.stringify(request) + '\n', (/** @type {Error|null|undefined} */ err) => (err ? reject(err) : resolve(undefined))));
-    if (this._pending.size === 0) socket.unref();
+    if (this._pending.size === 0 && this._following === 0) socket.unref();
   }
 
   /**
@@ -440,6 +460,66 @@ class CampaignClient extends EventEmitter {
       if (page.nextCursor === undefined || page.nextCursor === null || items.length === 0) return;
       if (page.nextCursor === p.cursor) throw new ConnectionError(`${method} returned the same cursor twice`, 'protocol');
       p.cursor = page.nextCursor;
+    }
+  }
+
+  /**
+   * Subscribes (`events.subscribe`) and yields every job event in eventId order, for as long as
+   * the caller iterates. `after`: the last eventId already handled (undefined: from now on, 0:
+   * every event kept). When the connection closes (a coordinator restart) it reconnects and
+   * subscribes again after the last event yielded: none missed, none yielded twice. With
+   * `reconnect: false` a closed connection throws instead. Errors of the subscription (NOT_FOUND:
+   * retention deleted events after `after`) throw RpcError.
+   * @param {{campaign?: string, after?: number, reconnect?: boolean}} [options]
+   * @returns {AsyncGenerator<JobEvent>}
+   */
+  async *events(options = {}) {
+    let after = options.after === undefined ? null : options.after;
+    /** @type {JobEvent[]} */ const buffer = [];
+    /** @type {(() => void)|null} */ let wake = null;
+    let closed = false;
+    const poke = () => { if (wake) { const w = wake; wake = null; w(); } };
+    /** @param {string} method @param {any} params */
+    const onNotification = (method, params) => {
+      if (method === 'events.job' && params && typeof params.eventId === 'number') { buffer.push(params); poke(); }
+    };
+    const onClose = () => { closed = true; poke(); };
+    this.on('notification', onNotification);
+    this.on('close', onClose);
+    this._following += 1;
+    try {
+      let pause = 200;
+      for (;;) {
+        closed = false;
+        try {
+          const r = await this.call('events.subscribe', { campaign: options.campaign || null, after }, { resend: false });
+          if (after === null) after = r.after;
+          pause = 200;
+          if (this._socket) this._socket.ref();
+        } catch (e) {
+          if (!(e instanceof ConnectionError) || options.reconnect === false) throw e;
+          closed = true;
+        }
+        while (!closed || buffer.length > 0) {
+          while (buffer.length > 0) {
+            const e = /** @type {JobEvent} */ (buffer.shift());
+            if (after !== null && e.eventId <= after) continue;
+            delete e.subscription;
+            after = e.eventId;
+            yield e;
+          }
+          if (closed) break;
+          await new Promise((resolve) => { wake = () => resolve(undefined); });
+        }
+        if (options.reconnect === false) throw new ConnectionError('the coordinator closed the connection', 'closed');
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, 5000);
+      }
+    } finally {
+      this._following -= 1;
+      this.off('notification', onNotification);
+      this.off('close', onClose);
+      if (this._following === 0 && this._pending.size === 0 && this._socket) this._socket.unref();
     }
   }
 
@@ -596,7 +676,7 @@ class CampaignClient extends EventEmitter {
         socket.on('error', (/** @type {Error} */ err) => this.emit('socketError', err));  // 'close' follows
         socket.on('close', () => this._onClose(socket));
         this.emit('connect');
-        if (this._pending.size === 0) socket.unref();  // e.g. close() was called meanwhile
+        if (this._pending.size === 0 && this._following === 0) socket.unref();  // e.g. close() was called meanwhile
         resolve(socket);
       });
     });
@@ -642,7 +722,7 @@ class CampaignClient extends EventEmitter {
       const i = this._queue.indexOf(p);
       if (i >= 0) this._queue.splice(i, 1);
     }
-    if (this._pending.size === 0 && this._socket) this._socket.unref();
+    if (this._pending.size === 0 && this._following === 0 && this._socket) this._socket.unref();
     if (this._queue.length > 0 && !this._closing) this._pump();
   }
 
@@ -679,6 +759,11 @@ class CampaignClient extends EventEmitter {
       if (!answer || typeof answer !== 'object' || answer.jsonrpc !== '2.0') {
         this._protocolFailure(`not a JSON-RPC 2.0 answer: ${JSON.stringify(answer).slice(0, 200)}`);
         return;
+      }
+      if (!('id' in answer) && typeof answer.method === 'string') {
+        // The coordinator's own notification (events.job after events.subscribe).
+        this.emit('notification', answer.method, answer.params);
+        continue;
       }
       let p = typeof answer.id === 'number' ? this._pending.get(answer.id) : undefined;
       if (answer.id === null && answer.error) {

@@ -253,6 +253,26 @@ async function coordinatorTests(socketPath) {
       for await (const job of c.paginate('jobs.list', { limit: 7 })) ids.add(job.id);
       assert.equal(ids.size, total);
     });
+
+    await test('coordinator: events pushes each transition in order, as events.list reads them', async () => {
+      const seen = [];
+      const stream = c.events({ after: 0 });
+      const deadline = setTimeout(() => { throw new Error('no event of the new job within 15 s'); }, 15000);
+      await c.call('jobs.enqueue', { jobs: [{ customerRef: 'web-2', queueJobId: 'node-events-1', reason: 'events' }] });
+      for await (const e of stream) {
+        seen.push(e);
+        if (e.queueJobId === 'node-events-1') break;
+      }
+      clearTimeout(deadline);
+      const last = seen[seen.length - 1];
+      assert.equal(last.status, 'QUEUED');
+      assert.equal(last.attemptsMade, 0);
+      assert.equal(last.subscription, undefined);
+      const listed = await c.call('events.list', { after: 0, limit: 1000 });
+      const upTo = listed.events.filter((e) => e.eventId <= last.eventId);
+      assert.deepEqual(seen.map((e) => e.eventId), upTo.map((e) => e.eventId));
+      assert.deepEqual(seen.map((e) => `${e.id}:${e.status}`), upTo.map((e) => `${e.id}:${e.status}`));
+    });
   } finally {
     await c.close();
   }

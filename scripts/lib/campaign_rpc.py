@@ -10,6 +10,8 @@ line, UTF-8, `\\n`-terminated; answers may come out of order and are matched by 
         for job in rpc.paginate("jobs.list", {"status": "FAILED"}, "jobs"):
             ...
         answers = rpc.call_many([("jobs.get", {"id": 1}), ("jobs.get", {"id": 2})])
+        for event in rpc.events(after=last_seen):    # events.subscribe: every job transition,
+            last_seen = event["eventId"]              # resumed after a reconnect, forever
 
 Errors: `RpcError` (the coordinator answered with a JSON-RPC error: `code`, `message`, `data`,
 `symbol` from `data.code`, `retryable` from `data.retryable`), `RpcConnectionError` (cannot
@@ -55,6 +57,7 @@ READ_ONLY_METHODS = frozenset(
         "jobs.get",
         "jobs.tally",
         "calls.list",
+        "events.list",
         "customers.get",
         "customers.list",
         "automation.get",
@@ -147,6 +150,8 @@ class Client:
         self._next_id = 0
         # Answers read while waiting for another id (kept until asked for).
         self._stash: dict[Any, dict] = {}
+        # Notifications from the coordinator (events.job), in arrival order.
+        self._notifications: list[dict] = []
 
     # -- connection -------------------------------------------------------------------------
 
@@ -167,6 +172,7 @@ class Client:
         self._sock = s
         self._buf.clear()
         self._stash.clear()
+        self._notifications.clear()
 
     def close(self) -> None:
         """Closes the connection; the next call opens a new one."""
@@ -268,6 +274,45 @@ class Client:
 
     # -- internals --------------------------------------------------------------------------
 
+    def events(
+        self, *, campaign: str | None = None, after: int | None = None, reconnect: bool = True
+    ) -> Iterator[dict]:
+        """Subscribes (events.subscribe) and yields each job event (the params of `events.job`),
+        in eventId order, forever. `after`: the last eventId already handled (None: from now
+        on, 0: every event kept). When the connection closes (a coordinator restart) it
+        reconnects and subscribes again after the last event yielded, so none is missed and none
+        yielded twice; `reconnect=False` raises `RpcConnectionClosed` instead. Errors of the
+        subscription itself (NOT_FOUND: retention deleted events after `after`) raise RpcError.
+        """
+        pause = 0.2
+        while True:
+            try:
+                answer = self.call("events.subscribe", {"campaign": campaign, "after": after}, resend=False)
+                if after is None:
+                    after = answer["after"]
+                pause = 0.2
+                while True:
+                    while self._notifications:
+                        n = self._notifications.pop(0)
+                        event = n.get("params") or {}
+                        if n.get("method") != "events.job" or event.get("eventId", 0) <= after:
+                            continue
+                        event.pop("subscription", None)
+                        after = event["eventId"]
+                        yield event
+                    for message in self._read_messages(None, "events.subscribe"):
+                        for m in message if isinstance(message, list) else [message]:
+                            if isinstance(m, dict) and "id" not in m and isinstance(m.get("method"), str):
+                                self._notifications.append(m)
+                            elif isinstance(m, dict):
+                                self._stash[m.get("id")] = m
+            except RpcConnectionError:
+                self.close()
+                if not reconnect:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
@@ -325,6 +370,9 @@ class Client:
                 for answer in answers:
                     if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
                         raise RpcConnectionError(f"not a JSON-RPC 2.0 answer: {str(answer)[:200]}")
+                    if "id" not in answer and isinstance(answer.get("method"), str):
+                        self._notifications.append(answer)  # the coordinator's own (events.job)
+                        continue
                     rid = answer.get("id")
                     if rid is None and "error" in answer:
                         # An error the coordinator could not tie to a request (e.g. a refused
