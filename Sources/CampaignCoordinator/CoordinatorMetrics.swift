@@ -76,6 +76,8 @@ public final class CoordinatorMetrics: DispatchObserver, RPCInstrumentation, Sen
         var agents: Int
         var leader: Bool
         var version: String
+        /// `events.subscribe` subscriptions open on this coordinator.
+        var subscriptions = 0
         /// Nil when the database did not answer: the queue gauges keep their last values, and
         /// `campaign_database_up` says 0.
         var queue: Queue?
@@ -86,6 +88,8 @@ public final class CoordinatorMetrics: DispatchObserver, RPCInstrumentation, Sen
             var oldestDue: [Int64: Double]
             var calls: [Int64: (dialing: Int, today: Int)]
             var providerMaxConcurrentCalls: Int
+            /// The newest eventId.
+            var eventHead: Int64
         }
     }
 
@@ -97,6 +101,9 @@ public final class CoordinatorMetrics: DispatchObserver, RPCInstrumentation, Sen
         r.setGauge(
             "campaign_database_up", help: "1 when PostgreSQL answered the reads of this scrape.", to: s.queue == nil ? 0 : 1)
         r.setGauge("campaign_coordinator_info", [("version", s.version)], help: "This coordinator's version (always 1).", to: 1)
+        r.setGauge(
+            "campaign_event_subscriptions", help: "events.subscribe subscriptions open on this coordinator.",
+            to: Double(s.subscriptions))
         if let q = s.queue {
             for c in q.campaigns {
                 let counts = q.counts.byCampaign[c.id] ?? QueueCounts()
@@ -129,6 +136,9 @@ public final class CoordinatorMetrics: DispatchObserver, RPCInstrumentation, Sen
                 "campaign_provider_max_concurrent_calls",
                 help: "The provider's limit of calls at once, all campaigns together (the default campaign's maxConcurrentCalls).",
                 to: Double(q.providerMaxConcurrentCalls))
+            r.setGauge(
+                "campaign_event_head", help: "The newest eventId of the event stream (compare a subscriber's last one).",
+                to: Double(q.eventHead))
         }
         return r.emitToString()
     }
@@ -139,16 +149,18 @@ extension Coordinator {
     /// queue read from the database now.
     public func renderMetrics() async -> String {
         var snapshot = CoordinatorMetrics.Snapshot(
-            agents: self.sessions.count, leader: self.isLeader.withLockedValue { $0 }, version: self.configuration.version)
+            agents: self.sessions.count, leader: self.isLeader.withLockedValue { $0 }, version: self.configuration.version,
+            subscriptions: self.events.subscriberCount)
         do {
             let book = try await self.settingsCache.book()
             let counts = try await self.store.counts(timezone: book.default.settings.timezone)
             let oldest = try await self.store.oldestDue()
             let calls = try await self.store.callCounts(book.campaigns.map { ($0.id, $0.settings.timezone) })
+            let events = try await self.store.eventBounds()
             self.database.succeeded()
             snapshot.queue = .init(
                 campaigns: book.campaigns, counts: counts, oldestDue: oldest, calls: calls,
-                providerMaxConcurrentCalls: book.default.settings.maxConcurrentCalls)
+                providerMaxConcurrentCalls: book.default.settings.maxConcurrentCalls, eventHead: events.last)
         } catch {
             if let e = error as? StoreError, e.isUnavailable { self.database.unreachable(e, during: "metrics") }
         }

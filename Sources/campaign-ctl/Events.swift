@@ -23,14 +23,15 @@ struct EventsCommand: AsyncParsableCommand {
             "<t>.<body>" keyed with the secret file's contents>. Anything but a 2xx answer is retried \
             with backoff (0.5 s doubling to 60 s) until it succeeds: delivery is at least once and in \
             order. The last acknowledged eventId is kept in --state-file (default \
-            $STATE_DIRECTORY/last-event-id under systemd), and a restart resumes after it.
+            $STATE_DIRECTORY/last-event-id under systemd), and a restart resumes after it (the state \
+            file wins over --after, which says where a first start begins).
             """)
     @OptionGroup var global: GlobalOptions
 
     @Option(help: "Only this campaign's jobs (default: every campaign).")
     var campaign: String?
 
-    @Option(help: "Start after this eventId (default: the state file's, else 0, or now with --follow).")
+    @Option(help: "Start after this eventId, unless the state file holds one (default: 0, or now with --follow).")
     var after: Int64?
 
     @Flag(help: "Keep running: print (or forward) every new event.")
@@ -79,7 +80,8 @@ struct EventsCommand: AsyncParsableCommand {
         } else {
             sink = EventPrinter(json: self.global.json)
         }
-        let start = self.after ?? state?.last ?? (self.follow ? nil : 0)
+        // A state file that holds a place wins: --after is where a first start begins.
+        let start = state?.last ?? self.after ?? (self.follow ? nil : 0)
         let follower = EventFollower(
             socket: self.global.socket, campaign: self.campaign, after: start, follow: self.follow, sink: sink, state: state)
         do {

@@ -96,6 +96,56 @@ struct ClientScriptsTests {
         #expect(r.stderr.contains("Ran 9 tests") && r.stderr.hasSuffix("OK\n"), "\(r.stderr)")
     }
 
+    /// `Client.events()` against the real coordinator: every event in order, across a restart of
+    /// the coordinator (the generator reconnects and resumes after the last event it yielded).
+    @Test func pythonClientFollowsEventsAcrossACoordinatorRestart() async throws {
+        let python = try Self.tool("python3")
+        let scene = try await Scene("clievents")
+        var coordinator = try scene.coordinator()
+        try await scene.waitForSocket()
+        try await Self.seedCustomers(scene, refs: ["py-1", "py-2"])
+        let follow = #"""
+            import json, sys
+            sys.path.insert(0, sys.argv[1])
+            import campaign_rpc
+            with campaign_rpc.Client() as rpc:
+                for event in rpc.events(after=0):
+                    print(json.dumps(event), flush=True)
+                    if event["queueJobId"] == "py-events-2":
+                        break
+            """#
+        let follower = try ManagedProcess(
+            python, ["-c", follow, Self.script("scripts/lib")], environment: scene.env, logDir: scene.dir, name: "py-follow")
+        scene.processes.append(follower)
+        @Sendable func enqueue(_ ref: String, _ id: String) async throws {
+            try await RPCClient.withConnection(socketPath: scene.socket) { c in
+                let r = try await c.call(EnqueueJobs.self, .init(jobs: [EnqueueItem(customerRef: ref, queueJobId: id, reason: "events")]))
+                #expect(r.enqueued == 1)
+            }
+        }
+        try await enqueue("py-1", "py-events-1")
+        var seen = false
+        for _ in 0..<100 where !seen {
+            try await Task.sleep(for: .milliseconds(100))
+            seen = follower.log().contains("py-events-1")
+        }
+        #expect(seen, "\(follower.log())")
+        #expect(await coordinator.stop() == 0)
+        coordinator = try scene.coordinator()
+        try await scene.waitForSocket()
+        try await enqueue("py-2", "py-events-2")
+        #expect(await follower.waitExit(timeout: .seconds(30)) == 0, "\(follower.log())")
+        let printed = try follower.log().split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            try JobEvent(json: try JSONValue(jsonUTF8: Array($0.utf8)))
+        }
+        let table = try scene.db.connect().query(unsafeSQL: "SELECT seq, queue_job_id FROM campaign.job_events ORDER BY seq").all.map {
+            "\(try $0.int64("seq")) \(try $0.string("queue_job_id"))"
+        }
+        #expect(printed.map { "\($0.eventId) \($0.queueJobId)" } == table)
+        #expect(printed.allSatisfy { $0.subscription == nil && $0.status == .queued })
+        _ = await scene.tearDown()
+    }
+
     // MARK: campaign-retry-failed
 
     @Test func retryScriptRetriesExactlyTheRetryableFailuresOfYesterday() async throws {

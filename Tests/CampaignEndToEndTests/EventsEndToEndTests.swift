@@ -120,6 +120,11 @@ struct EventsEndToEndTests {
         #expect(jobsNow.allSatisfy { id, s in last[id]?.status == s.0 && claims[id] == s.1 })
         #expect(jobsNow.values.contains { $0.1 > 1 }, "some jobs were retried: their whole history is in the stream")
 
+        // The metrics say as much: the newest eventId, and the follower's subscription on a.
+        let metrics = try PrometheusText(parsing: try await scene.ctl(["metrics"], coordinator: "a").stdout)
+        #expect(metrics.value("campaign_event_head", [:]) == Double(table.last?.eventId ?? -1))
+        #expect(metrics.value("campaign_event_subscriptions", [:]) == 1)
+
         // Another coordinator, from a cursor in the middle: the rest, exactly.
         let middle = table[table.count / 2].eventId
         let other = try ManagedProcess(
