@@ -93,6 +93,8 @@ public final class Coordinator: Sendable {
     /// The event outbox's pump and this coordinator's `events.subscribe` connections (a service
     /// the executable runs).
     public let events: EventHub
+    /// Deletes what `retention` says has been kept long enough (the leader's, and `retention.prune`).
+    public let retention: RetentionPruner
 
     public init(
         configuration: CoordinatorConfiguration, store: PostgresJobStore, logger: Logger, clock: CoordinatorClock = .system,
@@ -124,6 +126,7 @@ public final class Coordinator: Sendable {
         }
         let leader = self.isLeader
         self.events = EventHub(store: store, logger: logger) { leader.withLockedValue { $0 } }
+        self.retention = RetentionPruner(store: store, logger: logger)
     }
 
     /// Builds the dispatch table: every group's methods behind the sessions' role check.
@@ -135,6 +138,7 @@ public final class Coordinator: Sendable {
             StatusHandlers(coordinator: self), AgentHandlers(coordinator: self), JobHandlers(coordinator: self),
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
             CampaignHandlers(coordinator: self), CallHandlers(coordinator: self), EventHandlers(coordinator: self),
+            RetentionHandlers(coordinator: self),
         ]
         for group in groups { group.register(on: router) }
         return router

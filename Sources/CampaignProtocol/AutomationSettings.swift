@@ -42,6 +42,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var maxConcurrentCalls: Int = 20
     /// The provider's limit of call starts per second, across all agents and coordinators.
     public var callsPerSecond: Double = 5
+    /// How long finished jobs, call logs and events are kept (the whole deployment's).
+    public var retention = RetentionSetting()
 
     public init() {}
 
@@ -154,6 +156,9 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         if !(10...86_400).contains(self.autoRunIntervalSeconds) { p.append("autoRunIntervalSeconds must be 10…86400") }
         if !(1...100_000).contains(self.maxConcurrentCalls) { p.append("maxConcurrentCalls must be 1…100000") }
         if !(self.callsPerSecond >= 0.01 && self.callsPerSecond <= 10_000) { p.append("callsPerSecond must be 0.01…10000") }
+        for (key, value) in self.retention.members where Retention.Period(value) == nil {
+            p.append("retention.\(key): \(value) is not a period (12h, 30d: 1h…36500d, or forever)")
+        }
         return p
     }
 
@@ -161,7 +166,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
         case cooldownMinutes
         case maxAttempts, retryBaseMs, retryFactor, retryCapMs, retry, leaseSeconds, autoRunIntervalSeconds
-        case maxConcurrentCalls, callsPerSecond
+        case maxConcurrentCalls, callsPerSecond, retention
     }
 
     /// The names of every setting.
@@ -172,7 +177,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     /// default campaign's; every other campaign shows those values and refuses to change them.
     /// (`maxConcurrentCalls` is both: the default campaign's is the provider's limit across all
     /// campaigns, another campaign's is its own, lower one.)
-    public static let deploymentKeys: Set<String> = ["callsPerSecond", "leaseSeconds", "autoRunIntervalSeconds"]
+    public static let deploymentKeys: Set<String> = ["callsPerSecond", "leaseSeconds", "autoRunIntervalSeconds", "retention"]
 
     /// These settings with the deployment's own (``deploymentKeys``) taken from `deployment`.
     public func withDeployment(of deployment: AutomationSettings) -> AutomationSettings {
@@ -180,6 +185,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         s.callsPerSecond = deployment.callsPerSecond
         s.leaseSeconds = deployment.leaseSeconds
         s.autoRunIntervalSeconds = deployment.autoRunIntervalSeconds
+        s.retention = deployment.retention
         return s
     }
 
@@ -206,6 +212,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.autoRunIntervalSeconds = try v(.autoRunIntervalSeconds, d.autoRunIntervalSeconds)
         self.maxConcurrentCalls = try v(.maxConcurrentCalls, d.maxConcurrentCalls)
         self.callsPerSecond = try v(.callsPerSecond, d.callsPerSecond)
+        self.retention = try v(.retention, d.retention)
     }
 }
 
@@ -267,6 +274,44 @@ public struct WindowSetting: Codable, Sendable, Equatable {
 public struct RetrySetting: Codable, Sendable, Equatable {
     public var delays: [String]
     public init(delays: [String]) { self.delays = delays }
+}
+
+/// The `retention` setting: a period per kind of row (`12h`, `30d`, `forever`). Members left
+/// out keep their defaults.
+public struct RetentionSetting: Codable, Sendable, Equatable {
+    public var COMPLETED = "30d"
+    public var SKIPPED = "30d"
+    public var FAILED = "90d"
+    public var callLogs = "400d"
+    public var events = "7d"
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RetentionSetting()
+        self.COMPLETED = try c.decodeIfPresent(String.self, forKey: .COMPLETED) ?? d.COMPLETED
+        self.SKIPPED = try c.decodeIfPresent(String.self, forKey: .SKIPPED) ?? d.SKIPPED
+        self.FAILED = try c.decodeIfPresent(String.self, forKey: .FAILED) ?? d.FAILED
+        self.callLogs = try c.decodeIfPresent(String.self, forKey: .callLogs) ?? d.callLogs
+        self.events = try c.decodeIfPresent(String.self, forKey: .events) ?? d.events
+    }
+
+    enum CodingKeys: String, CodingKey { case COMPLETED, SKIPPED, FAILED, callLogs, events }
+
+    /// Every member, by name.
+    public var members: [(key: String, value: String)] {
+        [("COMPLETED", self.COMPLETED), ("SKIPPED", self.SKIPPED), ("FAILED", self.FAILED), ("callLogs", self.callLogs), ("events", self.events)]
+    }
+
+    /// The periods (members that do not parse keep their defaults: validation refuses them first).
+    public var policy: Retention {
+        let d = RetentionSetting()
+        func p(_ v: String, _ fallback: String) -> Retention.Period { Retention.Period(v) ?? Retention.Period(fallback)! }
+        return Retention(
+            completed: p(self.COMPLETED, d.COMPLETED), skipped: p(self.SKIPPED, d.SKIPPED), failed: p(self.FAILED, d.FAILED),
+            callLogs: p(self.callLogs, d.callLogs), events: p(self.events, d.events))
+    }
 }
 
 /// A settings patch that cannot be applied.

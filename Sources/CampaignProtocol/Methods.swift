@@ -10,7 +10,7 @@ public enum ProtocolMethods {
     public static let types: [any RPCMethod.Type] = [
         RPCDiscover.self, Health.self, MetricsText.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self, ListCalls.self,
-        SubscribeEvents.self, UnsubscribeEvents.self, ListEvents.self,
+        SubscribeEvents.self, UnsubscribeEvents.self, ListEvents.self, PruneRetention.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
         CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,

@@ -86,8 +86,8 @@ extension SQL {
         """
 
     static let callLogTables = """
-        campaign.call_logs l JOIN campaign.campaign_jobs j ON j.id = l.job_id
-        JOIN campaign.campaigns k ON k.id = j.campaign_id JOIN campaign.customers c ON c.id = l.customer_id
+        campaign.call_logs l JOIN campaign.campaigns k ON k.id = l.campaign_id
+        JOIN campaign.customers c ON c.id = l.customer_id
         """
 
     /// A job's call logs, by attempt.
@@ -116,7 +116,7 @@ extension SQL {
             WHERE coalesce(l.started_at, l.created_at) >= $since::timestamptz
               AND coalesce(l.started_at, l.created_at) < $until::timestamptz
               AND (coalesce(l.started_at, l.created_at), l.id) < ($cursor_at::timestamptz, $cursor_id::bigint)
-              AND ($campaign_id::bigint IS NULL OR j.campaign_id = $campaign_id::bigint)
+              AND ($campaign_id::bigint IS NULL OR l.campaign_id = $campaign_id::bigint)
               AND ($outcome::text IS NULL OR l.outcome = $outcome::text)
               AND ($agent::text IS NULL OR l.agent = $agent::text)
               AND ($customer_ref::text IS NULL OR c.external_ref = $customer_ref::text)
@@ -235,8 +235,7 @@ extension SQL {
             "call_logs_count",
             """
             SELECT count(*) AS n FROM campaign.call_logs l
-            WHERE $campaign_id::bigint IS NULL
-               OR l.job_id IN (SELECT id FROM campaign.campaign_jobs WHERE campaign_id = $campaign_id::bigint)
+            WHERE $campaign_id::bigint IS NULL OR l.campaign_id = $campaign_id::bigint
             """)
         var campaignId: Int64?
         func bind(_ b: inout Bindings) { b.bind("campaign_id", self.campaignId) }

@@ -167,16 +167,16 @@ extension SQL {
         static let sql = StatementSQL(
             "call_logs_insert",
             """
-            INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
+            INSERT INTO campaign.call_logs (job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id,
                 idempotency_key, started_at, ended_at, outcome, duration, detail)
-            SELECT job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
+            SELECT job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
                    outcome, duration_ms * interval '1 millisecond', detail
-            FROM unnest($job_ids::bigint[], $customer_ids::bigint[], $attempts::int[], $agents::text[],
-                        $providers::text[], $provider_call_ids::text[], $idempotency_keys::text[],
+            FROM unnest($job_ids::bigint[], $customer_ids::bigint[], $campaign_ids::bigint[], $attempts::int[],
+                        $agents::text[], $providers::text[], $provider_call_ids::text[], $idempotency_keys::text[],
                         $started_ats::timestamptz[], $ended_ats::timestamptz[], $outcomes::text[],
                         $durations_ms::bigint[], $details::jsonb[])
-                AS t(job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
-                     outcome, duration_ms, detail)
+                AS t(job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id, idem, started_at,
+                     ended_at, outcome, duration_ms, detail)
             ON CONFLICT DO NOTHING
             RETURNING job_id, outcome, extract(epoch FROM duration)::float8 AS duration_s
             """)
@@ -190,6 +190,7 @@ extension SQL {
         func bind(_ b: inout Bindings) {
             b.bind("job_ids", array: self.calls.map { $0.jobId })
             b.bind("customer_ids", array: self.calls.map { $0.customerId })
+            b.bind("campaign_ids", array: self.calls.map { $0.campaignId })
             b.bind("attempts", array: self.calls.map { $0.attempt })
             b.bind("agents", array: self.calls.map { $0.agent })
             b.bind("providers", array: self.calls.map { $0.call.provider })

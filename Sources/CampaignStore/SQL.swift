@@ -4,7 +4,7 @@
 /// Batch statements take arrays (`unnest($ids::bigint[], …)`), so that one statement serves the
 /// requests of many agents. The statements live in one file per concern, as the store's methods:
 /// `SQL+Customers`, `+Enqueue`, `+Leasing`, `+Reports`, `+Limits` (eligibility, provider limits,
-/// automation), `+Reads`, `+Settings`, `+Campaigns`; migrations and coordination between coordinators here.
+/// automation), `+Reads`, `+Settings`, `+Campaigns`, `+Events`, `+Retention`; migrations and coordination between coordinators here.
 /// Scripts (text without parameters: DDL, `LISTEN`) are plain strings, run unprepared.
 enum SQL {
     /// Every statement type, for the tests that prepare them all against the schema.
@@ -25,6 +25,7 @@ enum SQL {
         CampaignsAll.self, CampaignsLock.self, CampaignsInsert.self, CampaignsWrite.self, CampaignsEndOverdue.self,
         JobsLockQueuedOfEnded.self, CampaignMembersCount.self, CampaignMembersChange.self, CampaignsCallCounts.self,
         EventsStreamLock.self, EventsNumber.self, EventsAfter.self, EventsBounds.self,
+        JobsPruneSlice.self, CallLogsPrune.self, EventsPrune.self, RetentionPrunable.self,
         ]
     }
 

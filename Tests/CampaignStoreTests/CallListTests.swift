@@ -28,9 +28,9 @@ struct CallListTests {
             let job = jobs[k % 6]
             let started = k % 10 == 9 ? "NULL" : "timestamptz '\(base)' + interval '\(k / 3) minutes'"
             _ = try conn.query(unsafeSQL: """
-                INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, idempotency_key,
+                INSERT INTO campaign.call_logs (job_id, customer_id, campaign_id, attempt, agent, provider, idempotency_key,
                     started_at, ended_at, outcome, duration, created_at)
-                SELECT id, customer_id, \(k / 6 + 1), 'agent-\(k % 3)', 'simulate', queue_job_id || '#\(k)',
+                SELECT id, customer_id, campaign_id, \(k / 6 + 1), 'agent-\(k % 3)', 'simulate', queue_job_id || '#\(k)',
                        \(started), NULL, '\(outcomes[k % 4])', interval '\(k) seconds',
                        timestamptz '\(base)' + interval '\(k) minutes 30 seconds'
                 FROM campaign.campaign_jobs WHERE id = \(job)

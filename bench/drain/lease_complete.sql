@@ -50,9 +50,9 @@ UPDATE campaign.campaign_jobs j SET
 FROM unnest(:ids::bigint[]) AS u(id)
 WHERE j.id = u.id
 RETURNING j.id, j.status, j.attempts_made, campaign.ts(j.run_at) AS run_at, j.result;
-INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
+INSERT INTO campaign.call_logs (job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id,
     idempotency_key, started_at, ended_at, outcome, duration, detail)
-SELECT j.id, j.customer_id, j.attempts_made, 'pgbench-' || :client_id, 'simulate', 'sim-' || j.id,
+SELECT j.id, j.customer_id, j.campaign_id, j.attempts_made, 'pgbench-' || :client_id, 'simulate', 'sim-' || j.id,
        j.queue_job_id || '#' || j.attempts_made, now(), now(), 'ANSWERED', interval '0', NULL
 FROM campaign.campaign_jobs j WHERE j.id = ANY(:ids::bigint[])
 ON CONFLICT DO NOTHING;

@@ -118,9 +118,9 @@ FROM campaign.campaign_jobs j
 WHERE j.id = ANY(:ids::bigint[])
 ORDER BY j.id
 FOR UPDATE OF j;
-INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id,
+INSERT INTO campaign.call_logs (job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id,
     idempotency_key, started_at, ended_at, outcome, duration, detail)
-SELECT job_id, customer_id, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
+SELECT job_id, customer_id, 1, attempt, agent, provider, provider_call_id, idem, started_at, ended_at,
        outcome, duration_ms * interval '1 millisecond', detail
 FROM unnest(:ids::bigint[], :cids::bigint[], :attempts::int[], :owners::text[],
             array_fill('simulate'::text, ARRAY[:n::int]), :call_ids::text[], :idems::text[],

@@ -38,9 +38,9 @@ SELECT job_id, queue_job_id, customer_id, 'COMPLETED', 1, 3, 0,
        at - interval '1 second', at, at + interval '2 seconds', at + interval '2 seconds'
 FROM seed_day ORDER BY n;
 
-INSERT INTO campaign.call_logs (job_id, customer_id, attempt, agent, provider, provider_call_id, idempotency_key,
-                                started_at, ended_at, outcome, duration, detail, created_at)
-SELECT job_id, customer_id, 1, 'seed-agent', 'simulate', 'sim-day-' || n, queue_job_id || '#1',
+INSERT INTO campaign.call_logs (job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id,
+                                idempotency_key, started_at, ended_at, outcome, duration, detail, created_at)
+SELECT job_id, customer_id, 1, 1, 'seed-agent', 'simulate', 'sim-day-' || n, queue_job_id || '#1',
        at, at + interval '2 seconds', 'ANSWERED', interval '2 seconds', NULL, at + interval '2 seconds'
 FROM seed_day ORDER BY n;
 

@@ -229,6 +229,7 @@ const READ_ONLY_METHODS = new Set([
  * @property {number} autoRunIntervalSeconds
  * @property {number} maxConcurrentCalls
  * @property {number} callsPerSecond
+ * @property {{COMPLETED: string, SKIPPED: string, FAILED: string, callLogs: string, events: string}} retention
  */
 
 /**
@@ -258,6 +259,7 @@ const READ_ONLY_METHODS = new Set([
  *   'jobs.get': {params: {id?: number, queueJobId?: string}, result: {job: Job, callLogs: CallLog[]}},
  *   'events.subscribe': {params: {campaign?: string|null, after?: number|null}, result: {subscription: number, after: number, head: number}},
  *   'events.unsubscribe': {params: {subscription: number}, result: {unsubscribed: boolean}},
+ *   'retention.prune': {params: {dryRun?: boolean}, result: {dryRun: boolean, deleted: {COMPLETED: number, SKIPPED: number, FAILED: number, callLogs: number, events: number}, retention: AutomationSettings['retention'], before: {[kind: string]: string}}},
  *   'events.list': {params: {campaign?: string|null, after?: number|null, limit?: number}, result: {events: JobEvent[], head: number, oldest?: number}},
  *   'calls.list': {params: {since?: string, until?: string, campaign?: string, outcome?: CallOutcome, agent?: string, customerRef?: string, jobId?: number, limit?: number, cursor?: string}, result: {calls: CallLog[], nextCursor?: string}},
  *   'jobs.tally': {params: void, result: {byStatus: QueueCounts, byOutcome: {[statusSlashOutcome: string]: number}, callLogs: number}},

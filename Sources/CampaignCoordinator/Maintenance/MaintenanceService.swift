@@ -14,6 +14,7 @@ import SystemdNotify
 /// | campaign ends | leader | each round: campaigns past `endsAt` end, ended campaigns' QUEUED jobs are SKIPPED |
 /// | ``DialCounterPruner`` | leader | hourly |
 /// | ``LeaseExpirer`` | leader | each round |
+/// | ``RetentionPruner`` | leader | hourly, in the background: deletes what `retention` says has been kept long enough |
 /// | ``StatusReporter`` | every coordinator | each round (and when agents come and go) |
 ///
 /// A round is three times per lease period, between once a second and every 10 s. A duty that
@@ -26,6 +27,7 @@ public final class MaintenanceService: Service, Sendable {
     public let expirer: LeaseExpirer
     public let scheduler: AutomationScheduler
     public let pruner: DialCounterPruner
+    public let retention: RetentionPruner
     public let status: StatusReporter
     /// Last round of the loop, for the watchdog's liveness check.
     public let lastTick = NIOLockedValueBox(ContinuousClock.now)
@@ -47,6 +49,7 @@ public final class MaintenanceService: Service, Sendable {
             try await coordinator.runAutomation(dryRun: false, campaign: $0, by: nil)
         }
         self.pruner = DialCounterPruner(store: store)
+        self.retention = coordinator.retention
         self.status = StatusReporter(
             send: { notifier.status($0) }, health: { await coordinator.health() },
             agents: { coordinator.sessions.count })
@@ -84,6 +87,9 @@ public final class MaintenanceService: Service, Sendable {
         }
         guard await self.perform("dial counter prune", { try await self.pruner.runOnce(at: now) }) else { return }
         await self.perform("lease expiry") { try await self.expirer.runOnce() }
+        if let settings = try? await self.coordinator.settings() {
+            self.retention.startIfDue(settings.retention.policy, at: now)
+        }
     }
 
     /// Ends the campaigns whose `endsAt` has passed and SKIPs the QUEUED jobs of ended ones.

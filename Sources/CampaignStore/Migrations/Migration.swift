@@ -18,5 +18,6 @@ public struct Migration: Sendable {
         Migration0009Campaigns.migration,
         Migration0010CallLogTime.migration,
         Migration0011JobEvents.migration,
+        Migration0012Retention.migration,
     ]
 }
