@@ -83,6 +83,32 @@ struct RetentionTests {
         #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE id = \(jobs[14])") == "1")
     }
 
+    /// The leader's round starts the hourly pass by itself (in the background); a follower's does not.
+    @Test func theLeaderPrunesByItselfAndAFollowerDoesNot() async throws {
+        let (db, store) = try await TestDatabase.migrated("retleader")
+        defer { db.drop() }
+        let jobs = try await TestFactory.jobs(store, count: 4, prefix: "rl")
+        _ = try db.connect().query(unsafeSQL: """
+            UPDATE campaign.campaign_jobs SET status = 'COMPLETED', updated_at = now() - interval '31 days'
+            WHERE id = ANY($1::bigint[])
+            """, ["{\(jobs[0]),\(jobs[1])}"])
+        let c = Coordinator(
+            configuration: .init(coordinatorID: "r", version: "t"), store: db.makeStore(poolSize: 2), logger: Logger(label: "r"))
+        let maintenance = MaintenanceService(coordinator: c, logger: Logger(label: "m"))
+        await maintenance.tick(leaseSeconds: 60)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try db.scalar("SELECT count(*) FROM campaign.campaign_jobs") == "4", "a follower prunes nothing")
+        c.isLeader.withLockedValue { $0 = true }
+        await maintenance.tick(leaseSeconds: 60)
+        var left = ""
+        for _ in 0..<50 {
+            left = try db.scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM campaign.campaign_jobs") ?? ""
+            if left == "\(jobs[2]),\(jobs[3])" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(left == "\(jobs[2]),\(jobs[3])")
+    }
+
     @Test func periodsParseAndCutoffsFollow() {
         #expect(Retention.Period("30d") == .seconds(30 * 86_400))
         #expect(Retention.Period("12h") == .seconds(12 * 3600))
