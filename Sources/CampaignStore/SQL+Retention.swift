@@ -2,7 +2,9 @@ import CampaignCore
 import CampaignProtocol
 
 /// Retention (issue 14): deletes in bounded batches, never one statement over a whole table.
-/// Cutoffs are seconds since the epoch (`-infinity`: none goes), bound as float8.
+/// Cutoffs are seconds since the epoch (`-infinity`: none goes), bound as float8. Each DELETE
+/// names its rows by `= ANY(array(…))`, one table and no join, so a plan made while a table was
+/// small (plans are generic) cannot become a nested loop over all of it.
 extension SQL {
     /// How a cutoff is bound: seconds since the epoch, or `-infinity` (nothing is older).
     static func cutoff(_ seconds: Double?) -> String {
@@ -19,16 +21,16 @@ extension SQL {
             "jobs_prune_slice",
             """
             WITH slice AS (
-                SELECT id FROM campaign.campaign_jobs WHERE id > $after::bigint ORDER BY id LIMIT $scan::int
+                SELECT array(SELECT id FROM campaign.campaign_jobs WHERE id > $after::bigint ORDER BY id LIMIT $scan::int) AS ids
             ), gone AS (
-                DELETE FROM campaign.campaign_jobs j USING slice s
-                WHERE j.id = s.id AND (
+                DELETE FROM campaign.campaign_jobs j
+                WHERE j.id = ANY((SELECT ids FROM slice)::bigint[]) AND (
                        (j.status = 'COMPLETED' AND j.updated_at < to_timestamp($completed_before::float8))
                     OR (j.status = 'SKIPPED' AND j.updated_at < to_timestamp($skipped_before::float8))
                     OR (j.status = 'FAILED' AND j.updated_at < to_timestamp($failed_before::float8)))
                 RETURNING j.status
             )
-            SELECT (SELECT max(id) FROM slice) AS last_id,
+            SELECT (SELECT ids[cardinality(ids)] FROM slice) AS last_id,
                    count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed,
                    count(*) FILTER (WHERE status = 'SKIPPED')::int AS skipped,
                    count(*) FILTER (WHERE status = 'FAILED')::int AS failed
@@ -54,12 +56,13 @@ extension SQL {
         static let sql = StatementSQL(
             "call_logs_prune",
             """
-            WITH doomed AS (
-                SELECT id FROM campaign.call_logs
-                WHERE coalesce(started_at, created_at) < to_timestamp($before::float8)
-                ORDER BY coalesce(started_at, created_at), id LIMIT $limit::int
-            ), gone AS (
-                DELETE FROM campaign.call_logs l USING doomed d WHERE l.id = d.id RETURNING 1
+            WITH gone AS (
+                DELETE FROM campaign.call_logs
+                WHERE id = ANY(array(
+                    SELECT id FROM campaign.call_logs
+                    WHERE coalesce(started_at, created_at) < to_timestamp($before::float8)
+                    ORDER BY coalesce(started_at, created_at), id LIMIT $limit::int))
+                RETURNING 1
             )
             SELECT count(*)::int AS n FROM gone
             """)
@@ -78,11 +81,11 @@ extension SQL {
         static let sql = StatementSQL(
             "events_prune",
             """
-            WITH first AS (
-                SELECT seq FROM campaign.job_events WHERE seq IS NOT NULL ORDER BY seq LIMIT $limit::int
-            ), gone AS (
-                DELETE FROM campaign.job_events e USING first f
-                WHERE e.seq = f.seq AND e.at < to_timestamp($before::float8) RETURNING 1
+            WITH gone AS (
+                DELETE FROM campaign.job_events
+                WHERE seq = ANY(array(SELECT seq FROM campaign.job_events WHERE seq IS NOT NULL ORDER BY seq LIMIT $limit::int))
+                  AND at < to_timestamp($before::float8)
+                RETURNING 1
             )
             SELECT count(*)::int AS n FROM gone
             """)

@@ -216,6 +216,7 @@ struct EventsEndToEndTests {
         let drained = try await scene.eventually(
             "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')", within: .seconds(120))
         #expect(drained, "\(scene.logs())")
+        #expect(try await scene.eventually("SELECT count(*) = 0 FROM campaign.job_events WHERE seq IS NULL", within: .seconds(30)))
         let table = try Self.table(scene)
         let end = ContinuousClock.now + .seconds(60)
         while Set(lines().filter { $0.status == 200 }.map(\.id)).count < table.count && ContinuousClock.now < end {
