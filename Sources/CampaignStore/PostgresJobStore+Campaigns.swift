@@ -99,6 +99,13 @@ extension PostgresJobStore {
         }
     }
 
+    /// How many of the campaign's jobs were SKIPPED because it ended.
+    public func endedSkips(campaignId: Int64) async throws -> Int {
+        try await self.pool.withConnection { conn in
+            try SQL.JobsCountEndedSkips.row(conn.run(SQL.JobsCountEndedSkips(campaignId: campaignId)))
+        }
+    }
+
     /// Ends every campaign whose `endsAt` has passed, and SKIPs their QUEUED jobs; answers the
     /// campaigns ended and the jobs skipped.
     public func endOverdueCampaigns(by: String) async throws -> (campaigns: Int, jobs: Int) {

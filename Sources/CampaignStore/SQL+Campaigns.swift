@@ -201,6 +201,20 @@ extension SQL {
             (try row.int64("id"), try row.int("dialing"), try row.int("today"))
         }
     }
+
+    /// The jobs of one campaign SKIPPED because it ended (`campaigns.end`'s answer, whoever
+    /// skipped them: its own call, or the leader's sweep in between).
+    struct JobsCountEndedSkips: Statement {
+        static let sql = StatementSQL(
+            "jobs_count_ended_skips",
+            """
+            SELECT count(*)::int AS n FROM campaign.campaign_jobs
+            WHERE status = 'SKIPPED' AND campaign_id = $campaign_id::bigint AND result ->> 'reason' = 'campaign_ended'
+            """)
+        var campaignId: Int64
+        func bind(_ b: inout Bindings) { b.bind("campaign_id", self.campaignId) }
+        static func decode(_ r: PQRow) throws -> Int { try r.int("n") }
+    }
 }
 
 extension CampaignRecord {

@@ -27,7 +27,12 @@ struct CampaignHandlers: MethodGroup {
         router.register(ResumeCampaign.self) { p, ctx in try await self.setStatus(.active, p.name, ctx) }
         router.register(EndCampaign.self) { p, ctx in
             let campaign = try await self.setStatus(.ended, p.name, ctx)
-            let skipped = try await c.db { try await c.store.skipJobsOfEndedCampaigns() }
+            // The leader's sweep may skip some of them between the two: the answer counts them all.
+            let id = try await c.campaign(p.name).id
+            let skipped = try await c.db {
+                _ = try await c.store.skipJobsOfEndedCampaigns()
+                return try await c.store.endedSkips(campaignId: id)
+            }
             ctx.logger.notice("campaign ended", metadata: ["campaign": "\(p.name)", "skipped": "\(skipped)"])
             return EndCampaign.Result(campaign: campaign, skipped: skipped)
         }
