@@ -42,7 +42,7 @@ public final class EventHub: Service, Sendable {
     public let interval: Duration
     /// Events per page read for a subscription, and per numbering statement.
     static let pageSize = 500
-    static let numberingBatch = 1000
+    static let numberingBatch = 5000
     /// Subscriptions one connection may hold.
     public static let maximumPerConnection = 16
 

@@ -24,14 +24,12 @@ extension PostgresJobStore {
     /// Numbers the committed events that have none yet (up to `limit`), unless another
     /// coordinator is doing it at this moment (then nil). Returns how many it numbered and the
     /// highest eventId now.
-    public func numberEvents(limit: Int = 1000) async throws -> (count: Int, last: Int64)? {
+    public func numberEvents(limit: Int = 5000) async throws -> (count: Int, last: Int64)? {
         try await self.pool.transaction { conn in
             guard let last = try conn.rows(SQL.EventsStreamLock()).first else { return nil }
-            // Index scans whatever the outbox's statistics say (it grows from empty fast).
-            _ = try conn.exec(SQL.eventsPlanIndexOnly)
-            let ids = try conn.rows(SQL.EventsUnnumbered(limit: limit))
-            guard !ids.isEmpty else { return (0, last) }
-            return try SQL.EventsNumber.row(conn.run(SQL.EventsNumber(ids: ids, after: last)))
+            _ = try conn.exec(SQL.eventsPlan)
+            let numbered = try SQL.EventsNumber.row(conn.run(SQL.EventsNumber(limit: limit)))
+            return numbered.count == 0 ? (0, last) : numbered
         }
     }
 

@@ -3,8 +3,11 @@ import CampaignProtocol
 
 /// The event outbox (migration 0011): numbering committed events, reading them in order, its bounds.
 extension SQL {
-    /// For the numbering transaction only (a script: no input).
-    static let eventsPlanIndexOnly = "SET LOCAL enable_seqscan = off"
+    /// For the numbering transaction only (a script: no input): the join of the batch with the
+    /// outbox as a merge join of two index scans, which stops at the batch's end. Plans are
+    /// generic and made once; one made while the outbox was empty was a nested loop over all of
+    /// it, and took minutes once it held a million unnumbered events (the benchmark's seeding).
+    static let eventsPlan = "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_seqscan = off"
 
     /// Takes the sequencers' lock, the one row of `job_event_stream`, or returns no row when
     /// another sequencer holds it (that one numbers the events, this one need not wait).
@@ -14,42 +17,31 @@ extension SQL {
         static func decode(_ r: PQRow) throws -> Int64 { try r.int64("last_seq") }
     }
 
-    /// The committed events without a number, oldest written first (after ``EventsStreamLock``,
-    /// in the same transaction, so its snapshot holds every number given before).
-    struct EventsUnnumbered: Statement {
-        static let sql = StatementSQL(
-            "events_unnumbered",
-            "SELECT id FROM campaign.job_events WHERE seq IS NULL ORDER BY id LIMIT $limit::int")
-        var limit: Int
-        func bind(_ b: inout Bindings) { b.bind("limit", self.limit) }
-        static func decode(_ r: PQRow) throws -> Int64 { try r.int64("id") }
-    }
-
-    /// Numbers the events `ids` (ascending) `after + 1`, `after + 2`, … in that order and moves
-    /// the stream's head past them. One table, no join: the plan cannot turn on a row estimate
-    /// of the outbox (a nested loop over a join of it, planned while it was empty, took minutes
-    /// once it held a million rows).
+    /// Numbers up to `limit` committed events without a number, in the order they were
+    /// written, after the highest number given; returns how many and the highest now. Runs
+    /// after ``EventsStreamLock`` in the same transaction, so its snapshot holds every number
+    /// given before, and after ``eventsPlan`` (see there).
     struct EventsNumber: Statement {
         static let sql = StatementSQL(
             "events_number",
             """
-            WITH numbered AS (
-                UPDATE campaign.job_events SET seq = $after::bigint + array_position($ids::bigint[], id)
-                WHERE id = ANY($ids::bigint[]) AND seq IS NULL
-                RETURNING seq
+            WITH batch AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS rn
+                FROM campaign.job_events WHERE seq IS NULL ORDER BY id LIMIT $limit::int
             ), head AS (
-                UPDATE campaign.job_event_stream SET last_seq = (SELECT max(seq) FROM numbered)
-                WHERE EXISTS (SELECT 1 FROM numbered)
-                RETURNING last_seq
+                UPDATE campaign.job_event_stream
+                SET last_seq = last_seq + (SELECT count(*) FROM batch)
+                WHERE EXISTS (SELECT 1 FROM batch)
+                RETURNING last_seq - (SELECT count(*) FROM batch) AS base
+            ), numbered AS (
+                UPDATE campaign.job_events e SET seq = head.base + batch.rn
+                FROM batch, head WHERE e.seq IS NULL AND e.id = batch.id
+                RETURNING e.seq
             )
-            SELECT (SELECT count(*) FROM numbered)::int AS n, coalesce((SELECT last_seq FROM head), $after::bigint) AS last
+            SELECT count(*)::int AS n, coalesce(max(seq), 0) AS last FROM numbered
             """)
-        var ids: [Int64]
-        var after: Int64
-        func bind(_ b: inout Bindings) {
-            b.bind("ids", array: self.ids)
-            b.bind("after", self.after)
-        }
+        var limit: Int
+        func bind(_ b: inout Bindings) { b.bind("limit", self.limit) }
         static func decode(_ r: PQRow) throws -> (count: Int, last: Int64) { (try r.int("n"), try r.int64("last")) }
     }
 

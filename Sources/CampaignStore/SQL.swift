@@ -24,7 +24,7 @@ enum SQL {
         SettingsAll.self, SettingsWrite.self,
         CampaignsAll.self, CampaignsLock.self, CampaignsInsert.self, CampaignsWrite.self, CampaignsEndOverdue.self,
         JobsLockQueuedOfEnded.self, CampaignMembersCount.self, CampaignMembersChange.self, CampaignsCallCounts.self, JobsCountEndedSkips.self,
-        EventsStreamLock.self, EventsUnnumbered.self, EventsNumber.self, EventsAfter.self, EventsBounds.self,
+        EventsStreamLock.self, EventsNumber.self, EventsAfter.self, EventsBounds.self,
         JobsPruneSlice.self, CallLogsPrune.self, EventsPrune.self, RetentionPrunable.self,
         ]
     }
