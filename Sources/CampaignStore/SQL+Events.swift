@@ -20,13 +20,16 @@ extension SQL {
     /// Numbers up to `limit` committed events without a number, in the order they were
     /// written, after the highest number given; returns how many and the highest now. Runs
     /// after ``EventsStreamLock`` in the same transaction, so its snapshot holds every number
-    /// given before, and after ``eventsPlan`` (see there).
+    /// given before, and after ``eventsPlan`` (see there). The batch reads a column the index
+    /// does not hold (`at`), so it is a plain index scan, not an index-only one: a plain scan
+    /// marks the entries of rows numbered before (dead once that commits) as dead in the index,
+    /// and the next batches skip them instead of visiting each one's heap page again.
     struct EventsNumber: Statement {
         static let sql = StatementSQL(
             "events_number",
             """
             WITH batch AS (
-                SELECT id, row_number() OVER (ORDER BY id) AS rn
+                SELECT id, at, row_number() OVER (ORDER BY id) AS rn
                 FROM campaign.job_events WHERE seq IS NULL ORDER BY id LIMIT $limit::int
             ), head AS (
                 UPDATE campaign.job_event_stream
