@@ -9,7 +9,7 @@ struct CampaignCtl: AsyncParsableCommand {
         commandName: "campaign-ctl",
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
         subcommands: [
-            HealthCommand.self, MetricsCommand.self, AgentsCommand.self, Jobs.self, Calls.self, Customers.self,
+            HealthCommand.self, MetricsCommand.self, AgentsCommand.self, WatchCommand.self, Jobs.self, Calls.self, Customers.self,
             Automation.self, Campaigns.self, EventsCommand.self, PruneCommand.self,
         ])
 

@@ -1,4 +1,5 @@
 import CampaignMetrics
+import CampaignProtocol
 import CampaignTestSupport
 import Foundation
 import Testing

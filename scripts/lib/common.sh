@@ -29,8 +29,9 @@ _campaign_pg_bin=""
 
 # Debian packages the build, the tests and the demo need.  `postgresql` pulls the
 # version-15 server on Debian 12 (binaries in /usr/lib/postgresql/15/bin).
-# python3-prometheus-client: the reference parser of the Prometheus text format in the tests.
-CAMPAIGN_REQUIRED_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-prometheus-client nodejs systemd)
+# python3-prometheus-client: the reference parser of the Prometheus text format in the tests;
+# tmux: the terminal the test of `campaign-ctl watch` runs it in.
+CAMPAIGN_REQUIRED_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-prometheus-client nodejs systemd tmux)
 CAMPAIGN_SWIFT_DIR=${CAMPAIGN_SWIFT_DIR:-/opt/swift/usr/bin}
 
 # ---------------------------------------------------------------------------
