@@ -111,7 +111,7 @@ struct Automation: AsyncParsableCommand {
             case .array(let a) where a.allSatisfy({ $0.stringValue != nil }):
                 text = a.compactMap(\.stringValue).joined(separator: ",")
             case .array: text = v.jsonText  // windows: the objects as JSON
-            default: text = "?"
+            default: text = v.jsonText  // retry, retention: the object as JSON
             }
             rows.append([k, text])
         }
