@@ -7,7 +7,14 @@ extension SQL {
     /// outbox as a merge join of two index scans, which stops at the batch's end. Plans are
     /// generic and made once; one made while the outbox was empty was a nested loop over all of
     /// it, and took minutes once it held a million unnumbered events (the benchmark's seeding).
-    static let eventsPlan = "SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_seqscan = off"
+    ///
+    /// And no JIT: a disabled plan type still plans, at a cost of 10^10 (the one-row
+    /// `job_event_stream` has only a sequential scan), which is far above `jit_above_cost`, so
+    /// with PostgreSQL's JIT on (Debian's default) every numbering compiled its plan with LLVM:
+    /// 230 ms of PostgreSQL CPU per statement, even with nothing to number — most of a core on
+    /// the leader's 100 ms pump, all day. Without it the empty round takes under a millisecond.
+    static let eventsPlan =
+        "SET LOCAL jit = off; SET LOCAL enable_nestloop = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_seqscan = off"
 
     /// Takes the sequencers' lock, the one row of `job_event_stream`, or returns no row when
     /// another sequencer holds it (that one numbers the events, this one need not wait).

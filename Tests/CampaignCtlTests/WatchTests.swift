@@ -161,6 +161,20 @@ struct WatchTests {
         #expect(!m.drained)
     }
 
+    @Test func readingsAreOnceASecondWhenStaleEveryFiveWhenNotAndNeverOverATwentiethOfTheTime() {
+        let ms = Duration.milliseconds
+        #expect(WatchModel.readDue(since: .seconds(1), lastCost: ms(5), stale: true))
+        #expect(!WatchModel.readDue(since: ms(999), lastCost: ms(5), stale: true))
+        #expect(!WatchModel.readDue(since: .seconds(4), lastCost: ms(5), stale: false))
+        #expect(WatchModel.readDue(since: .seconds(5), lastCost: ms(5), stale: false))
+        // A reading of 0.4 s (a million jobs): every 8 s, stale or not.
+        #expect(!WatchModel.readDue(since: ms(7999), lastCost: ms(400), stale: true))
+        #expect(WatchModel.readDue(since: .seconds(8), lastCost: ms(400), stale: true))
+        #expect(WatchModel.readDue(since: .seconds(8), lastCost: ms(400), stale: false))
+        // The first reading at once.
+        #expect(WatchModel.readDue(since: .seconds(3600), lastCost: .zero, stale: false))
+    }
+
     @Test func theMetricsOfTheWatchAreReadFromThePrometheusText() throws {
         let metrics = try Self.metrics(refusals: [("reminders", "window", 7)], waits: 3, oldestDue: 42.5, max: 12)
         #expect(metrics.refusals == ["reminders": ["window": 7]])

@@ -155,15 +155,16 @@ struct LiveWatch: Sendable {
             let after = shared.withLockedValue { $0.model.lastEventId }
             _ = try await client.call(SubscribeEvents.self, .init(campaign: campaign, after: after))
             shared.withLockedValue { $0.model.link = .connected }
-            var lastRead = ContinuousClock.now - .seconds(60)
+            var lastRead = ContinuousClock.now - .seconds(3600)
+            var lastCost = Duration.zero
             while !client.isClosed {
                 let (events, problem) = shared.withLockedValue { ($0.model.eventsSinceSnapshot, $0.model.problem) }
-                let since = ContinuousClock.now - lastRead
-                // Events make the reading stale: read again, at most once a second; without events
-                // every 5 s (a line-mode watch prints a fresh line every second).
-                if since >= .seconds(5) || (since >= .seconds(1) && (events > 0 || !fullScreen || problem != nil)) {
+                // A line-mode watch prints a fresh line every second: its reading is always stale.
+                let stale = events > 0 || !fullScreen || problem != nil
+                if WatchModel.readDue(since: ContinuousClock.now - lastRead, lastCost: lastCost, stale: stale) {
                     lastRead = ContinuousClock.now
                     try await Self.read(client, into: shared)
+                    lastCost = ContinuousClock.now - lastRead
                     if exitWhenDrained && shared.withLockedValue({ $0.model.drained }) { return true }
                 }
                 try await Task.sleep(for: .milliseconds(250))
