@@ -14,7 +14,8 @@ struct WatchCommand: AsyncParsableCommand {
             the event stream (events.subscribe) reports a job transition, at most four times a \
             second. The coordinator is read (health, agents.list, metrics) at most once a second \
             while events come, and every 5 seconds when none do (the database's and the agents' \
-            state send no events). q quits; Ctrl-L redraws.
+            state send no events), but never more often than 20 times what the last reading took \
+            (health and metrics count every job kept). q quits; Ctrl-L redraws.
 
             Without a terminal (or with --lines): one line per second.
 

@@ -139,10 +139,12 @@ struct WatchModel: Sendable {
         since >= max(stale ? .seconds(1) : .seconds(5), lastCost * 20)
     }
 
+    /// Drops the call ends more than a window old, in batches of at least 5 s of them (dropping
+    /// on every event would copy the array per event: quadratic at thousands of calls a second).
     private mutating func forget(before now: Date) {
         let from = now.addingTimeInterval(-Self.rateWindow)
         for (c, ends) in self.callEnds {
-            guard let first = ends.first, first <= from else { continue }
+            guard let first = ends.first, first <= from.addingTimeInterval(-5) else { continue }
             self.callEnds[c] = Array(ends.drop { $0 <= from })
         }
     }
