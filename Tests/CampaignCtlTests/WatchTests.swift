@@ -274,6 +274,27 @@ struct WatchTests {
         #expect(one.contains("2 calls/min"))
     }
 
+    @Test func theJSONLineSaysTheSameAsTheTextOne() throws {
+        let m = try Self.busyModel()
+        let text = WatchScreen.json(m, now: Self.t0.addingTimeInterval(30))
+        #expect(!text.contains("\n"))
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(o["link"] as? String == "connected")
+        #expect(o["leader"] as? Bool == true)
+        #expect((o["queue"] as? [String: Int])?["QUEUED"] == 200)
+        #expect(o["dialing"] as? Int == 19)
+        #expect(o["callsPerMinute"] as? Int == 5)
+        let campaigns = try #require(o["campaigns"] as? [[String: Any]])
+        #expect(campaigns.map { $0["name"] as? String } == ["reminders", "collections"])
+        #expect((campaigns[0]["outcomes"] as? [String: Int]) == ["ANSWERED": 2, "BUSY": 1])
+        #expect((campaigns[0]["refusals"] as? [String: Int]) == ["window": 3])
+        #expect(campaigns[0]["oldestDueSeconds"] as? Double == 75)
+        let one = try #require(
+            try JSONSerialization.jsonObject(with: Data(WatchScreen.json(m, now: Self.t0, only: "collections").utf8)) as? [String: Any])
+        #expect((one["queue"] as? [String: Int])?["QUEUED"] == 80)
+        #expect((one["campaigns"] as? [[String: Any]])?.count == 1)
+    }
+
     @Test func aLineIsCutWithAnEllipsisAndPaddedToItsWidth() {
         var l = StyledLine("abc", .bold)
         l.add("defgh", .red)

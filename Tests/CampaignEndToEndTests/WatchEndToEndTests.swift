@@ -198,6 +198,15 @@ struct WatchEndToEndTests {
         let pending = try scene.db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')")
         #expect(pending == "0")
 
+        // --json: drained already, so one object, with the database's counts.
+        let json = try await scene.ctl(["watch", "--json", "--exit-when-drained"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let objects = json.stdout.split(separator: "\n")
+        let last = try #require(objects.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect((last["queue"] as? [String: Int])?["COMPLETED"] == jobs, "\(json.stdout)")
+        #expect((last["campaigns"] as? [[String: Any]])?.first?["name"] as? String == "default")
+        #expect(last["database"] as? String == "up")
+
         // Nobody listening: it says so each second and keeps trying (here: until stopped).
         let gone = try ManagedProcess(
             "campaign-ctl", ["watch"], environment: ["CAMPAIGN_SOCKET": scene.dir.appendingPathComponent("none.sock").path],

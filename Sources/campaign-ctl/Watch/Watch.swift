@@ -17,7 +17,8 @@ struct WatchCommand: AsyncParsableCommand {
             state send no events), but never more often than 20 times what the last reading took \
             (health and metrics count every job kept). q quits; Ctrl-L redraws.
 
-            Without a terminal (or with --lines): one line per second.
+            Without a terminal (or with --lines): one line per second; with --json, one JSON \
+            object per second instead (never full screen).
 
             Calls per minute and outcomes come from the events (a call ends when a DIALING job \
             moves on); refusals at the pre-dial check and provider-limit waits are the counters of \
@@ -37,11 +38,11 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let fullScreen =
-            !self.lines && Terminal.isTTY(STDOUT_FILENO) && Terminal.isTTY(STDIN_FILENO) && environment["TERM"] != "dumb"
+            !self.lines && !self.global.json && Terminal.isTTY(STDOUT_FILENO) && Terminal.isTTY(STDIN_FILENO) && environment["TERM"] != "dumb"
         let color = fullScreen && (environment["NO_COLOR"] ?? "").isEmpty
         let watch = LiveWatch(
-            socket: self.global.socket, campaign: self.campaign, fullScreen: fullScreen, color: color,
-            exitWhenDrained: self.exitWhenDrained)
+            socket: self.global.socket, campaign: self.campaign, fullScreen: fullScreen, json: self.global.json,
+            color: color, exitWhenDrained: self.exitWhenDrained)
         await watch.run()
     }
 }
@@ -52,6 +53,8 @@ struct LiveWatch: Sendable {
     let socket: String
     let campaign: String?
     let fullScreen: Bool
+    /// Lines as JSON objects (not full screen).
+    let json: Bool
     let color: Bool
     let exitWhenDrained: Bool
 
@@ -103,7 +106,7 @@ struct LiveWatch: Sendable {
         if self.fullScreen { terminal.restore() }
         // What the screen showed last, in the scrollback; the drained state, which ended the watch.
         if self.fullScreen || drained.withLockedValue({ $0 }) {
-            Terminal.write(WatchScreen.line(shared.withLockedValue { $0.model }, now: Date(), only: self.campaign) + "\n")
+            Terminal.write(self.line(shared.withLockedValue { $0.model }) + "\n")
         }
     }
 
@@ -204,6 +207,11 @@ struct LiveWatch: Sendable {
 
     // MARK: Drawing
 
+    /// The one line of a second: text, or JSON (`--json`).
+    private func line(_ model: WatchModel) -> String {
+        self.json ? WatchScreen.json(model, now: Date(), only: self.campaign) : WatchScreen.line(model, now: Date(), only: self.campaign)
+    }
+
     /// Full screen: redraws within a quarter of a second of a change, and each second for the
     /// clock. Lines: one line a second.
     private func draw(_ shared: NIOLockedValueBox<Shared>, _ terminal: Terminal) async {
@@ -221,7 +229,7 @@ struct LiveWatch: Sendable {
                 }
             } else if since >= .seconds(1) {
                 lastDraw = ContinuousClock.now
-                Terminal.write(WatchScreen.line(model, now: Date(), only: self.campaign) + "\n")
+                Terminal.write(self.line(model) + "\n")
             }
             try? await Task.sleep(for: .milliseconds(250))
         }

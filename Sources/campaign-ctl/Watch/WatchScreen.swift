@@ -289,6 +289,52 @@ enum WatchScreen {
         return parts.joined(separator: " ")
     }
 
+    /// The same second as one JSON object (`--json`), for scripts: the link, the queue and
+    /// rates in all, and per campaign its queue, calls in progress and per minute, oldest due
+    /// wait, outcomes and refusals since the watch began.
+    static func json(_ m: WatchModel, now: Date, only: String? = nil) -> String {
+        func counts(_ q: QueueCounts) -> JSONValue {
+            .object(Dictionary(uniqueKeysWithValues: JobStatus.allCases.map { ($0.rawValue, JSONValue.int(Int64(q[$0]))) }))
+        }
+        func tally(_ pairs: [(String, Int)]) -> JSONValue {
+            // The keys are distinct (each a tally's own).
+            .object(Dictionary(pairs.map { ($0.0, JSONValue.int(Int64($0.1))) }, uniquingKeysWith: { a, _ in a }))
+        }
+        var o: [String: JSONValue] = [
+            "at": .string(Timestamp.string(now)), "since": .string(Timestamp.string(m.startedAt)),
+            "events": .int(Int64(m.eventsSeen)),
+        ]
+        switch m.link {
+        case .connecting: o["link"] = .string("connecting")
+        case .connected: o["link"] = .string("connected")
+        case .lost(let why):
+            o["link"] = .string("lost")
+            o["problem"] = .string(why)
+        }
+        if let problem = m.problem { o["problem"] = .string(problem) }
+        if let id = m.lastEventId { o["lastEventId"] = .int(id) }
+        if let s = m.snapshot {
+            let campaigns = Self.campaigns(m, only: only)
+            o["readAt"] = .string(Timestamp.string(s.at))
+            o["database"] = .string(s.health.database)
+            o["leader"] = .bool(s.health.leader)
+            o["agents"] = .int(Int64(s.health.agents))
+            o["queue"] = counts(only == nil ? s.health.queue : campaigns.reduce(QueueCounts()) { $0 + $1.queue })
+            o["dialing"] = .int(Int64(campaigns.reduce(0) { $0 + $1.dialing }))
+            o["callsPerMinute"] = .int(Int64(m.callsPerMinute(only, now: now)))
+            o["campaigns"] = .array(campaigns.map { c in
+                .object([
+                    "name": .string(c.name), "status": .string(c.status.rawValue), "queue": counts(c.queue),
+                    "dialing": .int(Int64(c.dialing)), "callsPerMinute": .int(Int64(m.callsPerMinute(c.name, now: now))),
+                    "oldestDueSeconds": .double(s.metrics.oldestDue[c.name] ?? 0),
+                    "outcomes": tally(m.outcomeCounts(c.name).map { ($0.outcome, $0.count) }),
+                    "refusals": tally(m.refusals(c.name).map { ($0.rule, $0.count) }),
+                ])
+            })
+        }
+        return JSONValue.object(o).jsonText
+    }
+
     // MARK: Pieces
 
     /// `cells` in the table's columns.
