@@ -17,8 +17,16 @@ struct ExecPlacerTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("place-call").path
-        try ("#!/bin/sh\n" + script).write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        // Written through a descriptor no child inherits (O_CLOEXEC). Once in a full run, running
+        // the script failed with ETXTBSY ("Text file busy"): a descriptor open for writing (here
+        // Foundation's atomic write, it seems) lived on in a process another test forked at that
+        // moment.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        let bytes = Array(("#!/bin/sh\n" + script).utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw POSIXError(.EIO) }
         return try await body(path, dir)
     }
 

@@ -88,6 +88,14 @@ enum WatchScreen {
         }
     }
 
+    /// The shown campaigns' jobs by status and calls in progress together; with every campaign
+    /// shown (`only` nil), the queue of all of them, the default campaign's too.
+    static func totals(_ m: WatchModel, _ campaigns: [CampaignHealth], only: String?) -> (queue: QueueCounts, dialing: Int) {
+        let summed = campaigns.reduce(QueueCounts()) { $0 + $1.queue }
+        let queue = only == nil ? m.snapshot?.health.queue ?? summed : summed
+        return (queue, campaigns.reduce(0) { $0 + $1.dialing })
+    }
+
     // MARK: Full screen
 
     static func screen(_ m: WatchModel, now: Date, width: Int, height: Int, only: String? = nil) -> [StyledLine] {
@@ -131,12 +139,7 @@ enum WatchScreen {
         for c in shown { lines.append(Self.campaignRow(c, m, now: now)) }
         if hidden > 0 { lines.append(StyledLine("… \(hidden) more campaign(s): campaign-ctl watch --campaign NAME", .dim)) }
         if shown.count > 1 && only == nil {
-            var total = QueueCounts()
-            var dialing = 0
-            for c in campaigns {
-                total = total + c.queue
-                dialing += c.dialing
-            }
+            let (total, dialing) = Self.totals(m, campaigns, only: only)
             let cells = [
                 "all", "", String(total.QUEUED), String(total.ACTIVE), String(dialing), String(total.COMPLETED),
                 String(total.FAILED), String(total.SKIPPED), String(m.callsPerMinute(nil, now: now)), "",
@@ -275,8 +278,7 @@ enum WatchScreen {
             return parts.joined(separator: " ")
         }
         let campaigns = Self.campaigns(m, only: only)
-        let q = only == nil ? s.health.queue : campaigns.reduce(QueueCounts()) { $0 + $1.queue }
-        let dialing = campaigns.reduce(0) { $0 + $1.dialing }
+        let (q, dialing) = Self.totals(m, campaigns, only: only)
         parts.append(
             "queued \(q.QUEUED) active \(q.ACTIVE) dialing \(dialing) completed \(q.COMPLETED) failed \(q.FAILED) skipped \(q.SKIPPED)"
         )
@@ -319,8 +321,9 @@ enum WatchScreen {
             o["database"] = .string(s.health.database)
             o["leader"] = .bool(s.health.leader)
             o["agents"] = .int(Int64(s.health.agents))
-            o["queue"] = counts(only == nil ? s.health.queue : campaigns.reduce(QueueCounts()) { $0 + $1.queue })
-            o["dialing"] = .int(Int64(campaigns.reduce(0) { $0 + $1.dialing }))
+            let (queue, dialing) = Self.totals(m, campaigns, only: only)
+            o["queue"] = counts(queue)
+            o["dialing"] = .int(Int64(dialing))
             o["callsPerMinute"] = .int(Int64(m.callsPerMinute(only, now: now)))
             o["campaigns"] = .array(campaigns.map { c in
                 .object([
