@@ -162,18 +162,18 @@ struct WatchEndToEndTests {
         #expect(quit.lines.contains { $0.contains("queued 0 active 0") }, "\(quit.lines.joined(separator: "\n"))")
         #expect(!quit.lines.contains { $0.hasPrefix("CAMPAIGN ") }, "the full screen was left")
 
-        // NO_COLOR: the same screen without a colour.
-        try tmux.run(["kill-session", "-t", "w"])
+        // NO_COLOR: the same screen without a colour. (The pane's command is replaced in place: a
+        // new session after killing the only one raced with the exiting server.)
         try tmux.run([
-            "new-session", "-d", "-s", "w", "-x", "80", "-y", "24",
-            "env NO_COLOR=1 CAMPAIGN_SOCKET='\(scene.socket)' TERM=xterm-256color '\(ctl)' watch; echo WATCH-EXIT $?; sleep 60",
+            "respawn-pane", "-k", "-t", "w",
+            "env NO_COLOR=1 CAMPAIGN_SOCKET='\(scene.socket)' TERM=xterm-256color '\(ctl)' watch; echo NO-COLOR-WATCH-EXIT $?; sleep 60",
         ])
         let plain = try await tmux.screen(within: .seconds(20)) { Self.row($0) != nil }
         #expect(plain.ok)
         let escaped = try tmux.screen(escapes: true).joined()
         #expect(!escaped.contains("\u{1B}[3"), "a colour with NO_COLOR: \(escaped.prefix(300))")
         try tmux.run(["send-keys", "-t", "w", "q"])
-        #expect(try await tmux.screen(within: .seconds(10)) { $0.contains("WATCH-EXIT 0") }.ok)
+        #expect(try await tmux.screen(within: .seconds(10)) { $0.contains("NO-COLOR-WATCH-EXIT 0") }.ok)
         _ = await scene.tearDown()
     }
 
