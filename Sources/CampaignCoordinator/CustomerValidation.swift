@@ -27,9 +27,16 @@ enum CustomerValidation {
         }
         let name = (c.name ?? "").trimmingCharacters(in: .whitespaces)
         guard name.utf8.count <= 200 else { return .failure(Problem(message: "name must be at most 200 bytes")) }
+        var region: String?
+        if let r = c.region?.trimmingCharacters(in: .whitespaces).uppercased(), !r.isEmpty {
+            guard Jurisdictions.isRegionCode(r) else {
+                return .failure(Problem(message: "region \"\(r.prefix(16))\" is not an ISO 3166-2 code such as US-FL (or a country such as CA)"))
+            }
+            region = r
+        }
         return .success(
             ValidCustomer(
                 externalRef: ref, name: name, phone: phone, timezone: tz, status: c.status,
-                attributesJSON: attributesJSON))
+                attributesJSON: attributesJSON, region: region))
     }
 }

@@ -91,6 +91,9 @@ public struct EligibilityPolicy: Sendable, Equatable {
         case invalidPhone = "invalid_phone"
         /// Now is outside working hours in the customer's own timezone.
         case outsideWorkingHours = "outside_working_hours"
+        /// The campaign's windows are open, but the law where the customer is does not allow a
+        /// call now (``Jurisdictions``): a setting cannot widen the law's hours.
+        case jurisdictionHours = "jurisdiction_hours"
         /// The customer was called less than the cooldown ago.
         case cooldown = "cooldown"
         /// The customer already has a QUEUED or ACTIVE job.
@@ -109,11 +112,14 @@ public struct EligibilityPolicy: Sendable, Equatable {
         public var lastCalledAt: Date?
         public var hasOpenJob: Bool
         public var hasTodaysJob: Bool
+        /// The hours the law allows where the customer is (``JurisdictionFloor/hours``; nil: no rule).
+        public var jurisdictionHours: CallingWindows?
 
         public init(
             status: CustomerStatus, phone: String, timeZone: TimeZone, lastCalledAt: Date?, hasOpenJob: Bool = false,
-            hasTodaysJob: Bool = false
+            hasTodaysJob: Bool = false, jurisdictionHours: CallingWindows? = nil
         ) {
+            self.jurisdictionHours = jurisdictionHours
             self.status = status
             self.phone = phone
             self.timeZone = timeZone
@@ -147,6 +153,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
         if c.status != .active { return .notActive }
         if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
         if !self.windows.contains(now, in: c.timeZone) { return .outsideWorkingHours }
+        if let law = c.jurisdictionHours, !law.contains(now, in: c.timeZone) { return .jurisdictionHours }
         // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not floor,
         // so the double that carries it does not lose its last microsecond.
         if let last = c.lastCalledAt?.roundedToMicroseconds, now.timeIntervalSince(last) < Double(self.cooldownSeconds) {
@@ -167,8 +174,9 @@ public struct EligibilityPolicy: Sendable, Equatable {
     /// SKIPPED. One that waiting satisfies — outside the working hours, the cooldown, today's
     /// cap — defers: the job waits until the first instant at which all three pass (the
     /// cooldown's end, the next campaign day when the cap is spent, then the next opening of the
-    /// working hours on the customer's wall clock), with the first failing rule as the reason.
-    /// Working hours that never open refuse as `outside_working_hours`.
+    /// working hours, narrowed to the law's, on the customer's wall clock), with the first failing
+    /// rule as the reason. Working hours that never open refuse as `outside_working_hours`; hours
+    /// that open only where the law does not allow a call refuse as `jurisdiction_hours`.
     public func dialVerdict(
         _ c: Customer, attempt: Int, callsToday: Int, dailyCap: Int, campaignTimeZone: TimeZone, now: Date
     ) -> JobStateMachine.DialVerdict {
@@ -189,8 +197,10 @@ public struct EligibilityPolicy: Sendable, Equatable {
             let today = LocalTime(now, campaignTimeZone).day
             earliest = max(earliest, LocalTime.instant(localSeconds: (today + 1) * 86_400, in: campaignTimeZone))
         }
-        guard let opening = self.windows.nextOpening(after: earliest, in: c.timeZone) else {
-            return .refused(rule: Reason.outsideWorkingHours.rawValue)
+        let windows = c.jurisdictionHours.map { self.windows.intersection($0) } ?? self.windows
+        guard let opening = windows.nextOpening(after: earliest, in: c.timeZone) else {
+            let never = self.windows.nextOpening(after: earliest, in: c.timeZone) == nil
+            return .refused(rule: (never ? Reason.outsideWorkingHours : Reason.jurisdictionHours).rawValue)
         }
         return .deferred(rule: rule, until: opening)
     }

@@ -126,12 +126,36 @@ public enum Jurisdictions {
 
     /// The floor for `phone` with the customer's stated `region`.
     public static func floor(phone: String, stated: String?) -> JurisdictionFloor {
-        let regions = Self.applicableRegions(phone: phone, stated: stated)
+        Self.floor(regions: Self.applicableRegions(phone: phone, stated: stated))
+    }
+
+    /// A customer's jurisdiction as the database keeps it (`campaign.customers.jurisdiction`):
+    /// the regions of the rules that apply, in the table's order, joined by commas (empty: none).
+    public static func key(phone: String, stated: String?) -> String {
+        Self.applicableRegions(phone: phone, stated: stated).joined(separator: ",")
+    }
+
+    /// The key of a customer whose jurisdiction is not known yet (a row written before the
+    /// table, or before this version of it): every rule of the table, the strictest floor.
+    public static var strictestKey: String { Self.rules.map(\.region).joined(separator: ",") }
+
+    /// The floor of the rules named (regions of the table; others are ignored).
+    public static func floor(regions: [String]) -> JurisdictionFloor {
         let rules = regions.compactMap { Self.byRegion[$0] }
         guard let first = rules.first else { return .none }
         let hours = rules.dropFirst().reduce(first.hours) { $0.intersection($1.hours) }
         let cap = rules.compactMap(\.callsPer24h).min()
-        return JurisdictionFloor(regions: regions, hours: hours, callsPer24h: cap)
+        return JurisdictionFloor(regions: rules.map(\.region), hours: hours, callsPer24h: cap)
+    }
+
+    /// Every floor the table can give, by key: one for each set of its rules (the database's
+    /// copy, `campaign.jurisdiction_floors`, holds these and is rewritten when `version` changes).
+    public static var everyFloor: [(key: String, floor: JurisdictionFloor)] {
+        let regions = Self.rules.map(\.region)
+        return (1..<(1 << regions.count)).map { bits in
+            let chosen = regions.enumerated().filter { bits & (1 << $0.offset) != 0 }.map(\.element)
+            return (chosen.joined(separator: ","), Self.floor(regions: chosen))
+        }
     }
 }
 
@@ -172,5 +196,25 @@ extension CallingWindows {
             }
         }
         return out
+    }
+}
+
+extension Jurisdictions {
+    /// Floors already worked out, by what decides them (the stated region, and for a +1 number
+    /// its area code): the pre-dial check asks once per job, and a batch's jobs share a few.
+    public struct FloorCache: Sendable {
+        private var floors: [String: JurisdictionFloor] = [:]
+
+        public init() {}
+
+        public mutating func floor(phone: String, stated: String?) -> JurisdictionFloor {
+            // Only a +1 number's area code is read (``Jurisdictions/impliedRegions(ofPhone:)``).
+            let area = phone.utf8.count == 12 && phone.hasPrefix("+1") ? phone.prefix(5) : ""
+            let key = "\(stated ?? "")|\(area)"
+            if let known = self.floors[key] { return known }
+            let floor = Jurisdictions.floor(phone: phone, stated: stated)
+            if self.floors.count < 4096 { self.floors[key] = floor }
+            return floor
+        }
     }
 }

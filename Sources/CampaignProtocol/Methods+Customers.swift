@@ -34,10 +34,18 @@ public struct CustomerView: Codable, Sendable, Equatable {
     public var attributes: JSONValue?
     public var createdAt: String
     public var updatedAt: String
+    /// The stated region, if any.
+    public var region: String?
+    /// The regions of the law's rules that apply to this customer (its stated region and what
+    /// its phone number implies; `Jurisdictions` in CampaignCore): empty when none does.
+    public var jurisdiction: [String]
     public init(
         id: Int64, externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus,
-        lastCalledAt: String?, attributes: JSONValue?, createdAt: String, updatedAt: String
+        lastCalledAt: String?, attributes: JSONValue?, createdAt: String, updatedAt: String, region: String? = nil,
+        jurisdiction: [String] = []
     ) {
+        self.region = region
+        self.jurisdiction = jurisdiction
         self.id = id
         self.externalRef = externalRef
         self.name = name

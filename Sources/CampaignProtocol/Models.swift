@@ -189,11 +189,15 @@ public struct CustomerInput: Codable, Sendable, Equatable {
     public var timezone: String
     public var status: CustomerStatus?
     public var attributes: JSONValue?
+    /// Where the customer lives, as ISO 3166-2 (`US-FL`) or ISO 3166 (`CA`): with what the
+    /// phone number implies, which of the law's rules apply (the stricter of both).
+    public var region: String?
 
     public init(
         externalRef: String, name: String? = nil, phone: String, timezone: String, status: CustomerStatus? = nil,
-        attributes: JSONValue? = nil
+        attributes: JSONValue? = nil, region: String? = nil
     ) {
+        self.region = region
         self.externalRef = externalRef
         self.name = name
         self.phone = phone

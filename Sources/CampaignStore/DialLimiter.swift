@@ -14,6 +14,8 @@ struct DialLimiter {
     let rules: DialRules
     /// Each campaign's zone (its daily cap's day), read once per batch.
     let zones: [Int64: TimeZone]
+    /// The law's floors of the batch's customers.
+    private var floors = Jurisdictions.FloorCache()
     /// Call starts admitted in this batch, per campaign.
     private(set) var started: [Int64: Int] = [:]
 
@@ -56,8 +58,8 @@ struct DialLimiter {
     }
 
     /// The business rules for this job's customer and campaign, now (the campaign's state and
-    /// daily cap included).
-    func verdict(for job: LockedJob) -> JobStateMachine.DialVerdict {
+    /// daily cap included), under the law where the customer is (``Jurisdictions``).
+    mutating func verdict(for job: LockedJob) -> JobStateMachine.DialVerdict {
         switch job.campaignGate {
         case .ended: return .refused(rule: JobStateMachine.campaignEndedReason)
         case .paused: return .deferred(rule: "campaign_paused", until: self.now)
@@ -71,7 +73,8 @@ struct DialLimiter {
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
         let customer = EligibilityPolicy.Customer(
             status: job.customerStatus, phone: job.phone, timeZone: tz,
-            lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) })
+            lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) },
+            jurisdictionHours: self.floors.floor(phone: job.phone, stated: job.region).hours)
         return campaign.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade,
             callsToday: self.campaigns[job.campaignId]?.callsToday ?? 0, dailyCap: campaign.dailyCap,

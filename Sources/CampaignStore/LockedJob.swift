@@ -10,6 +10,8 @@ struct LockedJob {
     var customerStatus: CustomerStatus
     var phone: String
     var timezone: String
+    /// The customer's stated region (ISO 3166-2), one half of its jurisdiction.
+    var region: String?
     var lastCalledEpoch: Double?
     var machine: JobStateMachine
     var reason: String?
@@ -94,6 +96,7 @@ extension LockedJob {
             lastCalledEpoch: r["last_called_epoch"].flatMap(Double.init), machine: JobStateMachine(snapshot),
             reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
             attributes: r["attributes"])
+        self.region = r["region"]
         if let campaign = r.optionalInt("campaign_id") { self.campaignId = Int64(campaign) }
         self.dueForSeconds = r["due_for_s"].flatMap(Double.init)
         switch r["campaign_gate"] {

@@ -58,9 +58,10 @@ public final class PostgresJobStore: Sendable {
     // MARK: Schema
 
     /// Applies missing migrations in one transaction under an advisory lock; returns the versions applied.
+    /// Then brings the law's rules in the database up to the shipped ones (``syncJurisdictions(slice:)``).
     @discardableResult
     public func migrate() async throws -> [Int] {
-        try await self.pool.transaction { conn in
+        let applied = try await self.pool.transaction { conn in
             try conn.exec(SQL.migrationsLock)
             try conn.exec(SQL.migrationsBootstrap)
             let applied = Set(try conn.rows(SQL.MigrationsApplied()))
@@ -72,6 +73,8 @@ public final class PostgresJobStore: Sendable {
             }
             return done
         }
+        try await self.syncJurisdictions()
+        return applied
     }
 
     /// True when a trivial statement succeeds.

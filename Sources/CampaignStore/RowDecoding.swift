@@ -11,7 +11,8 @@ extension CustomerView {
             phone: try r.string("phone"), timezone: try r.string("timezone"),
             status: CustomerStatus(rawValue: try r.string("status")) ?? .invalidNumber, lastCalledAt: r["last_called_at"],
             attributes: JSONText.decode(r["attributes"]), createdAt: try r.string("created_at"),
-            updatedAt: try r.string("updated_at"))
+            updatedAt: try r.string("updated_at"), region: r["region"])
+        self.jurisdiction = Jurisdictions.applicableRegions(phone: self.phone, stated: self.region)
     }
 }
 

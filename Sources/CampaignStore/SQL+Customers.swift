@@ -11,12 +11,13 @@ extension SQL {
         static let sql = StatementSQL(
             "customers_upsert",
             """
-            INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes)
-            SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}')
+            INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes, region, jurisdiction)
+            SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}'), g, j
             FROM unnest($refs::text[], $names::text[], $phones::text[], $timezones::text[], $statuses::text[],
-                        $attributes::jsonb[]) AS t(r, n, p, tz, s, a)
+                        $attributes::jsonb[], $regions::text[], $jurisdictions::text[]) AS t(r, n, p, tz, s, a, g, j)
             ON CONFLICT (external_ref) DO UPDATE SET
                 name = EXCLUDED.name, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,
+                region = EXCLUDED.region, jurisdiction = EXCLUDED.jurisdiction,
                 status = CASE WHEN $keep_status::bool THEN c.status ELSE EXCLUDED.status END,
                 attributes = EXCLUDED.attributes, updated_at = now()
             RETURNING (xmax = 0) AS inserted
@@ -31,6 +32,9 @@ extension SQL {
             b.bind("timezones", array: self.customers.map { $0.timezone })
             b.bind("statuses", array: self.customers.map { $0.status?.rawValue })
             b.bind("attributes", array: self.customers.map { $0.attributesJSON })
+            b.bind("regions", array: self.customers.map { $0.region })
+            // Worked out here, from the shipped rules (the pre-dial check works it out again).
+            b.bind("jurisdictions", array: self.customers.map { Jurisdictions.key(phone: $0.phone, stated: $0.region) })
             b.bind("keep_status", self.keepStatus)
         }
 
@@ -41,7 +45,7 @@ extension SQL {
     /// The columns of ``CustomerView``.
     static let customerColumns = """
         id, external_ref, name, phone, timezone, status::text AS status, campaign.ts(last_called_at) AS last_called_at,
-        attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at
+        attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at, region
         """
 
     /// One customer by id or by external ref.

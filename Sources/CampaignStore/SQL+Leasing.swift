@@ -24,7 +24,7 @@ extension SQL {
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
         j.max_attempts, j.customer_id, j.outcome_unknown,
         j.last_report,
-        c.status AS customer_status, c.phone, c.timezone,
+        c.status AS customer_status, c.phone, c.timezone, c.region,
         extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
         j.reason, c.external_ref, c.name, c.attributes, j.campaign_id, \(campaignGate)
         """
@@ -67,7 +67,7 @@ extension SQL {
                 SELECT x.id, x.queue_job_id, x.status, x.phase, x.lease_token, x.lease_owner, x.attempts_made,
                        x.max_attempts, x.customer_id, x.outcome_unknown, x.last_report, x.reason, x.campaign_id,
                        x.priority, x.run_at,
-                       c.status AS customer_status, c.phone, c.timezone,
+                       c.status AS customer_status, c.phone, c.timezone, c.region,
                        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
                        c.external_ref, c.name, c.attributes
                 FROM campaign.campaign_jobs x JOIN campaign.customers c ON c.id = x.customer_id

@@ -158,6 +158,7 @@ extension SQL {
                 LocalTime(Date(timeIntervalSince1970: Double(day) * 86_400), TimeZone(identifier: "UTC")!).date as String?
             })
             b.bind("cooldown_minutes", self.settings.cooldownMinutes)
+            b.bind("strictest_jurisdiction", Jurisdictions.strictestKey)
             b.bind("campaign_id", self.campaignId)
             b.bind("members_only", self.membersOnly)
         }
@@ -181,12 +182,16 @@ extension SQL {
     /// campaigns at once); the day's automatic job is the campaign's own.
     static let classifyCustomers = """
         SELECT c.id, c.external_ref,
-               campaign.eligibility_reason_w(
+               campaign.eligibility_reason_j(
                    c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
                    t.customer_id IS NOT NULL, at.t, $starts::int[], $ends::int[], $masks::int[],
-                   $blackout::date[], $cooldown_minutes::int) AS reason
+                   $blackout::date[], f.starts, f.ends, f.masks, false, false, false,
+                   $cooldown_minutes::int) AS reason
         FROM campaign.customers c
         CROSS JOIN at
+        -- The law's floor (none for a customer no rule applies to; the strictest for one whose
+        -- jurisdiction is not worked out yet).
+        LEFT JOIN campaign.jurisdiction_floors f ON f.jurisdiction = coalesce(c.jurisdiction, $strictest_jurisdiction)
         LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o
             ON o.customer_id = c.id
         LEFT JOIN (SELECT j.customer_id FROM campaign.campaign_jobs j, day

@@ -58,11 +58,14 @@ public struct ValidCustomer: Sendable, Equatable {
     public var status: CustomerStatus?
     /// JSON text of the attributes object.
     public var attributesJSON: String?
+    /// The stated region (ISO 3166-2), validated.
+    public var region: String?
 
     public init(
         externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus?,
-        attributesJSON: String?
+        attributesJSON: String?, region: String? = nil
     ) {
+        self.region = region
         self.externalRef = externalRef
         self.name = name
         self.phone = phone

@@ -5,13 +5,15 @@ import CampaignStore
 
 /// Row factories for tests.
 public enum TestFactory {
-    /// `n` valid customers `prefix-0001`… in a few timezones.
+    /// `n` valid customers `prefix-0001`… in a few timezones, with UK numbers (Ofcom's drama
+    /// range): no rule of ``Jurisdictions`` applies to them, so their calls do not depend on the
+    /// time of day the tests run at (the tests of the law use numbers of their own).
     public static func customers(_ n: Int, prefix: String = "cust") -> [ValidCustomer] {
         let zones = ["America/New_York", "Europe/Paris", "Asia/Kolkata", "Australia/Sydney"]
         return (0..<n).map { i in
             ValidCustomer(
                 externalRef: "\(prefix)-\(String(format: "%04d", i))", name: "Customer \(i)",
-                phone: "+1415555\(String(format: "%04d", i % 10000))", timezone: zones[i % zones.count],
+                phone: "+44207946\(String(format: "%04d", i % 10000))", timezone: zones[i % zones.count],
                 status: nil, attributesJSON: nil)
         }
     }

@@ -184,7 +184,8 @@ enum CustomerFile {
         }
         let nameCol = col("name")
         let statusCol = col("status")
-        let known = Set([refCol, phoneCol, tzCol, nameCol, statusCol].compactMap { $0 })
+        let regionCol = col("region")
+        let known = Set([refCol, phoneCol, tzCol, nameCol, statusCol, regionCol].compactMap { $0 })
         var out = ParsedRows()
         var rowNumber = 1  // the header is row 1
         while let row = reader.next() {
@@ -208,7 +209,8 @@ enum CustomerFile {
                 customer: CustomerInput(
                     externalRef: field(refCol) ?? "", name: field(nameCol), phone: field(phoneCol) ?? "",
                     timezone: field(tzCol) ?? "", status: status,
-                    attributes: attributes.isEmpty ? nil : .object(attributes))))
+                    attributes: attributes.isEmpty ? nil : .object(attributes),
+                    region: field(regionCol).flatMap { $0.isEmpty ? nil : $0 })))
         }
         // CSV.swift reports the end of a file stream as `cannotReadFile` (Foundation's InputStream
         // on Linux says it has bytes until a read returns 0); any other error is real.

@@ -179,4 +179,76 @@ struct JurisdictionTests {
         }
         #expect(mismatches == 0)
     }
+
+    // MARK: The database's copy, the cache, the policy
+
+    @Test func everyFloorIsEverySetOfRulesWithItsKey() {
+        let floors = Jurisdictions.everyFloor
+        #expect(floors.count == (1 << Jurisdictions.rules.count) - 1)
+        #expect(Set(floors.map(\.key)).count == floors.count)
+        for (key, floor) in floors {
+            let regions = key.split(separator: ",").map(String.init)
+            #expect(floor == Jurisdictions.floor(regions: regions))
+            #expect(floor.regions == regions)
+        }
+        // Every key a customer can have is one of them (or empty: no rule, no row).
+        let keys = Set(floors.map(\.key))
+        for phone in ["+13055550100", "+14165550100", "+18005550100", "+12425550100", "+442079460001", "+15555550100"] {
+            for stated in [nil, "US", "US-FL", "US-OK", "US-NY", "CA", "CA-ON", "MX", "GB-ENG"] {
+                let key = Jurisdictions.key(phone: phone, stated: stated)
+                #expect(key.isEmpty || keys.contains(key), "\(phone) \(stated ?? "-") → \(key)")
+            }
+        }
+        #expect(keys.contains(Jurisdictions.strictestKey))
+        #expect(Jurisdictions.key(phone: "+442079460001", stated: nil) == "")
+        #expect(Jurisdictions.key(phone: "+13055550100", stated: nil) == "US,US-FL")
+    }
+
+    @Test func theCacheAnswersWhatTheTableDoes() {
+        var cache = Jurisdictions.FloorCache()
+        var rng = SplitMix64(seed: 15)
+        let npas = ["305", "405", "212", "416", "800", "242", "555", "239"]
+        for _ in 0..<2000 {
+            let phone = Int.random(in: 0..<4, using: &rng) == 0
+                ? "+4420794\(Int.random(in: 10000...99999, using: &rng))"
+                : "+1\(npas[Int.random(in: 0..<npas.count, using: &rng)])\(Int.random(in: 1_000_000...9_999_999, using: &rng))"
+            let stated = [nil, "US-FL", "CA", "US-NY", "MX"][Int.random(in: 0..<5, using: &rng)]
+            #expect(cache.floor(phone: phone, stated: stated) == Jurisdictions.floor(phone: phone, stated: stated))
+        }
+    }
+
+    @Test func thePolicyRefusesOutsideTheLawsHoursAndDefersIntoThem() throws {
+        let policy = EligibilityPolicy(windows: Self.tooWide, cooldownSeconds: 0)
+        let miami = Jurisdictions.floor(phone: "+13055550100", stated: nil)
+        let customer = EligibilityPolicy.Customer(
+            status: .active, phone: "+13055550100", timeZone: Self.newYork, lastCalledAt: nil,
+            jurisdictionHours: miami.hours)
+        // 07:30: the campaign's window (from 07:00) is open, the law's (from 08:00) is not.
+        let early = Self.local("2026-12-02 07:30:00", Self.newYork)
+        #expect(policy.reason(customer, now: early) == .jurisdictionHours)
+        #expect(policy.reason(customer, now: Self.local("2026-12-02 06:59:59", Self.newYork)) == .outsideWorkingHours)
+        #expect(policy.reason(customer, now: Self.local("2026-12-02 08:00:00", Self.newYork)) == nil)
+        #expect(policy.reason(customer, now: Self.local("2026-12-02 20:00:00", Self.newYork)) == .jurisdictionHours)
+        let verdict = policy.dialVerdict(
+            customer, attempt: 1, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: early)
+        #expect(verdict == .deferred(rule: "jurisdiction_hours", until: Self.local("2026-12-02 08:00:00", Self.newYork)))
+        // After 20:00 the next allowed instant is the next morning's 08:00.
+        let late = Self.local("2026-12-02 21:15:00", Self.newYork)
+        #expect(
+            policy.dialVerdict(customer, attempt: 2, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: late)
+                == .deferred(rule: "jurisdiction_hours", until: Self.local("2026-12-03 08:00:00", Self.newYork)))
+        // A campaign open only 21:00–23:00 never opens inside Florida's hours: refused, not deferred forever.
+        let evenings = EligibilityPolicy(
+            windows: CallingWindows(windows: [.init(isoWeekdays: Set(1...7), startSecond: 21 * 3600, endSecond: 23 * 3600)]),
+            cooldownSeconds: 0)
+        #expect(
+            evenings.dialVerdict(customer, attempt: 1, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: late)
+                == .refused(rule: "jurisdiction_hours"))
+        // A UK number has no floor: the campaign's 21:00–23:00 is its window.
+        var uk = customer
+        uk.phone = "+442079460001"
+        uk.jurisdictionHours = Jurisdictions.floor(phone: uk.phone, stated: nil).hours
+        #expect(uk.jurisdictionHours == nil)
+        #expect(evenings.reason(uk, now: late) == nil)
+    }
 }

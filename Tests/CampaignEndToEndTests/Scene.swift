@@ -108,7 +108,8 @@ final class Scene: @unchecked Sendable {
         var refs = ""
         csv.reserveCapacity(n * 64)
         for i in 0..<n {
-            csv += "e2e-\(i),Customer \(i),+1 (415) \(String(format: "%03d", 200 + i / 10000))-\(String(format: "%04d", i % 10000)),America/Los_Angeles,gold\n"
+            // UK numbers: no rule of the law's applies, so the scene does not depend on the hour.
+            csv += "e2e-\(i),Customer \(i),+44 (20) 7\(String(format: "%03d", 200 + i / 10000)) \(String(format: "%04d", i % 10000)),America/Los_Angeles,gold\n"
             refs += "e2e-\(i)\n"
         }
         csv += "broken,No Phone,,America/Los_Angeles,\n"

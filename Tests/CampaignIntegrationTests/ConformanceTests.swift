@@ -346,12 +346,12 @@ struct ConformanceTests {
     func deferredDialingMatchesTheSchema() async throws {
         try await CoordinatorHarness.run("openrpcdefer") { h in
             _ = try await TestFactory.jobs(h.store, count: 1)
-            // One minute a week, three days from today: outside it everywhere now.
+            // One minute a week, three days from today, at noon (inside the law's hours): outside it everywhere now.
             let day = (LocalTime(Date(), TimeZone(identifier: "UTC")!).isoWeekday + 2) % 7 + 1
             try await RawLineClient.with(socketPath: h.socketPath) { send, receive in
                 try await send(try Self.line(
                     id: 1, method: SetAutomation.name,
-                    params: ["workingDays": .array([.int(Int64(day))]), "workingHoursStart": "00:00", "workingHoursEnd": "00:01"]))
+                    params: ["workingDays": .array([.int(Int64(day))]), "workingHoursStart": "12:00", "workingHoursEnd": "12:01"]))
                 #expect(try Self.parse(try await receive())["result"] != nil)
                 try await send(try Self.line(
                     id: 2, method: AgentHello.name, params: ["agentId": "deferred", "capacity": 1, "version": "t"]))

@@ -39,6 +39,15 @@ private let dstZones = [
     "Pacific/Chatham", "America/St_Johns", "Australia/Lord_Howe", "Australia/Adelaide", "US/Pacific",
 ]
 
+/// NANP area codes of the law's rules and around them: Florida, Oklahoma, New York, Ontario,
+/// Quebec, toll-free (no region: US and Canada both), the Bahamas (a NANP country of no rule) and
+/// 555 (not assigned).
+private let nanpAreaCodes = ["305", "239", "405", "918", "212", "416", "514", "800", "242", "555"]
+
+/// Stated regions: the rules' own, subdivisions of the same countries without a rule, another
+/// country, a country alone.
+private let statedRegions = ["US-FL", "US-OK", "US-NY", "US", "CA", "CA-ON", "CA-QC", "MX", "GB-ENG"]
+
 /// Invalid (or almost valid) phones: upsert normalises nothing, so they reach the table as written.
 private let trickyPhones = [
     "", "+", "+0123456789", "+1234567", "+1234567890123456", "12125550100", "0012125550100", "+1 212 555 0100",
@@ -55,6 +64,9 @@ private struct CustomerRow {
     var status: String
     var phone: String
     var timezone: String
+    var region: String?
+    /// Whether the database has worked out its jurisdiction (NULL: judged by the strictest floor).
+    var jurisdictionKnown: Bool
     var lastCalledText: String?
     var lastCalledAt: Date?
     var hasOpenJob: Bool
@@ -62,6 +74,7 @@ private struct CustomerRow {
 
     var summary: String {
         "id=\(self.id) ref=\(self.ref) zone=\(self.timezone) status=\(self.status) phone=\(self.phone.debugDescription) "
+            + "region=\(self.region ?? "none") jurisdiction=\(self.jurisdictionKnown ? "known" : "NULL") "
             + "last_called_at=\(self.lastCalledText ?? "null") open=\(self.hasOpenJob) auto_dates=\(self.autoDates)"
     }
 }
@@ -184,8 +197,12 @@ struct EligibilityEquivalenceTests {
                 Int.random(in: 0..<100, using: &rng) < 75
                 ? .active : otherStatuses[Int.random(in: 0..<otherStatuses.count, using: &rng)]
             let phone: String
-            if Int.random(in: 0..<100, using: &rng) < 8 {
+            let kind = Int.random(in: 0..<100, using: &rng)
+            if kind < 8 {
                 phone = trickyPhones[Int.random(in: 0..<trickyPhones.count, using: &rng)]
+            } else if kind < 50 {
+                phone = "+1" + nanpAreaCodes[Int.random(in: 0..<nanpAreaCodes.count, using: &rng)]
+                    + String((0..<7).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
             } else {
                 let n = Int.random(in: 8...15, using: &rng)
                 phone =
@@ -195,11 +212,15 @@ struct EligibilityEquivalenceTests {
             customers.append(
                 ValidCustomer(
                     externalRef: String(format: "e-%05d", i), name: "Customer \(i)", phone: phone,
-                    timezone: equivalenceZones[i % equivalenceZones.count], status: status, attributesJSON: nil))
+                    timezone: equivalenceZones[i % equivalenceZones.count], status: status, attributesJSON: nil,
+                    region: Int.random(in: 0..<100, using: &rng) < 25
+                        ? statedRegions[Int.random(in: 0..<statedRegions.count, using: &rng)] : nil))
         }
         for start in stride(from: 0, to: count, by: 10_000) {
             _ = try await store.upsertCustomers(Array(customers[start..<min(start + 10_000, count)]))
         }
+        // Some rows as an older coordinator would have written them: no jurisdiction worked out.
+        _ = try db.connect().query(unsafeSQL: "UPDATE campaign.customers SET jurisdiction = NULL WHERE id % 29 = 0")
 
         // Jobs: an "open" candidate for about 35 %, an automatic (dated) one for about 30 %; their
         // statuses are then spread over all five, so "has an open job" and "has a dated job" vary
@@ -288,7 +309,8 @@ struct EligibilityEquivalenceTests {
     private static func readBack(_ db: TestDatabase) throws -> [CustomerRow] {
         let rows = try db.connect().query(unsafeSQL: 
             """
-            SELECT c.id, c.external_ref, c.status::text AS status, c.phone, c.timezone,
+            SELECT c.id, c.external_ref, c.status::text AS status, c.phone, c.timezone, c.region,
+                   c.jurisdiction IS NOT NULL AS jurisdiction_known,
                    extract(epoch FROM c.last_called_at)::text AS last_called,
                    EXISTS (SELECT 1 FROM campaign.campaign_jobs j
                            WHERE j.customer_id = c.id AND j.status IN ('QUEUED', 'ACTIVE')) AS open,
@@ -300,7 +322,8 @@ struct EligibilityEquivalenceTests {
             let last = r["last_called"]
             return CustomerRow(
                 id: try r.int64("id"), ref: try r.string("external_ref"), status: try r.string("status"),
-                phone: try r.string("phone"), timezone: try r.string("timezone"), lastCalledText: last,
+                phone: try r.string("phone"), timezone: try r.string("timezone"), region: r["region"],
+                jurisdictionKnown: r.bool("jurisdiction_known"), lastCalledText: last,
                 lastCalledAt: last.map { Date(timeIntervalSince1970: Double($0)!) }, hasOpenJob: r.bool("open"),
                 autoDates: r["auto_dates"].map { $0.split(separator: ",").map(String.init) } ?? [])
         }
@@ -316,7 +339,10 @@ struct EligibilityEquivalenceTests {
         }
         let customer = EligibilityPolicy.Customer(
             status: status, phone: row.phone, timeZone: zone, lastCalledAt: row.lastCalledAt,
-            hasOpenJob: row.hasOpenJob, hasTodaysJob: row.autoDates.contains(campaignDate))
+            hasOpenJob: row.hasOpenJob, hasTodaysJob: row.autoDates.contains(campaignDate),
+            jurisdictionHours: (row.jurisdictionKnown
+                ? Jurisdictions.floor(phone: row.phone, stated: row.region)
+                : Jurisdictions.floor(regions: Jurisdictions.rules.map(\.region))).hours)
         return .reason(policy.reason(customer, now: at)?.rawValue)
     }
 
@@ -370,6 +396,16 @@ struct EligibilityEquivalenceTests {
         out.append(("18:00 New York Friday", epoch("2026-06-19T22:00:00Z")))
         out.append(("22:00 Pago Pago Saturday", epoch("2026-06-21T09:00:00Z")))
         out.append(("08:45 Lord Howe Monday", epoch("2026-06-14T22:15:00Z")))
+        // The law's boundaries on a customer's clock (New York, St John's, Honolulu, Tokyo...):
+        // 08:00, 09:00, 10:00, 18:00, 20:00, 21:00, 21:30 in New York, on a weekday and a Sunday.
+        for (day, offsetHours) in [("2026-06-16", 4), ("2026-06-21", 4)] {
+            for local in ["08:00", "09:00", "10:00", "18:00", "20:00", "21:00", "21:30"] {
+                let parts = local.split(separator: ":").map { Int($0)! }
+                let t = epoch("\(day)T00:00:00Z").addingTimeInterval(Double((parts[0] + offsetHours) * 3600 + parts[1] * 60))
+                near("\(local) New York \(day)", t, maxSeconds: 1, side: Bool.random(using: &rng) ? 1 : -1)
+                out.append(("exactly \(local) New York \(day)", t))
+            }
+        }
         // Random ones in 2025–2027.
         let from = epoch("2025-01-01T00:00:00Z").timeIntervalSince1970
         for _ in 0..<12 {

@@ -19,5 +19,6 @@ public struct Migration: Sendable {
         Migration0010CallLogTime.migration,
         Migration0011JobEvents.migration,
         Migration0012Retention.migration,
+        Migration0013Jurisdictions.migration,
     ]
 }
