@@ -97,6 +97,7 @@ extension AutomationSettings {
                     ?? CallingWindows(WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5))),
                 cooldownSeconds: self.cooldownMinutes * 60),
             dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
-            weight: weight, retry: self.retryPolicy, schedule: self.retrySchedule ?? RetrySchedule())
+            weight: weight, retry: self.retryPolicy, schedule: self.retrySchedule ?? RetrySchedule(),
+            numberCap: self.numberCap)
     }
 }

@@ -96,6 +96,10 @@ public struct EligibilityPolicy: Sendable, Equatable {
         case jurisdictionHours = "jurisdiction_hours"
         /// The customer was called less than the cooldown ago.
         case cooldown = "cooldown"
+        /// The customer's number has had as many calls as its caps allow (the law's calls per
+        /// 24 hours where the customer is, the campaign's own per 24 hours and per local day),
+        /// counted over every job, retry, customer and campaign that called it.
+        case numberFrequency = "number_frequency"
         /// The customer already has a QUEUED or ACTIVE job.
         case openJob = "open_job"
         /// The customer already has today's automatic job (idempotency per local date).
@@ -114,12 +118,16 @@ public struct EligibilityPolicy: Sendable, Equatable {
         public var hasTodaysJob: Bool
         /// The hours the law allows where the customer is (``JurisdictionFloor/hours``; nil: no rule).
         public var jurisdictionHours: CallingWindows?
+        /// The first instant the number's call caps allow one more call
+        /// (``NumberFrequencyCap/nextAllowed(after:calls:in:)``; nil: no cap applies).
+        public var numberFreeAt: Date?
 
         public init(
             status: CustomerStatus, phone: String, timeZone: TimeZone, lastCalledAt: Date?, hasOpenJob: Bool = false,
-            hasTodaysJob: Bool = false, jurisdictionHours: CallingWindows? = nil
+            hasTodaysJob: Bool = false, jurisdictionHours: CallingWindows? = nil, numberFreeAt: Date? = nil
         ) {
             self.jurisdictionHours = jurisdictionHours
+            self.numberFreeAt = numberFreeAt
             self.status = status
             self.phone = phone
             self.timeZone = timeZone
@@ -159,6 +167,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
         if let last = c.lastCalledAt?.roundedToMicroseconds, now.timeIntervalSince(last) < Double(self.cooldownSeconds) {
             return .cooldown
         }
+        if let free = c.numberFreeAt, free > now { return .numberFrequency }
         if c.hasOpenJob { return .openJob }
         if c.hasTodaysJob { return .alreadyEnqueuedToday }
         return nil
@@ -171,9 +180,10 @@ public struct EligibilityPolicy: Sendable, Equatable {
     /// `campaignTimeZone`).
     ///
     /// A rule that will not change by waiting (not active, invalid phone) refuses: the job is
-    /// SKIPPED. One that waiting satisfies — outside the working hours, the cooldown, today's
-    /// cap — defers: the job waits until the first instant at which all three pass (the
-    /// cooldown's end, the next campaign day when the cap is spent, then the next opening of the
+    /// SKIPPED. One that waiting satisfies — outside the working hours, the cooldown, the number's
+    /// call caps, today's cap — defers: the job waits until the first instant at which all pass
+    /// (the cooldown's end, the number's next free instant, the next campaign day when the cap is
+    /// spent, then the next opening of the
     /// working hours, narrowed to the law's, on the customer's wall clock), with the first failing
     /// rule as the reason. Working hours that never open refuse as `outside_working_hours`; hours
     /// that open only where the law does not allow a call refuse as `jurisdiction_hours`.
@@ -193,6 +203,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
         if let last = c.lastCalledAt?.roundedToMicroseconds {
             earliest = max(earliest, last.addingTimeInterval(Double(self.cooldownSeconds)))
         }
+        if let free = c.numberFreeAt { earliest = max(earliest, free) }
         if capSpent {
             let today = LocalTime(now, campaignTimeZone).day
             earliest = max(earliest, LocalTime.instant(localSeconds: (today + 1) * 86_400, in: campaignTimeZone))

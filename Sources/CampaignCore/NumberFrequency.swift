@@ -29,33 +29,36 @@ public struct NumberFrequencyCap: Sendable, Equatable {
     /// until the oldest `k - c + 1` of them are more than 24 hours old. Daily: with the cap
     /// reached on today's local date, the next call waits until the next local midnight.
     public func nextAllowed(after now: Date, calls: [Date], in timeZone: TimeZone) -> Date {
-        let sorted = calls.sorted()
-        var t = now
+        // Whole microseconds (PostgreSQL's resolution), so a call exactly 24 hours back is
+        // outside the window here as it is there, whatever the doubles' rounding.
+        func us(_ d: Date) -> Int64 { Int64((d.timeIntervalSinceReferenceDate * 1_000_000).rounded()) }
+        func date(_ us: Int64) -> Date { Date(timeIntervalSinceReferenceDate: Double(us) / 1_000_000) }
+        let sorted = calls.map(us).sorted()
+        let day: Int64 = 86_400_000_000
+        var t = us(now)
         // Each step moves `t` forward to where one cap is met; at most a few rounds settle both.
         for _ in 0..<8 {
             var next = t
             if let cap = self.per24h {
-                let inWindow = sorted.filter { $0 > t.addingTimeInterval(-86_400) && $0 <= t }
                 if cap <= 0 { return .distantFuture }
+                let inWindow = sorted.filter { $0 > t - day && $0 <= t }
                 if inWindow.count >= cap {
                     // The call that must leave the window: then the count is cap - 1.
-                    next = max(next, inWindow[inWindow.count - cap].addingTimeInterval(86_400).nextMicrosecond)
+                    next = max(next, inWindow[inWindow.count - cap] + day)
                 }
             }
             if let cap = self.perLocalDay {
                 if cap <= 0 { return .distantFuture }
-                let today = LocalTime(t, timeZone).day
-                let onDay = sorted.filter { $0 <= t && LocalTime($0, timeZone).day == today }.count
-                if onDay >= cap { next = max(next, LocalTime.instant(localSeconds: (today + 1) * 86_400, in: timeZone)) }
+                let today = LocalTime(date(t), timeZone).day
+                let onDay = sorted.filter { $0 <= t && LocalTime(date($0), timeZone).day == today }.count
+                if onDay >= cap {
+                    next = max(next, us(LocalTime.instant(localSeconds: (today + 1) * 86_400, in: timeZone)))
+                }
             }
-            if next == t { return t }
+            if next == t { return t == us(now) ? now : date(t) }
             t = next
         }
-        return t
+        return date(t)
     }
 }
 
-extension Date {
-    /// One microsecond later (PostgreSQL's resolution): the first instant after this one.
-    var nextMicrosecond: Date { self.addingTimeInterval(0.000_001) }
-}

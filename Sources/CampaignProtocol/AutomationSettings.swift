@@ -26,6 +26,13 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var dailyCap: Int = 1000
     /// Minutes that must pass after a customer's last call before a new job calls them.
     public var cooldownMinutes: Int = 1440
+    /// Calls to one phone number in any 24 hours, at most, counted over every job, retry,
+    /// customer and campaign (0: no cap of the campaign's own). It can only lower the law's cap
+    /// where the customer is (3 in Florida and Oklahoma), which applies whatever this says.
+    public var maxCallsPerNumberPer24h: Int = 0
+    /// Calls to one phone number on one date of the customer's clock, at most, counted the same
+    /// way (0: no cap).
+    public var maxCallsPerNumberPerDay: Int = 0
     public var maxAttempts: Int = 3
     public var retryBaseMs: Int = 60_000
     public var retryFactor: Double = 2
@@ -60,6 +67,14 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
 
     public var retryPolicy: RetryPolicy {
         RetryPolicy(baseMs: self.retryBaseMs, factor: self.retryFactor, capMs: self.retryCapMs)
+    }
+
+    /// The campaign's own caps of calls per number (``NumberFrequencyCap``; the law's is added
+    /// per customer).
+    public var numberCap: NumberFrequencyCap {
+        NumberFrequencyCap(
+            per24h: self.maxCallsPerNumberPer24h > 0 ? self.maxCallsPerNumberPer24h : nil,
+            perLocalDay: self.maxCallsPerNumberPerDay > 0 ? self.maxCallsPerNumberPerDay : nil)
     }
 
     /// The retries by outcome (nil when a field is invalid).
@@ -136,6 +151,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         }
         if !(0...10_000_000).contains(self.dailyCap) { p.append("dailyCap must be 0…10000000") }
         if !(0...525_600).contains(self.cooldownMinutes) { p.append("cooldownMinutes must be 0…525600") }
+        if !(0...100).contains(self.maxCallsPerNumberPer24h) { p.append("maxCallsPerNumberPer24h must be 0…100 (0: none)") }
+        if !(0...100).contains(self.maxCallsPerNumberPerDay) { p.append("maxCallsPerNumberPerDay must be 0…100 (0: none)") }
         if !(1...86_400_000).contains(self.retryBaseMs) { p.append("retryBaseMs must be 1…86400000") }
         if !(self.retryFactor >= 1 && self.retryFactor <= 10) { p.append("retryFactor must be 1…10") }
         if !(1...604_800_000).contains(self.retryCapMs) { p.append("retryCapMs must be 1…604800000") }
@@ -164,7 +181,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
-        case cooldownMinutes
+        case cooldownMinutes, maxCallsPerNumberPer24h, maxCallsPerNumberPerDay
         case maxAttempts, retryBaseMs, retryFactor, retryCapMs, retry, leaseSeconds, autoRunIntervalSeconds
         case maxConcurrentCalls, callsPerSecond, retention
     }
@@ -203,6 +220,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.blackoutDates = try v(.blackoutDates, d.blackoutDates)
         self.dailyCap = try v(.dailyCap, d.dailyCap)
         self.cooldownMinutes = try v(.cooldownMinutes, d.cooldownMinutes)
+        self.maxCallsPerNumberPer24h = try v(.maxCallsPerNumberPer24h, d.maxCallsPerNumberPer24h)
+        self.maxCallsPerNumberPerDay = try v(.maxCallsPerNumberPerDay, d.maxCallsPerNumberPerDay)
         self.maxAttempts = try v(.maxAttempts, d.maxAttempts)
         self.retryBaseMs = try v(.retryBaseMs, d.retryBaseMs)
         self.retryFactor = try v(.retryFactor, d.retryFactor)

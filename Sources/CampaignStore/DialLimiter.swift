@@ -16,6 +16,10 @@ struct DialLimiter {
     let zones: [Int64: TimeZone]
     /// The law's floors of the batch's customers.
     private var floors = Jurisdictions.FloorCache()
+    /// Call starts admitted in this batch, by number (they count for the batch's later jobs, and
+    /// are recorded with the batch).
+    private(set) var numberStarts: [(phone: String, campaignId: Int64)] = []
+    private var batchCallsByNumber: [String: Int] = [:]
     /// Call starts admitted in this batch, per campaign.
     private(set) var started: [Int64: Int] = [:]
 
@@ -53,6 +57,7 @@ struct DialLimiter {
     func record(customers: [Int64], in pipeline: inout Pipeline) throws {
         guard !customers.isEmpty else { return }
         try pipeline.add(SQL.CustomersMarkCalled(customerIds: customers))
+        if !self.numberStarts.isEmpty { try pipeline.add(SQL.NumberCallsAdd(atEpoch: self.nowEpoch, starts: self.numberStarts)) }
         try pipeline.add(SQL.DialCountersAdd(
             atEpoch: self.nowEpoch, counts: self.started.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
     }
@@ -71,14 +76,27 @@ struct DialLimiter {
             return .deferred(rule: "campaign_not_loaded", until: self.now.addingTimeInterval(5))
         }
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
+        let floor = self.floors.floor(phone: job.phone, stated: job.region)
         let customer = EligibilityPolicy.Customer(
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) },
-            jurisdictionHours: self.floors.floor(phone: job.phone, stated: job.region).hours)
+            jurisdictionHours: floor.hours, numberFreeAt: self.numberFreeAt(job, legalCap: floor.callsPer24h, campaign, tz))
         return campaign.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade,
             callsToday: self.campaigns[job.campaignId]?.callsToday ?? 0, dailyCap: campaign.dailyCap,
             campaignTimeZone: campaignZone, now: self.now)
+    }
+
+    /// The first instant the number's caps (the law's and the campaign's) allow one more call,
+    /// counting its calls before this batch and those this batch admitted; nil when no cap applies.
+    private func numberFreeAt(_ job: LockedJob, legalCap: Int?, _ campaign: CampaignRules, _ tz: TimeZone) -> Date? {
+        let cap = NumberFrequencyCap.combined(
+            legal: legalCap, operator: campaign.numberCap.per24h, perLocalDay: campaign.numberCap.perLocalDay)
+        guard cap != .none else { return nil }
+        let now = self.now.flooredToMicroseconds
+        var calls = job.numberCalls.map { Date(timeIntervalSince1970: $0) }
+        calls += repeatElement(now, count: self.batchCallsByNumber[job.phone] ?? 0)
+        return cap.nextAllowed(after: now, calls: calls, in: tz)
     }
 
     /// Whether the campaign's own limit leaves room for a call now.
@@ -89,13 +107,17 @@ struct DialLimiter {
     /// Whether the provider's limits leave room for a call now.
     var providerHasRoom: Bool { self.provider.slack > 0 }
 
-    /// Takes one call slot of the campaign and of the provider; nil when admitted, else how long
-    /// to wait (ms).
-    mutating func admit(campaign: Int64) -> Int? {
+    /// Takes one call slot of the campaign and of the provider for a call to `phone`; nil when
+    /// admitted (and counted for the number), else how long to wait (ms).
+    mutating func admit(campaign: Int64, phone: String) -> Int? {
         guard var c = self.campaigns[campaign] else { return 1000 }
         let wait = c.admit(under: &self.provider)
         self.campaigns[campaign] = c
-        if wait == nil { self.started[campaign, default: 0] += 1 }
+        if wait == nil {
+            self.started[campaign, default: 0] += 1
+            self.numberStarts.append((phone, campaign))
+            self.batchCallsByNumber[phone, default: 0] += 1
+        }
         return wait
     }
 }

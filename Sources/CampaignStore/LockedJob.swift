@@ -12,6 +12,9 @@ struct LockedJob {
     var timezone: String
     /// The customer's stated region (ISO 3166-2), one half of its jurisdiction.
     var region: String?
+    /// The starts of the calls to the customer's number in the last three days (seconds since
+    /// 1970, oldest first), when the statement read them (a pre-dial check).
+    var numberCalls: [Double] = []
     var lastCalledEpoch: Double?
     var machine: JobStateMachine
     var reason: String?
@@ -97,6 +100,7 @@ extension LockedJob {
             reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
             attributes: r["attributes"])
         self.region = r["region"]
+        if let calls = r["number_calls"] { self.numberCalls = calls.split(separator: ",").compactMap { Double($0) } }
         if let campaign = r.optionalInt("campaign_id") { self.campaignId = Int64(campaign) }
         self.dueForSeconds = r["due_for_s"].flatMap(Double.init)
         switch r["campaign_gate"] {

@@ -39,7 +39,7 @@ extension PostgresJobStore {
             var locking = Pipeline()
             try locking.add(SQL.ForceGenericPlans())
             let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
-            let dueSlot = try locking.add(SQL.JobsLockDue(limit: wanted, campaignIds: rules.campaignIds))
+            let dueSlot = try locking.add(SQL.JobsLockDue(limit: wanted, campaignIds: rules.campaignIds, numberCalls: dialing))
             let locked = try conn.pipeline(locking)
             var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
             var due: [Int64: ArraySlice<LockedJob>] = [:]
@@ -70,7 +70,7 @@ extension PostgresJobStore {
                     var write = LeaseWrite(id: job.id, owner: request.owner, token: token)
                     if request.dial {
                         let event = JobStateMachine.Event.dialingRequested(token: token, verdict: limits!.verdict(for: job))
-                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: campaign) {
+                        if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: campaign, phone: job.phone) {
                             // Over the provider's limit: this job and the rest stay QUEUED for now.
                             facts.providerLimitWaits += 1
                             answers[i].retryAfterMs = wait

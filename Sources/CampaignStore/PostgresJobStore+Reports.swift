@@ -58,7 +58,7 @@ extension PostgresJobStore {
                     let verdict = limits!.verdict(for: job)
                     event = .dialingRequested(token: request.leaseToken, verdict: verdict)
                     // Allowed by the rules but over a provider limit: the agent waits and asks again.
-                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: job.campaignId) {
+                    if job.machine.decide(event) == .transition(.startDialing), let wait = limits!.admit(campaign: job.campaignId, phone: job.phone) {
                         facts.providerLimitWaits += 1
                         outcomes.append(.dialing(DialingJob.Result(
                             allowed: false, idempotencyKey: nil, rule: nil, status: .active, retryAfterMs: wait)))

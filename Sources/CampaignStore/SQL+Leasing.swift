@@ -26,7 +26,8 @@ extension SQL {
         j.last_report,
         c.status AS customer_status, c.phone, c.timezone, c.region,
         extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
-        j.reason, c.external_ref, c.name, c.attributes, j.campaign_id, \(campaignGate)
+        j.reason, c.external_ref, c.name, c.attributes, j.campaign_id, \(campaignGate),
+        \(numberCallsOfCustomer) AS number_calls
         """
 
     /// The tables of ``lockedJobColumns``.
@@ -69,7 +70,9 @@ extension SQL {
                        x.priority, x.run_at,
                        c.status AS customer_status, c.phone, c.timezone, c.region,
                        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
-                       c.external_ref, c.name, c.attributes
+                       c.external_ref, c.name, c.attributes,
+                       -- The number's calls, for a pre-dial check only (a probe of an index per row).
+                       CASE WHEN $number_calls::bool THEN \(numberCallsOfCustomer) END AS number_calls
                 FROM campaign.campaign_jobs x JOIN campaign.customers c ON c.id = x.customer_id
                 WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
                 ORDER BY x.priority DESC, x.run_at, x.id
@@ -82,10 +85,13 @@ extension SQL {
             """)
         var limit: Int
         var campaignIds: [Int64]
+        /// Whether the rows are for a pre-dial check (with each number's calls).
+        var numberCalls = false
 
         func bind(_ b: inout Bindings) {
             b.bind("limit", self.limit)
             b.bind("campaign_ids", array: self.campaignIds)
+            b.bind("number_calls", self.numberCalls)
         }
     }
 

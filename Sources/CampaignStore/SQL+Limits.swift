@@ -111,8 +111,37 @@ extension SQL {
         }
     }
 
-    /// Forgets the quarter-hour counters older than `days` days (the cap only looks at today) and
-    /// the 100 ms counters older than ten minutes (the rate window is at most 100 s); answers
+    /// Records call starts by number at the batch's instant `at_epoch` (from ``DialCounters``):
+    /// what the caps of calls per number count (``NumberFrequencyCap``).
+    struct NumberCallsAdd: Statement {
+        static let sql = StatementSQL(
+            "number_calls_add",
+            """
+            INSERT INTO campaign.number_calls (phone, at, campaign_id)
+            SELECT u.phone, to_timestamp($at_epoch::float8), u.campaign_id
+            FROM unnest($phones::text[], $campaign_ids::bigint[]) AS u(phone, campaign_id)
+            """)
+        var atEpoch: String
+        var starts: [(phone: String, campaignId: Int64)]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("at_epoch", self.atEpoch)
+            b.bind("phones", array: self.starts.map(\.phone))
+            b.bind("campaign_ids", array: self.starts.map(\.campaignId))
+        }
+    }
+
+    /// The call starts of one job's number (seconds since 1970, comma-separated, oldest first;
+    /// NULL: none) in the three days ``Migration0014NumberCalls`` keeps: a column of the
+    /// statements that lock jobs for a pre-dial check, read under ``DialLimitsLock``.
+    static let numberCallsOfCustomer = """
+        (SELECT string_agg(extract(epoch FROM n.at)::text, ',' ORDER BY n.at) FROM campaign.number_calls n
+          WHERE n.phone = c.phone AND n.at > now() - interval '3 days')
+        """
+
+    /// Forgets the quarter-hour counters older than `days` days (the cap only looks at today),
+    /// the 100 ms counters older than ten minutes (the rate window is at most 100 s) and the call
+    /// starts by number older than three days (the number caps look back 24 hours or a local day); answers
     /// the number of counter rows removed.
     struct DialCountersPrune: Statement {
         static let sql = StatementSQL(
@@ -120,8 +149,9 @@ extension SQL {
             """
             WITH q AS (DELETE FROM campaign.dial_counts_quarter WHERE bucket < now() - make_interval(days => $days::int)
                        RETURNING 1),
-                 k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes' RETURNING 1)
-            SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM k) AS n
+                 k AS (DELETE FROM campaign.dial_counts_tick WHERE bucket < now() - interval '10 minutes' RETURNING 1),
+                 c AS (DELETE FROM campaign.number_calls WHERE at < now() - interval '3 days' RETURNING 1)
+            SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM k) + (SELECT count(*) FROM c) AS n
             """)
         var days: Int
         func bind(_ b: inout Bindings) { b.bind("days", self.days) }
@@ -159,6 +189,9 @@ extension SQL {
             })
             b.bind("cooldown_minutes", self.settings.cooldownMinutes)
             b.bind("strictest_jurisdiction", Jurisdictions.strictestKey)
+            let numberCap = self.settings.numberCap
+            b.bind("number_per_24h", numberCap.per24h)
+            b.bind("number_per_day", numberCap.perLocalDay)
             b.bind("campaign_id", self.campaignId)
             b.bind("members_only", self.membersOnly)
         }
@@ -185,13 +218,19 @@ extension SQL {
                campaign.eligibility_reason_j(
                    c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
                    t.customer_id IS NOT NULL, at.t, $starts::int[], $ends::int[], $masks::int[],
-                   $blackout::date[], f.starts, f.ends, f.masks, false, false, false,
+                   $blackout::date[], f.starts, f.ends, f.masks, false, false,
+                   campaign.number_capped(
+                       nc.calls, at.t, c.timezone, least(f.calls_per_24h, $number_per_24h::int), $number_per_day::int),
                    $cooldown_minutes::int) AS reason
         FROM campaign.customers c
         CROSS JOIN at
         -- The law's floor (none for a customer no rule applies to; the strictest for one whose
         -- jurisdiction is not worked out yet).
         LEFT JOIN campaign.jurisdiction_floors f ON f.jurisdiction = coalesce(c.jurisdiction, $strictest_jurisdiction)
+        -- Each number's calls of the last three days (the caps of calls per number count them).
+        LEFT JOIN (SELECT n.phone, array_agg(n.at) AS calls FROM campaign.number_calls n, at
+                   WHERE n.at > at.t - interval '3 days' AND n.at <= at.t GROUP BY n.phone) nc
+            ON nc.phone = c.phone
         LEFT JOIN (SELECT DISTINCT customer_id FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE')) o
             ON o.customer_id = c.id
         LEFT JOIN (SELECT j.customer_id FROM campaign.campaign_jobs j, day

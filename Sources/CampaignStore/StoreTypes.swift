@@ -89,11 +89,14 @@ public struct CampaignRules: Sendable, Equatable {
     public var retry: RetryPolicy?
     /// Its retries by call outcome (outcomes not named back off by `retry`).
     public var schedule: RetrySchedule
+    /// Its own caps of calls per number (the law's is added per customer).
+    public var numberCap: NumberFrequencyCap
 
     public init(
         policy: EligibilityPolicy, dailyCap: Int, timezone: String, maxConcurrentCalls: Int, weight: Int = 10,
-        retry: RetryPolicy? = nil, schedule: RetrySchedule = RetrySchedule()
+        retry: RetryPolicy? = nil, schedule: RetrySchedule = RetrySchedule(), numberCap: NumberFrequencyCap = .none
     ) {
+        self.numberCap = numberCap
         self.schedule = schedule
         self.policy = policy
         self.dailyCap = dailyCap

@@ -371,7 +371,7 @@ struct EligibilityPolicyRuleTests {
     func reasonNames() {
         #expect(
             EligibilityPolicy.Reason.allCases.map(\.rawValue) == [
-                "not_active", "invalid_phone", "outside_working_hours", "jurisdiction_hours", "cooldown", "open_job",
+                "not_active", "invalid_phone", "outside_working_hours", "jurisdiction_hours", "cooldown", "number_frequency", "open_job",
                 "already_enqueued_today",
                 "daily_cap",
             ])

@@ -23,8 +23,12 @@ struct NumberFrequencyTests {
         let cap = NumberFrequencyCap(per24h: 3)
         let calls = [Self.hours(0), Self.hours(1), Self.hours(2)]
         let next = cap.nextAllowed(after: Self.hours(3), calls: calls, in: Self.newYork)
-        #expect(abs(next.timeIntervalSince(Self.hours(24))) < 0.001)
-        #expect(next > Self.hours(24))
+        // Exactly a day after the first: the window is the 24 hours up to now, the first start
+        // not included (as PostgreSQL counts it, `at > now - 24 h`).
+        #expect(abs(next.timeIntervalSince(Self.hours(24))) < 0.000_001)
+        // A microsecond before, the first is still in the window: the answer is still that instant.
+        let justBefore = Self.hours(24).addingTimeInterval(-0.000_001)
+        #expect(abs(cap.nextAllowed(after: justBefore, calls: calls, in: Self.newYork).timeIntervalSince(Self.hours(24))) < 0.000_000_5)
         // Past it: at once.
         let later = Self.hours(24.5)
         #expect(cap.nextAllowed(after: later, calls: calls, in: Self.newYork) == later)
@@ -79,5 +83,35 @@ struct NumberFrequencyTests {
             if next > now, within(cap, calls, at: next.addingTimeInterval(-0.001)) { failures.append("#\(i): \(next) not the first") }
         }
         #expect(failures.isEmpty, "\(failures.prefix(5))")
+    }
+
+    @Test func thePolicyDefersACallOverTheCapUntilTheNumberIsFreeAndTheWindowOpen() {
+        let local = { (text: String) in JurisdictionTests.local(text, Self.newYork) }
+        let policy = EligibilityPolicy(
+            windows: CallingWindows(windows: [.init(isoWeekdays: Set(1...7), startSecond: 9 * 3600, endSecond: 17 * 3600)]),
+            cooldownSeconds: 0)
+        let cap = NumberFrequencyCap.combined(legal: 3, operator: nil)
+        func customer(_ calls: [String], now: Date) -> EligibilityPolicy.Customer {
+            EligibilityPolicy.Customer(
+                status: .active, phone: "+13055550100", timeZone: Self.newYork, lastCalledAt: nil,
+                numberFreeAt: cap.nextAllowed(after: now, calls: calls.map(local), in: Self.newYork))
+        }
+        // Three calls on Wednesday 10:00, 11:00, 12:00: at 13:00 the fourth waits until Thursday 10:00.
+        let one = local("2026-12-02 13:00:00")
+        let c = customer(["2026-12-02 10:00:00", "2026-12-02 11:00:00", "2026-12-02 12:00:00"], now: one)
+        #expect(policy.reason(c, now: one) == .numberFrequency)
+        #expect(
+            policy.dialVerdict(c, attempt: 2, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: one)
+                == .deferred(rule: "number_frequency", until: local("2026-12-03 10:00:00")))
+        // Calls another campaign made at 07:00–08:00: free at 07:00 Thursday, before this
+        // campaign's window, which opens at 09:00.
+        let early = customer(["2026-12-02 07:00:00", "2026-12-02 07:30:00", "2026-12-02 08:00:00"], now: one)
+        #expect(
+            policy.dialVerdict(early, attempt: 1, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: one)
+                == .deferred(rule: "number_frequency", until: local("2026-12-03 09:00:00")))
+        // Two calls: under the cap, allowed.
+        let two = customer(["2026-12-02 10:00:00", "2026-12-02 11:00:00"], now: one)
+        #expect(policy.reason(two, now: one) == nil)
+        #expect(policy.dialVerdict(two, attempt: 1, callsToday: 0, dailyCap: 100, campaignTimeZone: Self.newYork, now: one) == .allowed)
     }
 }

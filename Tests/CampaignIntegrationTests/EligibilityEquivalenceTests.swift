@@ -71,6 +71,8 @@ private struct CustomerRow {
     var lastCalledAt: Date?
     var hasOpenJob: Bool
     var autoDates: [String]
+    /// The starts of the calls to its number (any customer's, any campaign's).
+    var numberCalls: [Date] = []
 
     var summary: String {
         "id=\(self.id) ref=\(self.ref) zone=\(self.timezone) status=\(self.status) phone=\(self.phone.debugDescription) "
@@ -98,10 +100,12 @@ private struct Variant {
 
     init(
         _ label: String, tz: String, start: String, end: String, days: [Int], cooldown: Int,
-        windows: [WindowSetting] = [], blackout: [String] = []
+        windows: [WindowSetting] = [], blackout: [String] = [], numberPer24h: Int = 0, numberPerDay: Int = 0
     ) {
         self.label = label
         var s = AutomationSettings()
+        s.maxCallsPerNumberPer24h = numberPer24h
+        s.maxCallsPerNumberPerDay = numberPerDay
         s.timezone = tz
         s.workingHoursStart = start
         s.workingHoursEnd = end
@@ -124,8 +128,11 @@ private let variants: [Variant] = [
         "9-18 Mon-Fri, cooldown 1440, campaign UTC", tz: "UTC", start: "09:00", end: "18:00", days: [1, 2, 3, 4, 5],
         cooldown: 1440),
     Variant(
-        "00-24 every day, cooldown 0, campaign Kiritimati", tz: "Pacific/Kiritimati", start: "00:00", end: "24:00",
-        days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0),
+        "00-24 every day, cooldown 0, 2 calls per number per 24 h, campaign Kiritimati", tz: "Pacific/Kiritimati",
+        start: "00:00", end: "24:00", days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0, numberPer24h: 2),
+    Variant(
+        "00-24 every day, cooldown 0, 1 call per number per local day, campaign UTC", tz: "UTC",
+        start: "00:00", end: "24:00", days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0, numberPerDay: 1),
     Variant(
         "22-24 weekends, cooldown 60, campaign Pago Pago", tz: "Pacific/Pago_Pago", start: "22:00", end: "24:00",
         days: [6, 7], cooldown: 60),
@@ -198,7 +205,10 @@ struct EligibilityEquivalenceTests {
                 ? .active : otherStatuses[Int.random(in: 0..<otherStatuses.count, using: &rng)]
             let phone: String
             let kind = Int.random(in: 0..<100, using: &rng)
-            if kind < 8 {
+            if kind < 10, !customers.isEmpty {
+                // A number another customer has too (the caps count the number, not the customer).
+                phone = customers[Int.random(in: 0..<customers.count, using: &rng)].phone
+            } else if kind < 18 {
                 phone = trickyPhones[Int.random(in: 0..<trickyPhones.count, using: &rng)]
             } else if kind < 50 {
                 phone = "+1" + nanpAreaCodes[Int.random(in: 0..<nanpAreaCodes.count, using: &rng)]
@@ -303,6 +313,35 @@ struct EligibilityEquivalenceTests {
             SET last_called_at = to_timestamp($1::float8) - make_interval(secs => v.ago::float8)
             FROM unnest($2::bigint[], $3::text[]) AS v(id, ago) WHERE c.id = v.id
             """, [atText, PGArray.encode(customerIds), PGArray.encode(ago)])
+        // Calls to about half of the numbers, relative to `at`: exactly 24 hours back and a
+        // microsecond either side, anywhere in the last three days, an hour ahead (not counted
+        // yet); one to five of them, so caps of 1, 2 and 3 are met and missed.
+        let phones = try conn.query(unsafeSQL: "SELECT DISTINCT phone FROM campaign.customers ORDER BY phone").all.map {
+            try $0.string("phone")
+        }
+        var callPhones: [String] = []
+        var callAgo: [String] = []
+        for phone in phones where Bool.random(using: &rng) {
+            for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                let ago: Double
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0: ago = 86_400
+                case 1: ago = 86_400 - 0.000001
+                case 2: ago = 86_400 + 0.000001
+                case 3: ago = -3600
+                default: ago = Double(Int.random(in: 0...259_000_000_000, using: &rng)) / 1_000_000
+                }
+                callPhones.append(phone)
+                callAgo.append(String(format: "%.6f", ago))
+            }
+        }
+        try conn.query(unsafeSQL: "DELETE FROM campaign.number_calls")
+        try conn.query(unsafeSQL: 
+            """
+            INSERT INTO campaign.number_calls (phone, at, campaign_id)
+            SELECT v.phone, to_timestamp($1::float8) - make_interval(secs => v.ago::float8), 1
+            FROM unnest($2::text[], $3::text[]) AS v(phone, ago)
+            """, [atText, PGArray.encode(callPhones), PGArray.encode(callAgo)])
     }
 
     /// Every customer as the database holds it now.
@@ -318,6 +357,10 @@ struct EligibilityEquivalenceTests {
                      WHERE j.customer_id = c.id AND j.auto_date IS NOT NULL) AS auto_dates
             FROM campaign.customers c ORDER BY c.id
             """)
+        var calls: [String: [Date]] = [:]
+        for r in try db.connect().query(unsafeSQL: "SELECT phone, extract(epoch FROM at)::text AS at FROM campaign.number_calls").all {
+            calls[try r.string("phone"), default: []].append(Date(timeIntervalSince1970: Double(try r.string("at"))!))
+        }
         return try rows.all.map { r in
             let last = r["last_called"]
             return CustomerRow(
@@ -325,7 +368,8 @@ struct EligibilityEquivalenceTests {
                 phone: try r.string("phone"), timezone: try r.string("timezone"), region: r["region"],
                 jurisdictionKnown: r.bool("jurisdiction_known"), lastCalledText: last,
                 lastCalledAt: last.map { Date(timeIntervalSince1970: Double($0)!) }, hasOpenJob: r.bool("open"),
-                autoDates: r["auto_dates"].map { $0.split(separator: ",").map(String.init) } ?? [])
+                autoDates: r["auto_dates"].map { $0.split(separator: ",").map(String.init) } ?? [],
+                numberCalls: calls[try r.string("phone")] ?? [])
         }
     }
 
@@ -337,12 +381,18 @@ struct EligibilityEquivalenceTests {
         guard let zone = TimeZone(identifier: row.timezone) else {
             return .error("Foundation does not know \(row.timezone)")
         }
+        let floor = row.jurisdictionKnown
+            ? Jurisdictions.floor(phone: row.phone, stated: row.region)
+            : Jurisdictions.floor(regions: Jurisdictions.rules.map(\.region))
+        let cap = NumberFrequencyCap.combined(
+            legal: floor.callsPer24h, operator: variant.settings.numberCap.per24h,
+            perLocalDay: variant.settings.numberCap.perLocalDay)
+        let now = at.flooredToMicroseconds
         let customer = EligibilityPolicy.Customer(
             status: status, phone: row.phone, timeZone: zone, lastCalledAt: row.lastCalledAt,
             hasOpenJob: row.hasOpenJob, hasTodaysJob: row.autoDates.contains(campaignDate),
-            jurisdictionHours: (row.jurisdictionKnown
-                ? Jurisdictions.floor(phone: row.phone, stated: row.region)
-                : Jurisdictions.floor(regions: Jurisdictions.rules.map(\.region))).hours)
+            jurisdictionHours: floor.hours,
+            numberFreeAt: cap == .none ? nil : cap.nextAllowed(after: now, calls: row.numberCalls, in: zone))
         return .reason(policy.reason(customer, now: at)?.rawValue)
     }
 

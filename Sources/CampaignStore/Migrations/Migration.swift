@@ -20,5 +20,6 @@ public struct Migration: Sendable {
         Migration0011JobEvents.migration,
         Migration0012Retention.migration,
         Migration0013Jurisdictions.migration,
+        Migration0014NumberCalls.migration,
     ]
 }
