@@ -20,11 +20,11 @@ struct CtlTests {
 
     @Test func csvColumnsByAnyOfTheirNamesAndTheRestAsAttributes() throws {
         let path = try Self.file("c.csv", """
-            Ref,Phone-Number,TZ,name,status,plan
-            c-1,+14155550100,America/New_York,Ann,active,gold
-            c-2,+14155550101,Europe/Paris,,,
+            Ref,Phone-Number,TZ,name,status,plan,Region
+            c-1,+14155550100,America/New_York,Ann,active,gold,US-FL
+            c-2,+14155550101,Europe/Paris,,,,
 
-            c-3,+14155550102,Asia/Kolkata,Raj,OPTED_OUT,
+            c-3,+14155550102,Asia/Kolkata,Raj,OPTED_OUT,,
             """)
         let parsed = try CustomerFile.csv(path)
         #expect(parsed.errors.isEmpty)
@@ -32,7 +32,8 @@ struct CtlTests {
         let first = parsed.rows[0].customer
         #expect(first.externalRef == "c-1" && first.phone == "+14155550100" && first.timezone == "America/New_York")
         #expect(first.name == "Ann" && first.status == .active)
-        #expect(first.attributes == .object(["plan": .string("gold")]))
+        #expect(first.attributes == .object(["plan": .string("gold")]), "the region is a column of its own")
+        #expect(first.region == "US-FL" && parsed.rows[1].customer.region == nil)
         #expect(parsed.rows[1].customer.attributes == nil && parsed.rows[1].customer.status == nil)
         #expect(parsed.rows[2].customer.status == .optedOut)
     }

@@ -348,11 +348,19 @@ struct CoordinatorTests {
                     .init(externalRef: "bad-phone", phone: "12345", timezone: "Europe/London"),
                     .init(externalRef: "bad-tz", phone: "+14155550100", timezone: "Mars/Olympus"),
                     .init(externalRef: "ok1", phone: "+14155550100", timezone: "Europe/London"),
+                    .init(externalRef: "bad-region", phone: "+14155550100", timezone: "UTC", region: "Florida"),
+                    .init(externalRef: "fl", phone: "+1 212 555 0100", timezone: "America/New_York", region: " us-fl "),
                 ]))
-                #expect(r.inserted == 1 && r.updated == 0)
-                #expect(r.rejected.map(\.index) == [1, 2, 3])
+                #expect(r.inserted == 2 && r.updated == 0)
+                #expect(r.rejected.map(\.index) == [1, 2, 3, 4])
+                #expect(r.rejected.last?.reason.contains("ISO 3166-2") == true, "\(r.rejected)")
+                // A New York number with Florida stated: the rules of both (the stricter hours and cap).
+                let fl = try await c.call(GetCustomer.self, .init(externalRef: "fl"))
+                #expect(fl.region == "US-FL" && fl.jurisdiction == ["US", "US-FL"], "\(fl)")
+                #expect(try await c.call(GetCustomer.self, .init(externalRef: "ok1")).jurisdiction.isEmpty)
             }
             #expect(try h.db.scalar("SELECT phone FROM campaign.customers WHERE external_ref = 'ok1'") == "+442079460958")
+            #expect(try h.db.scalar("SELECT jurisdiction FROM campaign.customers WHERE external_ref = 'fl'") == "US,US-FL")
         }
     }
 
