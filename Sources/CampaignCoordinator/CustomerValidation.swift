@@ -34,9 +34,22 @@ enum CustomerValidation {
             }
             region = r
         }
+        var consentJSON: String?
+        if let k = c.consent {
+            let basis = k.basis.trimmingCharacters(in: .whitespaces)
+            guard (1...100).contains(basis.utf8.count) else { return .failure(Problem(message: "consent.basis must be 1…100 bytes")) }
+            guard Timestamp.parse(k.obtainedAt) != nil else {
+                return .failure(Problem(message: "consent.obtainedAt must be an RFC 3339 time"))
+            }
+            guard (k.source?.utf8.count ?? 0) <= 200, (k.proof?.utf8.count ?? 0) <= 2000 else {
+                return .failure(Problem(message: "consent.source must be at most 200 bytes, consent.proof at most 2000"))
+            }
+            let stored = Consent(basis: basis, obtainedAt: k.obtainedAt, source: k.source, proof: k.proof)
+            consentJSON = String(decoding: (try? JSONEncoder().encode(stored)) ?? Data("{}".utf8), as: UTF8.self)
+        }
         return .success(
             ValidCustomer(
                 externalRef: ref, name: name, phone: phone, timezone: tz, status: c.status,
-                attributesJSON: attributesJSON, region: region))
+                attributesJSON: attributesJSON, region: region, consentJSON: consentJSON))
     }
 }

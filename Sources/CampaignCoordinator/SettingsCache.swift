@@ -95,7 +95,7 @@ extension AutomationSettings {
             policy: EligibilityPolicy(
                 windows: self.callingWindows
                     ?? CallingWindows(WorkingHours(startSecond: 9 * 3600, endSecond: 18 * 3600, isoWeekdays: Set(1...5))),
-                cooldownSeconds: self.cooldownMinutes * 60),
+                cooldownSeconds: self.cooldownMinutes * 60, requireConsent: self.requireConsent),
             dailyCap: self.dailyCap, timezone: self.timezone, maxConcurrentCalls: self.maxConcurrentCalls,
             weight: weight, retry: self.retryPolicy, schedule: self.retrySchedule ?? RetrySchedule(),
             numberCap: self.numberCap)

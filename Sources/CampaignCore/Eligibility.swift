@@ -89,6 +89,10 @@ public struct EligibilityPolicy: Sendable, Equatable {
         /// The customer's status is not ACTIVE (opted out, do not call, converted, invalid number).
         case notActive = "not_active"
         case invalidPhone = "invalid_phone"
+        /// The number is on the suppression list (an opt-out, a do-not-call entry), unexpired.
+        case suppressed = "suppressed"
+        /// The campaign requires prior express consent and the customer has none on record.
+        case noConsent = "no_consent"
         /// Now is outside working hours in the customer's own timezone.
         case outsideWorkingHours = "outside_working_hours"
         /// The campaign's windows are open, but the law where the customer is does not allow a
@@ -106,6 +110,9 @@ public struct EligibilityPolicy: Sendable, Equatable {
         case alreadyEnqueuedToday = "already_enqueued_today"
         /// Today's cap of calls is reached.
         case dailyCap = "daily_cap"
+
+        /// The rules that waiting does not satisfy: at the pre-dial check they refuse (SKIPPED).
+        public static let waitingDoesNotHelp: Set<Reason> = [.notActive, .invalidPhone, .suppressed, .noConsent]
     }
 
     /// What the policy needs to know of one customer.
@@ -121,6 +128,10 @@ public struct EligibilityPolicy: Sendable, Equatable {
         /// The first instant the number's call caps allow one more call
         /// (``NumberFrequencyCap/nextAllowed(after:calls:in:)``; nil: no cap applies).
         public var numberFreeAt: Date?
+        /// The number is on the suppression list now.
+        public var suppressed = false
+        /// A consent is on record for the customer.
+        public var hasConsent = false
 
         public init(
             status: CustomerStatus, phone: String, timeZone: TimeZone, lastCalledAt: Date?, hasOpenJob: Bool = false,
@@ -140,10 +151,13 @@ public struct EligibilityPolicy: Sendable, Equatable {
     /// When calls may be placed, on each customer's wall clock.
     public var windows: CallingWindows
     public var cooldownSeconds: Int
+    /// Only customers with a consent on record are called (`no_consent`).
+    public var requireConsent: Bool
 
-    public init(windows: CallingWindows, cooldownSeconds: Int) {
+    public init(windows: CallingWindows, cooldownSeconds: Int, requireConsent: Bool = false) {
         self.windows = windows
         self.cooldownSeconds = cooldownSeconds
+        self.requireConsent = requireConsent
     }
 
     /// One window (the older settings).
@@ -160,6 +174,8 @@ public struct EligibilityPolicy: Sendable, Equatable {
         let now = now.flooredToMicroseconds
         if c.status != .active { return .notActive }
         if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
+        if c.suppressed { return .suppressed }
+        if self.requireConsent && !c.hasConsent { return .noConsent }
         if !self.windows.contains(now, in: c.timeZone) { return .outsideWorkingHours }
         if let law = c.jurisdictionHours, !law.contains(now, in: c.timeZone) { return .jurisdictionHours }
         // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not floor,
@@ -179,7 +195,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
     /// its own backoff; the cap counts the calls already placed today (campaign-local day, in
     /// `campaignTimeZone`).
     ///
-    /// A rule that will not change by waiting (not active, invalid phone) refuses: the job is
+    /// A rule that will not change by waiting (not active, invalid phone, suppressed, no consent) refuses: the job is
     /// SKIPPED. One that waiting satisfies — outside the working hours, the cooldown, the number's
     /// call caps, today's cap — defers: the job waits until the first instant at which all pass
     /// (the cooldown's end, the number's next free instant, the next campaign day when the cap is
@@ -198,7 +214,7 @@ public struct EligibilityPolicy: Sendable, Equatable {
         guard let rule = self.reason(c, now: now)?.rawValue ?? (capSpent ? Reason.dailyCap.rawValue : nil) else {
             return .allowed
         }
-        if rule == Reason.notActive.rawValue || rule == Reason.invalidPhone.rawValue { return .refused(rule: rule) }
+        if let r = Reason(rawValue: rule), Reason.waitingDoesNotHelp.contains(r) { return .refused(rule: rule) }
         var earliest = now.flooredToMicroseconds
         if let last = c.lastCalledAt?.roundedToMicroseconds {
             earliest = max(earliest, last.addingTimeInterval(Double(self.cooldownSeconds)))

@@ -33,6 +33,9 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     /// Calls to one phone number on one date of the customer's clock, at most, counted the same
     /// way (0: no cap).
     public var maxCallsPerNumberPerDay: Int = 0
+    /// Only customers with a consent on record are called (`no_consent`): the FCC treats an AI
+    /// voice as an artificial voice, which needs the called party's prior express consent.
+    public var requireConsent: Bool = false
     public var maxAttempts: Int = 3
     public var retryBaseMs: Int = 60_000
     public var retryFactor: Double = 2
@@ -181,7 +184,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
-        case cooldownMinutes, maxCallsPerNumberPer24h, maxCallsPerNumberPerDay
+        case cooldownMinutes, maxCallsPerNumberPer24h, maxCallsPerNumberPerDay, requireConsent
         case maxAttempts, retryBaseMs, retryFactor, retryCapMs, retry, leaseSeconds, autoRunIntervalSeconds
         case maxConcurrentCalls, callsPerSecond, retention
     }
@@ -222,6 +225,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.cooldownMinutes = try v(.cooldownMinutes, d.cooldownMinutes)
         self.maxCallsPerNumberPer24h = try v(.maxCallsPerNumberPer24h, d.maxCallsPerNumberPer24h)
         self.maxCallsPerNumberPerDay = try v(.maxCallsPerNumberPerDay, d.maxCallsPerNumberPerDay)
+        self.requireConsent = try v(.requireConsent, d.requireConsent)
         self.maxAttempts = try v(.maxAttempts, d.maxAttempts)
         self.retryBaseMs = try v(.retryBaseMs, d.retryBaseMs)
         self.retryFactor = try v(.retryFactor, d.retryFactor)

@@ -39,11 +39,14 @@ public struct CustomerView: Codable, Sendable, Equatable {
     /// The regions of the law's rules that apply to this customer (its stated region and what
     /// its phone number implies; `Jurisdictions` in CampaignCore): empty when none does.
     public var jurisdiction: [String]
+    /// The consent on record, if any.
+    public var consent: Consent?
     public init(
         id: Int64, externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus,
         lastCalledAt: String?, attributes: JSONValue?, createdAt: String, updatedAt: String, region: String? = nil,
-        jurisdiction: [String] = []
+        jurisdiction: [String] = [], consent: Consent? = nil
     ) {
+        self.consent = consent
         self.region = region
         self.jurisdiction = jurisdiction
         self.id = id

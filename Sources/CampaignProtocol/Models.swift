@@ -181,6 +181,24 @@ public struct CallLogView: Codable, Sendable, Equatable {
     }
 }
 
+/// A customer's consent to be called, as on record: the legal basis, when and where it was
+/// obtained, and free-text proof (a form's id, a recording's reference).
+public struct Consent: Codable, Sendable, Equatable {
+    /// The basis, e.g. `prior_express_written`, `prior_express`, `existing_business_relationship`.
+    public var basis: String
+    /// RFC 3339.
+    public var obtainedAt: String
+    public var source: String?
+    public var proof: String?
+
+    public init(basis: String, obtainedAt: String, source: String? = nil, proof: String? = nil) {
+        self.basis = basis
+        self.obtainedAt = obtainedAt
+        self.source = source
+        self.proof = proof
+    }
+}
+
 /// A customer as given to `customers.upsert`.
 public struct CustomerInput: Codable, Sendable, Equatable {
     public var externalRef: String
@@ -192,12 +210,15 @@ public struct CustomerInput: Codable, Sendable, Equatable {
     /// Where the customer lives, as ISO 3166-2 (`US-FL`) or ISO 3166 (`CA`): with what the
     /// phone number implies, which of the law's rules apply (the stricter of both).
     public var region: String?
+    /// The consent on record (absent: what is stored is kept).
+    public var consent: Consent?
 
     public init(
         externalRef: String, name: String? = nil, phone: String, timezone: String, status: CustomerStatus? = nil,
-        attributes: JSONValue? = nil, region: String? = nil
+        attributes: JSONValue? = nil, region: String? = nil, consent: Consent? = nil
     ) {
         self.region = region
+        self.consent = consent
         self.externalRef = externalRef
         self.name = name
         self.phone = phone

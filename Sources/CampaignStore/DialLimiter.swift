@@ -77,10 +77,12 @@ struct DialLimiter {
         }
         guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
         let floor = self.floors.floor(phone: job.phone, stated: job.region)
-        let customer = EligibilityPolicy.Customer(
+        var customer = EligibilityPolicy.Customer(
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) },
             jurisdictionHours: floor.hours, numberFreeAt: self.numberFreeAt(job, legalCap: floor.callsPer24h, campaign, tz))
+        customer.suppressed = job.suppressed
+        customer.hasConsent = job.hasConsent
         return campaign.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade,
             callsToday: self.campaigns[job.campaignId]?.callsToday ?? 0, dailyCap: campaign.dailyCap,

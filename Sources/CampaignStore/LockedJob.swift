@@ -15,6 +15,10 @@ struct LockedJob {
     /// The starts of the calls to the customer's number in the last three days (seconds since
     /// 1970, oldest first), when the statement read them (a pre-dial check).
     var numberCalls: [Double] = []
+    /// Whether the number is on the suppression list now (read with the row, for a pre-dial check).
+    var suppressed = false
+    /// Whether a consent is on record for the customer.
+    var hasConsent = false
     var lastCalledEpoch: Double?
     var machine: JobStateMachine
     var reason: String?
@@ -100,6 +104,8 @@ extension LockedJob {
             reason: r["reason"], externalRef: r["external_ref"] ?? "", name: r["name"] ?? "",
             attributes: r["attributes"])
         self.region = r["region"]
+        self.suppressed = r.bool("suppressed")
+        self.hasConsent = r.bool("has_consent")
         if let calls = r["number_calls"] { self.numberCalls = calls.split(separator: ",").compactMap { Double($0) } }
         if let campaign = r.optionalInt("campaign_id") { self.campaignId = Int64(campaign) }
         self.dueForSeconds = r["due_for_s"].flatMap(Double.init)

@@ -13,6 +13,7 @@ extension CustomerView {
             attributes: JSONText.decode(r["attributes"]), createdAt: try r.string("created_at"),
             updatedAt: try r.string("updated_at"), region: r["region"])
         self.jurisdiction = Jurisdictions.applicableRegions(phone: self.phone, stated: self.region)
+        self.consent = r["consent"].flatMap { try? JSONDecoder().decode(Consent.self, from: Data($0.utf8)) }
     }
 }
 

@@ -11,13 +11,18 @@ extension SQL {
         static let sql = StatementSQL(
             "customers_upsert",
             """
-            INSERT INTO campaign.customers AS c (external_ref, name, phone, timezone, status, attributes, region, jurisdiction)
-            SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}'), g, j
+            INSERT INTO campaign.customers AS c
+                (external_ref, name, phone, timezone, status, attributes, region, jurisdiction, consent)
+            SELECT r, n, p, tz, coalesce(s, 'ACTIVE')::campaign.customer_status, coalesce(a, '{}'), g, j, k
             FROM unnest($refs::text[], $names::text[], $phones::text[], $timezones::text[], $statuses::text[],
-                        $attributes::jsonb[], $regions::text[], $jurisdictions::text[]) AS t(r, n, p, tz, s, a, g, j)
+                        $attributes::jsonb[], $regions::text[], $jurisdictions::text[], $consents::jsonb[])
+                AS t(r, n, p, tz, s, a, g, j, k)
             ON CONFLICT (external_ref) DO UPDATE SET
                 name = EXCLUDED.name, phone = EXCLUDED.phone, timezone = EXCLUDED.timezone,
                 region = EXCLUDED.region, jurisdiction = EXCLUDED.jurisdiction,
+                -- A consent on record stays until another replaces it (an opt-out withdraws it
+                -- by status or suppression, not by an import that has no consent column).
+                consent = coalesce(EXCLUDED.consent, c.consent),
                 status = CASE WHEN $keep_status::bool THEN c.status ELSE EXCLUDED.status END,
                 attributes = EXCLUDED.attributes, updated_at = now()
             RETURNING (xmax = 0) AS inserted
@@ -33,6 +38,7 @@ extension SQL {
             b.bind("statuses", array: self.customers.map { $0.status?.rawValue })
             b.bind("attributes", array: self.customers.map { $0.attributesJSON })
             b.bind("regions", array: self.customers.map { $0.region })
+            b.bind("consents", array: self.customers.map { $0.consentJSON })
             // Worked out here, from the shipped rules (the pre-dial check works it out again).
             b.bind("jurisdictions", array: self.customers.map { Jurisdictions.key(phone: $0.phone, stated: $0.region) })
             b.bind("keep_status", self.keepStatus)
@@ -45,7 +51,7 @@ extension SQL {
     /// The columns of ``CustomerView``.
     static let customerColumns = """
         id, external_ref, name, phone, timezone, status::text AS status, campaign.ts(last_called_at) AS last_called_at,
-        attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at, region
+        attributes, campaign.ts(created_at) AS created_at, campaign.ts(updated_at) AS updated_at, region, consent
         """
 
     /// One customer by id or by external ref.

@@ -27,7 +27,7 @@ extension SQL {
         c.status AS customer_status, c.phone, c.timezone, c.region,
         extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
         j.reason, c.external_ref, c.name, c.attributes, j.campaign_id, \(campaignGate),
-        \(numberCallsOfCustomer) AS number_calls
+        \(numberCallsOfCustomer) AS number_calls, \(suppressedNow) AS suppressed, c.consent IS NOT NULL AS has_consent
         """
 
     /// The tables of ``lockedJobColumns``.
@@ -72,7 +72,9 @@ extension SQL {
                        extract(epoch FROM c.last_called_at)::float8 AS last_called_epoch,
                        c.external_ref, c.name, c.attributes,
                        -- The number's calls, for a pre-dial check only (a probe of an index per row).
-                       CASE WHEN $number_calls::bool THEN \(numberCallsOfCustomer) END AS number_calls
+                       CASE WHEN $number_calls::bool THEN \(numberCallsOfCustomer) END AS number_calls,
+                       CASE WHEN $number_calls::bool THEN \(suppressedNow) END AS suppressed,
+                       c.consent IS NOT NULL AS has_consent
                 FROM campaign.campaign_jobs x JOIN campaign.customers c ON c.id = x.customer_id
                 WHERE x.campaign_id = k.id AND x.status = 'QUEUED' AND x.run_at <= now()
                 ORDER BY x.priority DESC, x.run_at, x.id

@@ -139,6 +139,13 @@ extension SQL {
           WHERE n.phone = c.phone AND n.at > now() - interval '3 days')
         """
 
+    /// Whether the customer `c`'s number is suppressed now: a column of the statements that
+    /// lock jobs for a pre-dial check.
+    static let suppressedNow = """
+        EXISTS (SELECT 1 FROM campaign.suppressions s
+                WHERE s.phone = c.phone AND (s.expires_at IS NULL OR s.expires_at > now()))
+        """
+
     /// Forgets the quarter-hour counters older than `days` days (the cap only looks at today),
     /// the 100 ms counters older than ten minutes (the rate window is at most 100 s) and the call
     /// starts by number older than three days (the number caps look back 24 hours or a local day); answers
@@ -189,6 +196,7 @@ extension SQL {
             })
             b.bind("cooldown_minutes", self.settings.cooldownMinutes)
             b.bind("strictest_jurisdiction", Jurisdictions.strictestKey)
+            b.bind("require_consent", self.settings.requireConsent)
             let numberCap = self.settings.numberCap
             b.bind("number_per_24h", numberCap.per24h)
             b.bind("number_per_day", numberCap.perLocalDay)
@@ -218,7 +226,8 @@ extension SQL {
                campaign.eligibility_reason_j(
                    c.status, c.phone, c.timezone, c.last_called_at, o.customer_id IS NOT NULL,
                    t.customer_id IS NOT NULL, at.t, $starts::int[], $ends::int[], $masks::int[],
-                   $blackout::date[], f.starts, f.ends, f.masks, false, false,
+                   $blackout::date[], f.starts, f.ends, f.masks, s.phone IS NOT NULL,
+                   $require_consent::bool AND c.consent IS NULL,
                    campaign.number_capped(
                        nc.calls, at.t, c.timezone, least(f.calls_per_24h, $number_per_24h::int), $number_per_day::int),
                    $cooldown_minutes::int) AS reason
@@ -227,6 +236,7 @@ extension SQL {
         -- The law's floor (none for a customer no rule applies to; the strictest for one whose
         -- jurisdiction is not worked out yet).
         LEFT JOIN campaign.jurisdiction_floors f ON f.jurisdiction = coalesce(c.jurisdiction, $strictest_jurisdiction)
+        LEFT JOIN campaign.suppressions s ON s.phone = c.phone AND (s.expires_at IS NULL OR s.expires_at > at.t)
         -- Each number's calls of the last three days (the caps of calls per number count them).
         LEFT JOIN (SELECT n.phone, array_agg(n.at) AS calls FROM campaign.number_calls n, at
                    WHERE n.at > at.t - interval '3 days' AND n.at <= at.t GROUP BY n.phone) nc

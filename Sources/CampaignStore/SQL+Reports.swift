@@ -25,7 +25,7 @@ extension SQL {
     static let jobOnlyColumns = """
         j.id, j.queue_job_id, j.status, j.phase, j.lease_token, j.lease_owner, j.attempts_made,
         j.max_attempts, j.customer_id, j.campaign_id, j.outcome_unknown, j.last_report,
-        NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone, NULL::text AS region, NULL::text AS number_calls,
+        NULL::text AS customer_status, NULL::text AS phone, NULL::text AS timezone, NULL::text AS region, NULL::text AS number_calls, false AS suppressed, false AS has_consent,
         NULL::float8 AS last_called_epoch, j.reason, NULL::text AS external_ref, NULL::text AS name,
         NULL::text AS attributes
         """

@@ -60,11 +60,14 @@ public struct ValidCustomer: Sendable, Equatable {
     public var attributesJSON: String?
     /// The stated region (ISO 3166-2), validated.
     public var region: String?
+    /// JSON text of the consent (nil: keep what is stored).
+    public var consentJSON: String?
 
     public init(
         externalRef: String, name: String, phone: String, timezone: String, status: CustomerStatus?,
-        attributesJSON: String?, region: String? = nil
+        attributesJSON: String?, region: String? = nil, consentJSON: String? = nil
     ) {
+        self.consentJSON = consentJSON
         self.region = region
         self.externalRef = externalRef
         self.name = name

@@ -185,7 +185,10 @@ enum CustomerFile {
         let nameCol = col("name")
         let statusCol = col("status")
         let regionCol = col("region")
-        let known = Set([refCol, phoneCol, tzCol, nameCol, statusCol, regionCol].compactMap { $0 })
+        let consentCols = (basis: col("consent_basis"), at: col("consent_obtained_at"), source: col("consent_source"),
+                           proof: col("consent_proof"))
+        let known = Set([refCol, phoneCol, tzCol, nameCol, statusCol, regionCol, consentCols.basis, consentCols.at,
+                         consentCols.source, consentCols.proof].compactMap { $0 })
         var out = ParsedRows()
         var rowNumber = 1  // the header is row 1
         while let row = reader.next() {
@@ -210,7 +213,14 @@ enum CustomerFile {
                     externalRef: field(refCol) ?? "", name: field(nameCol), phone: field(phoneCol) ?? "",
                     timezone: field(tzCol) ?? "", status: status,
                     attributes: attributes.isEmpty ? nil : .object(attributes),
-                    region: field(regionCol).flatMap { $0.isEmpty ? nil : $0 })))
+                    region: field(regionCol).flatMap { $0.isEmpty ? nil : $0 },
+                    consent: field(consentCols.basis).flatMap { basis in
+                        // A row with no basis has no consent (what is stored is kept).
+                        basis.isEmpty ? nil : Consent(
+                            basis: basis, obtainedAt: field(consentCols.at) ?? "",
+                            source: field(consentCols.source).flatMap { $0.isEmpty ? nil : $0 },
+                            proof: field(consentCols.proof).flatMap { $0.isEmpty ? nil : $0 })
+                    })))
         }
         // CSV.swift reports the end of a file stream as `cannotReadFile` (Foundation's InputStream
         // on Linux says it has bytes until a read returns 0); any other error is real.

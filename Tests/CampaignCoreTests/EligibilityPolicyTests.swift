@@ -371,7 +371,7 @@ struct EligibilityPolicyRuleTests {
     func reasonNames() {
         #expect(
             EligibilityPolicy.Reason.allCases.map(\.rawValue) == [
-                "not_active", "invalid_phone", "outside_working_hours", "jurisdiction_hours", "cooldown", "number_frequency", "open_job",
+                "not_active", "invalid_phone", "suppressed", "no_consent", "outside_working_hours", "jurisdiction_hours", "cooldown", "number_frequency", "open_job",
                 "already_enqueued_today",
                 "daily_cap",
             ])
@@ -527,5 +527,35 @@ struct EligibilityPolicyRuleTests {
         #expect(verdict(attempt: 2) == .deferred(rule: "daily_cap", until: utc("2026-06-16T08:00:00Z")))
         c.lastCalledAt = nil
         #expect(verdict() == .deferred(rule: "daily_cap", until: utc("2026-06-16T08:00:00Z")))
+    }
+}
+
+@Suite("EligibilityPolicy: the suppression list and consent")
+struct SuppressionAndConsentRuleTests {
+    static let always = CallingWindows(windows: [.init(isoWeekdays: Set(1...7), startSecond: 0, endSecond: 86_400)])
+    static let utc = TimeZone(identifier: "UTC")!
+
+    @Test func aSuppressedNumberAndAMissingConsentRefuseAtOnceInContractOrder() {
+        let now = Date(timeIntervalSince1970: 1_796_212_800)
+        var c = EligibilityPolicy.Customer(status: .active, phone: "+442079460001", timeZone: Self.utc, lastCalledAt: nil)
+        let consenting = EligibilityPolicy(windows: Self.always, cooldownSeconds: 0, requireConsent: true)
+        let lax = EligibilityPolicy(windows: Self.always, cooldownSeconds: 0)
+        func verdict(_ p: EligibilityPolicy) -> JobStateMachine.DialVerdict {
+            p.dialVerdict(c, attempt: 1, callsToday: 0, dailyCap: 10, campaignTimeZone: Self.utc, now: now)
+        }
+        #expect(lax.reason(c, now: now) == nil)
+        #expect(consenting.reason(c, now: now) == .noConsent)
+        #expect(verdict(consenting) == .refused(rule: "no_consent"))
+        c.hasConsent = true
+        #expect(consenting.reason(c, now: now) == nil && verdict(consenting) == .allowed)
+        // Suppressed comes before consent and every rule of time; not before the status.
+        c.suppressed = true
+        c.hasConsent = false
+        c.numberFreeAt = now.addingTimeInterval(3600)
+        #expect(consenting.reason(c, now: now) == .suppressed)
+        #expect(verdict(lax) == .refused(rule: "suppressed"))
+        c.status = .optedOut
+        #expect(lax.reason(c, now: now) == .notActive)
+        #expect(EligibilityPolicy.Reason.waitingDoesNotHelp == [.notActive, .invalidPhone, .suppressed, .noConsent])
     }
 }

@@ -73,6 +73,9 @@ private struct CustomerRow {
     var autoDates: [String]
     /// The starts of the calls to its number (any customer's, any campaign's).
     var numberCalls: [Date] = []
+    /// Its number's suppression: nil when none, else its expiry in microseconds since 1970 (nil inside: never).
+    var suppression: Int64?? = nil
+    var hasConsent = false
 
     var summary: String {
         "id=\(self.id) ref=\(self.ref) zone=\(self.timezone) status=\(self.status) phone=\(self.phone.debugDescription) "
@@ -100,10 +103,12 @@ private struct Variant {
 
     init(
         _ label: String, tz: String, start: String, end: String, days: [Int], cooldown: Int,
-        windows: [WindowSetting] = [], blackout: [String] = [], numberPer24h: Int = 0, numberPerDay: Int = 0
+        windows: [WindowSetting] = [], blackout: [String] = [], numberPer24h: Int = 0, numberPerDay: Int = 0,
+        requireConsent: Bool = false
     ) {
         self.label = label
         var s = AutomationSettings()
+        s.requireConsent = requireConsent
         s.maxCallsPerNumberPer24h = numberPer24h
         s.maxCallsPerNumberPerDay = numberPerDay
         s.timezone = tz
@@ -119,7 +124,8 @@ private struct Variant {
 
     var policy: EligibilityPolicy {
         EligibilityPolicy(
-            windows: self.settings.callingWindows!, cooldownSeconds: self.settings.cooldownMinutes * 60)
+            windows: self.settings.callingWindows!, cooldownSeconds: self.settings.cooldownMinutes * 60,
+            requireConsent: self.settings.requireConsent)
     }
 }
 
@@ -131,8 +137,8 @@ private let variants: [Variant] = [
         "00-24 every day, cooldown 0, 2 calls per number per 24 h, campaign Kiritimati", tz: "Pacific/Kiritimati",
         start: "00:00", end: "24:00", days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0, numberPer24h: 2),
     Variant(
-        "00-24 every day, cooldown 0, 1 call per number per local day, campaign UTC", tz: "UTC",
-        start: "00:00", end: "24:00", days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0, numberPerDay: 1),
+        "00-24 every day, cooldown 0, 1 call per number per local day, consent required, campaign UTC", tz: "UTC",
+        start: "00:00", end: "24:00", days: [1, 2, 3, 4, 5, 6, 7], cooldown: 0, numberPerDay: 1, requireConsent: true),
     Variant(
         "22-24 weekends, cooldown 60, campaign Pago Pago", tz: "Pacific/Pago_Pago", start: "22:00", end: "24:00",
         days: [6, 7], cooldown: 60),
@@ -224,7 +230,9 @@ struct EligibilityEquivalenceTests {
                     externalRef: String(format: "e-%05d", i), name: "Customer \(i)", phone: phone,
                     timezone: equivalenceZones[i % equivalenceZones.count], status: status, attributesJSON: nil,
                     region: Int.random(in: 0..<100, using: &rng) < 25
-                        ? statedRegions[Int.random(in: 0..<statedRegions.count, using: &rng)] : nil))
+                        ? statedRegions[Int.random(in: 0..<statedRegions.count, using: &rng)] : nil,
+                    consentJSON: Bool.random(using: &rng)
+                        ? #"{"basis": "prior_express_written", "obtainedAt": "2026-01-01T00:00:00Z"}"# : nil))
         }
         for start in stride(from: 0, to: count, by: 10_000) {
             _ = try await store.upsertCustomers(Array(customers[start..<min(start + 10_000, count)]))
@@ -335,6 +343,22 @@ struct EligibilityEquivalenceTests {
                 callAgo.append(String(format: "%.6f", ago))
             }
         }
+        // Suppressions of about one number in ten: for good, expiring exactly at `at`, a
+        // microsecond either side of it, an hour ahead or expired an hour ago.
+        var suppressedPhones: [String] = []
+        var expiries: [String?] = []
+        for phone in phones where Int.random(in: 0..<10, using: &rng) == 0 {
+            suppressedPhones.append(phone)
+            let shifts: [Double?] = [nil, 0, 0.000001, -0.000001, 3600, -3600]
+            expiries.append(shifts[Int.random(in: 0..<shifts.count, using: &rng)].map { String(format: "%.6f", $0) })
+        }
+        try conn.query(unsafeSQL: "DELETE FROM campaign.suppressions")
+        try conn.query(unsafeSQL:
+            """
+            INSERT INTO campaign.suppressions (phone, reason, source, added_by, expires_at)
+            SELECT v.phone, 'test', 'test', 'test', to_timestamp($1::float8) + make_interval(secs => v.shift::float8)
+            FROM unnest($2::text[], $3::text[]) AS v(phone, shift)
+            """, [atText, PGArray.encode(suppressedPhones), PGArray.encode(expiries)])
         try conn.query(unsafeSQL: "DELETE FROM campaign.number_calls")
         try conn.query(unsafeSQL: 
             """
@@ -349,13 +373,15 @@ struct EligibilityEquivalenceTests {
         let rows = try db.connect().query(unsafeSQL: 
             """
             SELECT c.id, c.external_ref, c.status::text AS status, c.phone, c.timezone, c.region,
-                   c.jurisdiction IS NOT NULL AS jurisdiction_known,
+                   c.jurisdiction IS NOT NULL AS jurisdiction_known, c.consent IS NOT NULL AS has_consent,
+                   s.phone IS NOT NULL AS suppressed,
+                   (extract(epoch FROM s.expires_at) * 1000000)::bigint::text AS suppressed_until_us,
                    extract(epoch FROM c.last_called_at)::text AS last_called,
                    EXISTS (SELECT 1 FROM campaign.campaign_jobs j
                            WHERE j.customer_id = c.id AND j.status IN ('QUEUED', 'ACTIVE')) AS open,
                    (SELECT string_agg(j.auto_date::text, ',') FROM campaign.campaign_jobs j
                      WHERE j.customer_id = c.id AND j.auto_date IS NOT NULL) AS auto_dates
-            FROM campaign.customers c ORDER BY c.id
+            FROM campaign.customers c LEFT JOIN campaign.suppressions s ON s.phone = c.phone ORDER BY c.id
             """)
         var calls: [String: [Date]] = [:]
         for r in try db.connect().query(unsafeSQL: "SELECT phone, extract(epoch FROM at)::text AS at FROM campaign.number_calls").all {
@@ -369,7 +395,9 @@ struct EligibilityEquivalenceTests {
                 jurisdictionKnown: r.bool("jurisdiction_known"), lastCalledText: last,
                 lastCalledAt: last.map { Date(timeIntervalSince1970: Double($0)!) }, hasOpenJob: r.bool("open"),
                 autoDates: r["auto_dates"].map { $0.split(separator: ",").map(String.init) } ?? [],
-                numberCalls: calls[try r.string("phone")] ?? [])
+                numberCalls: calls[try r.string("phone")] ?? [],
+                suppression: r.bool("suppressed") ? .some(r["suppressed_until_us"].flatMap { Int64($0) }) : nil,
+                hasConsent: r.bool("has_consent"))
         }
     }
 
@@ -388,11 +416,15 @@ struct EligibilityEquivalenceTests {
             legal: floor.callsPer24h, operator: variant.settings.numberCap.per24h,
             perLocalDay: variant.settings.numberCap.perLocalDay)
         let now = at.flooredToMicroseconds
-        let customer = EligibilityPolicy.Customer(
+        var customer = EligibilityPolicy.Customer(
             status: status, phone: row.phone, timeZone: zone, lastCalledAt: row.lastCalledAt,
             hasOpenJob: row.hasOpenJob, hasTodaysJob: row.autoDates.contains(campaignDate),
             jurisdictionHours: floor.hours,
             numberFreeAt: cap == .none ? nil : cap.nextAllowed(after: now, calls: row.numberCalls, in: zone))
+        // Suppressed unless it expired by `at` (compared in whole microseconds, as PostgreSQL does).
+        let atUs = Int64((at.timeIntervalSinceReferenceDate * 1_000_000).rounded(.down)) + 978_307_200_000_000
+        if case .some(let until) = row.suppression { customer.suppressed = until.map { $0 > atUs } ?? true }
+        customer.hasConsent = row.hasConsent
         return .reason(policy.reason(customer, now: at)?.rawValue)
     }
 

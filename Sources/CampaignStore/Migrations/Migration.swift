@@ -21,5 +21,6 @@ public struct Migration: Sendable {
         Migration0012Retention.migration,
         Migration0013Jurisdictions.migration,
         Migration0014NumberCalls.migration,
+        Migration0015Suppressions.migration,
     ]
 }
