@@ -44,7 +44,8 @@ enum CustomerValidation {
             guard (k.source?.utf8.count ?? 0) <= 200, (k.proof?.utf8.count ?? 0) <= 2000 else {
                 return .failure(Problem(message: "consent.source must be at most 200 bytes, consent.proof at most 2000"))
             }
-            let stored = Consent(basis: basis, obtainedAt: k.obtainedAt, source: k.source, proof: k.proof)
+            let stored = Consent(
+                basis: basis, obtainedAt: Timestamp.string(Timestamp.parse(k.obtainedAt)!), source: k.source, proof: k.proof)
             consentJSON = String(decoding: (try? JSONEncoder().encode(stored)) ?? Data("{}".utf8), as: UTF8.self)
         }
         return .success(

@@ -10,7 +10,7 @@ struct CampaignCtl: AsyncParsableCommand {
         abstract: "Administers campaign calls over the coordinator's JSON-RPC socket.",
         subcommands: [
             HealthCommand.self, MetricsCommand.self, AgentsCommand.self, WatchCommand.self, Jobs.self, Calls.self, Customers.self,
-            Automation.self, Campaigns.self, EventsCommand.self, PruneCommand.self,
+            Automation.self, Campaigns.self, SuppressionsCommand.self, EventsCommand.self, PruneCommand.self,
         ])
 
     /// `--socket` and `--json` are taken before the verb too, as `systemctl` and `kubectl` take

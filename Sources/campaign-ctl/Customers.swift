@@ -55,6 +55,13 @@ struct Customers: AsyncParsableCommand {
             print("customer \(c.id)  \(c.externalRef)  \(c.name)")
             print("phone \(c.phone)  timezone \(c.timezone)  status \(c.status.rawValue)  last called \(c.lastCalledAt ?? "-")")
             print("attributes \(Jobs.summary(c.attributes))  created \(c.createdAt)  updated \(c.updatedAt)")
+            let law = c.jurisdiction.isEmpty ? "no rule of the law's table" : c.jurisdiction.joined(separator: ", ")
+            print("region \(c.region ?? "-")  jurisdiction \(law)")
+            if let k = c.consent {
+                print("consent \(k.basis) obtained \(k.obtainedAt)\(k.source.map { " from \($0)" } ?? "")\(k.proof.map { "  proof: \($0)" } ?? "")")
+            } else {
+                print("consent none on record")
+            }
         }
     }
 
@@ -62,10 +69,11 @@ struct Customers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import customers from CSV or JSON Lines (upsert by external ref).",
             discussion: """
-                CSV: a header row naming external_ref, phone, timezone and optionally name and status; other
-                columns become string attributes. JSON Lines: one object per line with externalRef, phone,
-                timezone and optionally name, status, attributes. Bad rows are reported with their row number
-                and reason and never stop the rest.
+                CSV: a header row naming external_ref, phone, timezone and optionally name, status, region
+                (ISO 3166-2, e.g. US-FL) and consent_basis, consent_obtained_at, consent_source, consent_proof;
+                other columns become string attributes. JSON Lines: one object per line with externalRef, phone,
+                timezone and optionally name, status, attributes, region, consent. A row without a consent keeps
+                the one on record. Bad rows are reported with their row number and reason and never stop the rest.
                 """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The file to import ('-' for stdin).") var file: String

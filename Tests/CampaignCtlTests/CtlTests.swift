@@ -150,3 +150,23 @@ struct CtlTests {
         #expect(Campaigns.windows(s) == "1-5 09:00-12:00, 6,7 10:00-13:00")
     }
 }
+
+@Suite("campaign-ctl suppressions import")
+struct SuppressionImportTests {
+    @Test func rowsByColumnNameTheFileAsSourceAndBadRowsByNumber() throws {
+        let path = try CtlTests.file("fl-dnc.csv", """
+            Number,Reason,Expires-At
+            +1 305 555 0100,,
+            +1 305 555 0101,asked,2027-01-01T00:00:00Z
+
+            ,no number,
+            """)
+        let parsed = try SuppressionsCommand.Import.read(path, reason: "do-not-call list")
+        #expect(parsed.rows.map(\.line) == [2, 3])
+        #expect(parsed.rows[0].entry == SuppressionInput(phone: "+1 305 555 0100", reason: "do-not-call list", source: "fl-dnc.csv"))
+        #expect(parsed.rows[1].entry.reason == "asked" && parsed.rows[1].entry.expiresAt == "2027-01-01T00:00:00Z")
+        #expect(parsed.errors == [ItemError(index: 5, ref: nil, reason: "no phone")])
+        let bad = try CtlTests.file("bad.csv", "name\nx\n")
+        #expect(throws: CtlError.self) { try SuppressionsCommand.Import.read(bad, reason: "r") }
+    }
+}

@@ -1,0 +1,93 @@
+import CampaignCore
+import CampaignProtocol
+
+// MARK: The suppression list
+
+extension SQL {
+    /// Adds numbers to the list or updates them (reason, source, expiry, who and when), and
+    /// records each change in `suppression_changes`, in one statement.
+    struct SuppressionsAdd: Statement {
+        static let sql = StatementSQL(
+            "suppressions_add",
+            """
+            WITH up AS (
+                INSERT INTO campaign.suppressions AS s (phone, reason, source, added_by, expires_at)
+                SELECT u.phone, u.reason, u.source, $by, u.expires_at
+                FROM unnest($phones::text[], $reasons::text[], $sources::text[], $expires::timestamptz[])
+                    AS u(phone, reason, source, expires_at)
+                ON CONFLICT (phone) DO UPDATE SET
+                    reason = EXCLUDED.reason, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at,
+                    added_by = EXCLUDED.added_by, added_at = now()
+                RETURNING s.phone, s.reason, s.source, s.expires_at, (xmax = 0) AS inserted
+            ), audit AS (
+                INSERT INTO campaign.suppression_changes (phone, action, reason, source, expires_at, by)
+                SELECT phone, CASE WHEN inserted THEN 'added' ELSE 'updated' END, reason, source, expires_at, $by FROM up
+            )
+            SELECT count(*) FILTER (WHERE inserted) AS added, count(*) FILTER (WHERE NOT inserted) AS updated FROM up
+            """)
+        var entries: [(phone: String, reason: String, source: String, expiresAt: String?)]
+        var by: String
+
+        func bind(_ b: inout Bindings) {
+            b.bind("phones", array: self.entries.map { $0.phone as String? })
+            b.bind("reasons", array: self.entries.map { $0.reason as String? })
+            b.bind("sources", array: self.entries.map { $0.source as String? })
+            b.bind("expires", array: self.entries.map(\.expiresAt))
+            b.bind("by", self.by)
+        }
+
+        static func decode(_ row: PQRow) throws -> (added: Int, updated: Int) { (try row.int("added"), try row.int("updated")) }
+    }
+
+    /// Takes numbers off the list, recording each removal; answers the numbers removed.
+    struct SuppressionsRemove: Statement {
+        static let sql = StatementSQL(
+            "suppressions_remove",
+            """
+            WITH gone AS (
+                DELETE FROM campaign.suppressions WHERE phone = ANY($phones::text[])
+                RETURNING phone, reason, source, expires_at
+            ), audit AS (
+                INSERT INTO campaign.suppression_changes (phone, action, reason, source, expires_at, by)
+                SELECT phone, 'removed', reason, source, expires_at, $by FROM gone
+            )
+            SELECT phone FROM gone
+            """)
+        var phones: [String]
+        var by: String
+
+        func bind(_ b: inout Bindings) {
+            b.bind("phones", array: self.phones.map { $0 as String? })
+            b.bind("by", self.by)
+        }
+
+        static func decode(_ row: PQRow) throws -> String { try row.string("phone") }
+    }
+
+    /// In number order after `after`, optionally one number.
+    struct SuppressionsList: Statement {
+        static let sql = StatementSQL(
+            "suppressions_list",
+            """
+            SELECT phone, reason, source, campaign.ts(added_at) AS added_at, added_by, campaign.ts(expires_at) AS expires_at
+            FROM campaign.suppressions
+            WHERE ($phone::text IS NULL OR phone = $phone::text) AND ($after::text IS NULL OR phone > $after::text)
+            ORDER BY phone LIMIT $limit::int
+            """)
+        var phone: String?
+        var after: String?
+        var limit: Int
+
+        func bind(_ b: inout Bindings) {
+            b.bind("phone", self.phone)
+            b.bind("after", self.after)
+            b.bind("limit", self.limit)
+        }
+
+        static func decode(_ r: PQRow) throws -> SuppressionView {
+            SuppressionView(
+                phone: try r.string("phone"), reason: try r.string("reason"), source: try r.string("source"),
+                addedAt: try r.string("added_at"), addedBy: try r.string("added_by"), expiresAt: r["expires_at"])
+        }
+    }
+}
