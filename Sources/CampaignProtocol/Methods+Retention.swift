@@ -30,15 +30,18 @@ public enum PruneRetention: RPCMethod {
     }
 }
 
-/// Rows by kind: finished jobs by state, call logs, events.
+/// Rows by kind: finished jobs by state, call logs, events, and the law's audit (the pre-dial
+/// check's refusals and the suppression list's changes, kept as long as call logs).
 public struct PruneCounts: Codable, Sendable, Equatable {
     public var COMPLETED: Int
     public var SKIPPED: Int
     public var FAILED: Int
     public var callLogs: Int
     public var events: Int
+    public var audit: Int
 
-    public init(completed: Int = 0, skipped: Int = 0, failed: Int = 0, callLogs: Int = 0, events: Int = 0) {
+    public init(completed: Int = 0, skipped: Int = 0, failed: Int = 0, callLogs: Int = 0, events: Int = 0, audit: Int = 0) {
+        self.audit = audit
         self.COMPLETED = completed
         self.SKIPPED = skipped
         self.FAILED = failed
@@ -49,10 +52,10 @@ public struct PruneCounts: Codable, Sendable, Equatable {
     public static func + (a: PruneCounts, b: PruneCounts) -> PruneCounts {
         PruneCounts(
             completed: a.COMPLETED + b.COMPLETED, skipped: a.SKIPPED + b.SKIPPED, failed: a.FAILED + b.FAILED,
-            callLogs: a.callLogs + b.callLogs, events: a.events + b.events)
+            callLogs: a.callLogs + b.callLogs, events: a.events + b.events, audit: a.audit + b.audit)
     }
 
-    public var total: Int { self.COMPLETED + self.SKIPPED + self.FAILED + self.callLogs + self.events }
+    public var total: Int { self.COMPLETED + self.SKIPPED + self.FAILED + self.callLogs + self.events + self.audit }
 }
 
 /// The instants (RFC 3339) before which each kind goes; absent: kept forever.

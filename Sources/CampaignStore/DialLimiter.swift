@@ -20,6 +20,8 @@ struct DialLimiter {
     /// are recorded with the batch).
     private(set) var numberStarts: [(phone: String, campaignId: Int64)] = []
     private var batchCallsByNumber: [String: Int] = [:]
+    /// The pre-dial check's refusals and deferrals of this batch, for the audit (`dial_refusals`).
+    private(set) var refusals: [SQL.DialRefusalsInsert.Refusal] = []
     /// Call starts admitted in this batch, per campaign.
     private(set) var started: [Int64: Int] = [:]
 
@@ -54,7 +56,9 @@ struct DialLimiter {
     /// Records the batch's call starts, the one home of "a call started" (besides the jobs'
     /// own DIALING rows): the customers are marked called (their cooldown counts from now) and
     /// the starts counted at the batch's instant, per campaign.
+    /// With them, the batch's refusals for the audit.
     func record(customers: [Int64], in pipeline: inout Pipeline) throws {
+        if !self.refusals.isEmpty { try pipeline.add(SQL.DialRefusalsInsert(refusals: self.refusals)) }
         guard !customers.isEmpty else { return }
         try pipeline.add(SQL.CustomersMarkCalled(customerIds: customers))
         if !self.numberStarts.isEmpty { try pipeline.add(SQL.NumberCallsAdd(atEpoch: self.nowEpoch, starts: self.numberStarts)) }
@@ -99,6 +103,14 @@ struct DialLimiter {
         var calls = job.numberCalls.map { Date(timeIntervalSince1970: $0) }
         calls += repeatElement(now, count: self.batchCallsByNumber[job.phone] ?? 0)
         return cap.nextAllowed(after: now, calls: calls, in: tz)
+    }
+
+    /// Notes a refusal (`until` nil) or deferral of the pre-dial check for the audit, with who
+    /// asked (the agent).
+    mutating func noteRefusal(_ job: LockedJob, rule: String, until: Date?, by: String) {
+        self.refusals.append(.init(
+            jobId: job.id, campaignId: job.campaignId, customerId: job.customerId, phone: job.phone, rule: rule,
+            until: until, by: by))
     }
 
     /// Whether the campaign's own limit leaves room for a call now.

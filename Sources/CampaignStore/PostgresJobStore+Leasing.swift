@@ -79,8 +79,9 @@ extension PostgresJobStore {
                         let (decision, decided) = job.machine.write(event, queueJobId: job.queueJobId)
                         write.result = decided?.result
                         write.idempotencyKey = decided?.idempotencyKey?.description
-                        if case .transition(.deferDial(let rule, _)) = decision, var postponed = decided {
+                        if case .transition(.deferDial(let rule, let until)) = decision, var postponed = decided {
                             facts.refusals.append(.init(campaignId: campaign, rule: rule))
+                            limits!.noteRefusal(job, rule: rule, until: until, by: request.owner)
                             postponed.lastReport = nil  // no agent saw this lease
                             deferred.append(TransitionWrite(id: job.id, write: postponed))
                             due[campaign]!.removeFirst()
@@ -89,6 +90,7 @@ extension PostgresJobStore {
                         }
                         if case .transition(.skip(let rule)) = decision {
                             facts.refusals.append(.init(campaignId: campaign, rule: rule))
+                            limits!.noteRefusal(job, rule: rule, until: nil, by: request.owner)
                             answers[i].refused.append(DialRefusal(jobId: job.id, rule: rule))
                         } else {
                             dialed.append(job.customerId)

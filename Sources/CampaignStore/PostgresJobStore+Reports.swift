@@ -92,8 +92,9 @@ extension PostgresJobStore {
                 case .replay:
                     replayed.insert(i)
                     outcomes.append(nil)
-                case .transition(.deferDial(let rule, _)):
+                case .transition(.deferDial(let rule, let until)):
                     facts.refusals.append(.init(campaignId: job.campaignId, rule: rule))
+                    limits?.noteRefusal(job, rule: rule, until: until, by: request.agent)
                     deferred.append(TransitionWrite(id: job.id, write: decided!))
                     jobs[job.id] = job
                     outcomes.append(nil)
@@ -101,6 +102,7 @@ extension PostgresJobStore {
                     if t == .startDialing { dialed.append(job.customerId) }
                     if case .skip(let rule) = t, request.kind == .dialing {
                         facts.refusals.append(.init(campaignId: job.campaignId, rule: rule))
+                        limits?.noteRefusal(job, rule: rule, until: nil, by: request.agent)
                     }
                     var write = decided!
                     if t == .retryLater, case .at(let due)? = retryPlan {

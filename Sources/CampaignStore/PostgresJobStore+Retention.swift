@@ -21,6 +21,15 @@ extension PostgresJobStore {
         }
     }
 
+    /// Deletes up to `limit` of the oldest rows of each audit table older than `before` (the
+    /// call logs' cutoff); returns how many went.
+    public func pruneAudit(before: Double?, limit: Int) async throws -> Int {
+        guard before != nil else { return 0 }
+        return try await self.pool.withConnection { conn in
+            try SQL.AuditPrune.row(conn.run(SQL.AuditPrune(before: before, limit: limit)))
+        }
+    }
+
     /// Deletes, of the `limit` oldest events, those older than `before`; returns how many went.
     public func pruneEvents(before: Double?, limit: Int) async throws -> Int {
         guard before != nil else { return 0 }

@@ -139,6 +139,41 @@ extension SQL {
           WHERE n.phone = c.phone AND n.at > now() - interval '3 days')
         """
 
+    /// The pre-dial check's refusals and deferrals, for the audit: who asked (the agent), when,
+    /// for which job, customer, number and campaign, by which rule, and until when (a deferral).
+    struct DialRefusalsInsert: Statement {
+        static let sql = StatementSQL(
+            "dial_refusals_insert",
+            """
+            INSERT INTO campaign.dial_refusals (job_id, campaign_id, customer_id, phone, rule, until, by)
+            SELECT u.job_id, u.campaign_id, u.customer_id, u.phone, u.rule,
+                   'epoch'::timestamptz + u.until_us * interval '1 microsecond', u.by
+            FROM unnest($job_ids::bigint[], $campaign_ids::bigint[], $customer_ids::bigint[], $phones::text[],
+                        $rules::text[], $until_us::bigint[], $bys::text[])
+                AS u(job_id, campaign_id, customer_id, phone, rule, until_us, by)
+            """)
+        struct Refusal {
+            var jobId: Int64
+            var campaignId: Int64
+            var customerId: Int64
+            var phone: String
+            var rule: String
+            var until: Date?
+            var by: String
+        }
+        var refusals: [Refusal]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("job_ids", array: self.refusals.map(\.jobId))
+            b.bind("campaign_ids", array: self.refusals.map(\.campaignId))
+            b.bind("customer_ids", array: self.refusals.map(\.customerId))
+            b.bind("phones", array: self.refusals.map { $0.phone as String? })
+            b.bind("rules", array: self.refusals.map { $0.rule as String? })
+            b.bind("until_us", array: self.refusals.map { $0.until.map(JobsDefer.micros) })
+            b.bind("bys", array: self.refusals.map { $0.by as String? })
+        }
+    }
+
     /// Whether the customer `c`'s number is suppressed now: a column of the statements that
     /// lock jobs for a pre-dial check.
     static let suppressedNow = """

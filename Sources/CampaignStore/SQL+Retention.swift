@@ -75,6 +75,32 @@ extension SQL {
         static func decode(_ r: PQRow) throws -> Int { try r.int("n") }
     }
 
+    /// Up to `limit` of the oldest rows of each audit table (dial refusals, suppression changes)
+    /// older than the cutoff (the call logs'): they are the same compliance record.
+    struct AuditPrune: Statement {
+        static let sql = StatementSQL(
+            "audit_prune",
+            """
+            WITH r AS (
+                DELETE FROM campaign.dial_refusals WHERE id = ANY(array(
+                    SELECT id FROM campaign.dial_refusals WHERE at < to_timestamp($before::float8) ORDER BY at LIMIT $limit::int))
+                RETURNING 1
+            ), s AS (
+                DELETE FROM campaign.suppression_changes WHERE id = ANY(array(
+                    SELECT id FROM campaign.suppression_changes WHERE at < to_timestamp($before::float8) ORDER BY at LIMIT $limit::int))
+                RETURNING 1
+            )
+            SELECT ((SELECT count(*) FROM r) + (SELECT count(*) FROM s))::int AS n
+            """)
+        var before: Double?
+        var limit: Int
+        func bind(_ b: inout Bindings) {
+            b.bind("before", SQL.cutoff(self.before))
+            b.bind("limit", self.limit)
+        }
+        static func decode(_ r: PQRow) throws -> Int { try r.int("n") }
+    }
+
     /// Of the first `limit` numbered events, those older than the cutoff (events are numbered
     /// about in the order of their time, so the oldest come first).
     struct EventsPrune: Statement {
@@ -113,7 +139,10 @@ extension SQL {
                 (SELECT count(*) FROM campaign.call_logs
                  WHERE coalesce(started_at, created_at) < to_timestamp($call_logs_before::float8))::int AS call_logs,
                 (SELECT count(*) FROM campaign.job_events
-                 WHERE seq IS NOT NULL AND at < to_timestamp($events_before::float8))::int AS events
+                 WHERE seq IS NOT NULL AND at < to_timestamp($events_before::float8))::int AS events,
+                ((SELECT count(*) FROM campaign.dial_refusals WHERE at < to_timestamp($call_logs_before::float8))
+                 + (SELECT count(*) FROM campaign.suppression_changes WHERE at < to_timestamp($call_logs_before::float8)))::int
+                    AS audit
             """)
         var cutoffs: Retention.Cutoffs
         func bind(_ b: inout Bindings) {
@@ -126,7 +155,7 @@ extension SQL {
         static func decode(_ r: PQRow) throws -> PruneCounts {
             PruneCounts(
                 completed: try r.int("completed"), skipped: try r.int("skipped"), failed: try r.int("failed"),
-                callLogs: try r.int("call_logs"), events: try r.int("events"))
+                callLogs: try r.int("call_logs"), events: try r.int("events"), audit: try r.int("audit"))
         }
     }
 }

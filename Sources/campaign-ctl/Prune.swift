@@ -29,6 +29,7 @@ struct PruneCommand: AsyncParsableCommand {
             ["FAILED jobs", kept.FAILED, r.before.FAILED ?? "-", String(r.deleted.FAILED)],
             ["call logs", kept.callLogs, r.before.callLogs ?? "-", String(r.deleted.callLogs)],
             ["events", kept.events, r.before.events ?? "-", String(r.deleted.events)],
+            ["audit (refusals, suppression changes)", kept.callLogs, r.before.callLogs ?? "-", String(r.deleted.audit)],
         ]
         print(Output.table(rows))
         print("\(verb) \(r.deleted.total) row(s)")

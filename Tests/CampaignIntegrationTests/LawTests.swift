@@ -86,6 +86,13 @@ struct LawTests {
         #expect(try db.scalar(
             "SELECT count(*) FROM campaign.campaign_jobs WHERE status = 'QUEUED' AND result ->> 'reason' = 'number_frequency'")
             == "6")
+        // Every deferral is in the audit: three in the first batch, six in the second, with the
+        // agent that asked and when each job is due again.
+        #expect(try db.scalar(
+            """
+            SELECT count(*) FROM campaign.dial_refusals
+            WHERE rule = 'number_frequency' AND by = 'a' AND phone = '+13055550123' AND until > now() + interval '23 hours'
+            """) == "9")
         // Both campaigns called it.
         #expect(try db.scalar("SELECT count(DISTINCT campaign_id) FROM campaign.number_calls") == "2")
     }

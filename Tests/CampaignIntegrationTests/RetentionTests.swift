@@ -53,9 +53,20 @@ struct RetentionTests {
         #expect(eventCount == 24 + 17, "one per enqueue, one per change of state (the two made QUEUED already were)")
         _ = try conn.query(unsafeSQL: "UPDATE campaign.job_events SET at = now() - interval '8 days' WHERE seq <= 20")
 
+        // The law's audit: of 5 refusals and 4 suppression changes, 4 and 3 are older than the call logs' 400 days.
+        _ = try conn.query(unsafeSQL: """
+            INSERT INTO campaign.dial_refusals (at, job_id, campaign_id, customer_id, phone, rule, by)
+            SELECT now() - make_interval(days => CASE WHEN i = 0 THEN 1 ELSE 401 END), 1, 1, 1, '+442079460001', 'suppressed', 'a'
+            FROM generate_series(0, 4) i
+            """)
+        _ = try conn.query(unsafeSQL: """
+            INSERT INTO campaign.suppression_changes (at, phone, action, by)
+            SELECT now() - make_interval(days => CASE WHEN i = 0 THEN 1 ELSE 401 END), '+442079460001', 'added', 'uid:0'
+            FROM generate_series(0, 3) i
+            """)
         let policy = RetentionSetting().policy
         let cutoffs = policy.cutoffs(now: Date().timeIntervalSince1970)
-        let expected = PruneCounts(completed: 5, skipped: 2, failed: 2, callLogs: 1, events: 20)
+        let expected = PruneCounts(completed: 5, skipped: 2, failed: 2, callLogs: 1, events: 20, audit: 7)
         #expect(try await store.prunable(cutoffs) == expected)
 
         // Small batches: the pass walks several slices of each kind.
@@ -66,6 +77,7 @@ struct RetentionTests {
         let logs = try conn.query(unsafeSQL: "SELECT job_id FROM campaign.call_logs ORDER BY job_id").all.map { try $0.int64("job_id") }
         #expect(logs == Array(jobs[1..<10]), "the old one went; those of deleted jobs stayed")
         #expect(try db.scalar("SELECT min(seq) FROM campaign.job_events") == "21")
+        #expect(try db.scalar("SELECT (SELECT count(*) FROM campaign.dial_refusals) + (SELECT count(*) FROM campaign.suppression_changes)") == "2")
         // Call logs of deleted jobs are still listed, with their campaign and customer.
         let listed = try await store.listCalls(ListCalls.Params(limit: 100))
         #expect(listed.calls.count == 9)

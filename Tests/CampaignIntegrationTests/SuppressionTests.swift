@@ -60,6 +60,8 @@ struct SuppressionTests {
                 #expect(run.leftOut["suppressed"] == 1 && run.leftOut["open_job"] == 2, "\(run.leftOut)")
             }
             #expect(try h.db.scalar("SELECT status || ' ' || (result ->> 'reason') FROM campaign.campaign_jobs WHERE id = \(ids[1])") == "SKIPPED suppressed")
+            #expect(try h.db.scalar("SELECT rule || ' ' || (until IS NULL)::text FROM campaign.dial_refusals WHERE job_id = \(ids[1])")
+                == "suppressed true")
             // A new customer on a suppressed number is left out of the run.
             _ = try await h.store.upsertCustomers([
                 ValidCustomer(externalRef: "new", name: "", phone: phones[1], timezone: "UTC", status: nil, attributesJSON: nil)

@@ -75,6 +75,12 @@ public final class RetentionPruner: Sendable {
             try await Task.sleep(for: self.pause)
         }
         while !Task.isCancelled {
+            let n = try await self.store.pruneAudit(before: cutoffs.callLogs, limit: self.batch)
+            deleted.audit += n
+            if n < self.batch { break }
+            try await Task.sleep(for: self.pause)
+        }
+        while !Task.isCancelled {
             let n = try await self.store.pruneEvents(before: cutoffs.events, limit: self.batch)
             deleted.events += n
             if n < self.batch { break }
@@ -85,7 +91,7 @@ public final class RetentionPruner: Sendable {
                 "retention pass",
                 metadata: [
                     "jobs.completed": "\(deleted.COMPLETED)", "jobs.skipped": "\(deleted.SKIPPED)", "jobs.failed": "\(deleted.FAILED)",
-                    "call_logs": "\(deleted.callLogs)", "events": "\(deleted.events)", "took": "\(ContinuousClock.now - started)",
+                    "call_logs": "\(deleted.callLogs)", "events": "\(deleted.events)", "audit": "\(deleted.audit)", "took": "\(ContinuousClock.now - started)",
                 ])
         }
         return deleted
