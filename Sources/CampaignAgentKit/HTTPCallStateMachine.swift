@@ -296,15 +296,17 @@ struct HTTPCallStateMachine: Sendable {
     /// What a status document (the acceptance or a poll's answer) says about the call.
     static func status(of object: [String: JSONValue], callId: String, statusMap: ProviderStatusMap) -> CallStatus {
         guard case .string(let status)? = object["status"] else { return .ongoing }
-        guard case .final(let outcome) = statusMap.meaning(of: status) else {
+        guard case .final(let outcome, let statusSaysOptOut) = statusMap.meaning(of: status) else {
             return statusMap.knows(status) ? .ongoing : .unknown(status)
         }
         var detail: [String: JSONValue] = ["providerStatus": .string(status)]
         if let extra = object["detail"] { detail["provider"] = extra }
         let durationMs =
             ProviderJSON.int(object["durationMs"]) ?? ProviderJSON.int(object["duration"]).map { $0 * 1000 }
-        return .ended(
-            PlacedCall(outcome: outcome, providerCallId: callId, durationMs: durationMs, detail: .object(detail)))
+        var placed = PlacedCall(outcome: outcome, providerCallId: callId, durationMs: durationMs, detail: .object(detail))
+        // The person asked not to be called again: said by the status, or by `optOut: true`.
+        placed.optOut = statusSaysOptOut || object["optOut"] == .bool(true)
+        return .ended(placed)
     }
 
     /// Where the call is followed: the acceptance's `statusUrl`, else its `Location` header, else

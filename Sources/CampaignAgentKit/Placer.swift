@@ -57,6 +57,9 @@ public struct PlacedCall: Sendable, Equatable {
     /// False when certainly no call was placed (nothing reached the provider, or it refused):
     /// the job fails with outcome `FAILED` but no call log is written.
     public var callPlaced: Bool
+    /// The person asked not to be called again (issue 15): the coordinator suppresses the
+    /// number with the report, skips its other open jobs and marks its customers OPTED_OUT.
+    public var optOut = false
 
     public init(
         outcome: CallOutcome, providerCallId: String? = nil, durationMs: Int? = nil, detail: JSONValue? = nil,
@@ -144,13 +147,15 @@ enum ProviderJSON {
         }
     }
 
-    /// Reads an outcome report `{"outcome": …, "providerCallId"?, "durationMs"?, "detail"?}`.
+    /// Reads an outcome report `{"outcome": …, "providerCallId"?, "durationMs"?, "detail"?, "optOut"?}`.
     static func outcomeReport(_ o: [String: JSONValue]) -> PlacedCall? {
         guard case .string(let s)? = o["outcome"], let outcome = CallOutcome(rawValue: s.uppercased()) else {
             return nil
         }
-        return PlacedCall(
+        var placed = PlacedCall(
             outcome: outcome, providerCallId: Self.id(o["providerCallId"]), durationMs: Self.int(o["durationMs"]),
             detail: o["detail"])
+        placed.optOut = o["optOut"] == .bool(true)
+        return placed
     }
 }

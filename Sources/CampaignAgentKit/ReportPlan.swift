@@ -62,10 +62,12 @@ struct ReportPlan: Sendable {
     static func callRecord(
         for placed: PlacedCall, provider: String, idempotencyKey: String, startedAt: Date, endedAt: Date
     ) -> CallRecord {
-        CallRecord(
+        var call = CallRecord(
             provider: provider, providerCallId: placed.providerCallId, idempotencyKey: idempotencyKey,
             startedAt: Timestamp.string(startedAt), endedAt: Timestamp.string(endedAt), outcome: placed.outcome,
             durationMs: placed.durationMs ?? Int(endedAt.timeIntervalSince(startedAt) * 1000), detail: placed.detail)
+        if placed.optOut { call.optOut = true }
+        return call
     }
 
     /// The report that gives back a job the agent will not dial: a retryable failure before any

@@ -66,6 +66,11 @@ public struct JobStateMachine: Sendable, Equatable {
         /// in the queue is SKIPPED `campaign_ended`; one under lease is left to finish (a CLAIMED
         /// one meets the ended campaign at its pre-dial check, a DIALING one is a call under way).
         case campaignEnded
+        /// The person at the job's number asked, on another job's call, not to be called again
+        /// (the placer reported `optOut`): a job waiting in the queue or CLAIMED is SKIPPED
+        /// `opted_out`; a DIALING one is a call under way, left to finish (its number is
+        /// suppressed, so a retry of it is refused at the pre-dial check).
+        case numberOptedOut
     }
 
     /// The verdict of the pre-dial check.
@@ -133,6 +138,7 @@ public struct JobStateMachine: Sendable, Equatable {
 
     /// The reason of a job SKIPPED because its campaign ended (by the event, or at the pre-dial check).
     public static let campaignEndedReason = "campaign_ended"
+    public static let optedOutReason = "opted_out"
 
     public init(_ snapshot: Snapshot) {
         self.snapshot = snapshot
@@ -217,6 +223,12 @@ public struct JobStateMachine: Sendable, Equatable {
 
         case .campaignEnded:
             return s.status == .queued ? .transition(.skip(reason: Self.campaignEndedReason)) : .reject(.invalidState)
+
+        case .numberOptedOut:
+            switch (s.status, s.phase) {
+            case (.queued, _), (.active, .claimed?): return .transition(.skip(reason: Self.optedOutReason))
+            default: return .reject(.invalidState)
+            }
         }
     }
 
@@ -245,7 +257,8 @@ public struct JobStateMachine: Sendable, Equatable {
         case .completeReported: report = .complete
         case .failReported: report = .fail
         case .skipReported: report = .skip
-        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded:
+        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded,
+            .numberOptedOut:
             report = nil
         }
         self.apply(t, newToken: newToken, retryBudget: retryBudget, report: report)

@@ -84,7 +84,8 @@ extension Substring {
 public struct ProviderStatusMap: Sendable, Equatable {
     public enum Meaning: Sendable, Equatable {
         case inProgress
-        case final(CallOutcome)
+        /// The call ended with this outcome; `optOut`: the person asked not to be called again.
+        case final(CallOutcome, optOut: Bool = false)
     }
 
     public private(set) var meanings: [String: Meaning]
@@ -99,6 +100,9 @@ public struct ProviderStatusMap: Sendable, Equatable {
         m.set("canceled", .final(.rejected))
         m.set("cancelled", .final(.rejected))
         m.set("declined", .final(.rejected))
+        // The person asked not to be called again (the number is suppressed, issue 15).
+        m.set("opted-out", .final(.answered, optOut: true))
+        m.set("do-not-call", .final(.answered, optOut: true))
         return m
     }()
 
@@ -124,18 +128,22 @@ public struct ProviderStatusMap: Sendable, Equatable {
         String(status.lowercased().map { $0 == "_" ? "-" : $0 })
     }
 
-    /// The default map with overrides from `completed=ANSWERED,answered=progress` (value: an
-    /// outcome, or `progress` for a status that is not final).
+    /// The default map with overrides from `completed=ANSWERED,answered=progress,dnc=ANSWERED+OPT_OUT`
+    /// (value: an outcome, the same with `+OPT_OUT` for a status that says the person asked not to
+    /// be called again, or `progress` for a status that is not final).
     public static func parse(_ text: String) throws(ConfigurationError) -> ProviderStatusMap {
         var map = ProviderStatusMap.default
         for (status, value) in try KeyValueList.parse(text) {
+            let upper = value.uppercased()
+            let optOut = upper.hasSuffix("+OPT_OUT") || upper.hasSuffix("+OPT-OUT")
+            let outcomeName = optOut ? String(upper.dropLast("+OPT_OUT".count)) : upper
             if value.lowercased() == "progress" {
                 map.set(status, .inProgress)
-            } else if let outcome = CallOutcome(rawValue: value.uppercased()) {
-                map.set(status, .final(outcome))
+            } else if let outcome = CallOutcome(rawValue: outcomeName) {
+                map.set(status, .final(outcome, optOut: optOut))
             } else {
                 throw ConfigurationError(
-                    "unknown meaning \(value) for provider status \(status) (an outcome such as ANSWERED, or progress)")
+                    "unknown meaning \(value) for provider status \(status) (an outcome such as ANSWERED, ANSWERED+OPT_OUT, or progress)")
             }
         }
         return map

@@ -180,7 +180,7 @@ extension CallRecord: JSONReadable {
             provider: try f.string("provider"), providerCallId: try f.optionalString("providerCallId"),
             idempotencyKey: try f.string("idempotencyKey"), startedAt: try f.optionalString("startedAt"),
             endedAt: try f.optionalString("endedAt"), outcome: try f.required("outcome", try f.outcome("outcome")),
-            durationMs: try f.optionalInt("durationMs"), detail: f.value("detail"))
+            durationMs: try f.optionalInt("durationMs"), detail: f.value("detail"), optOut: try f.optionalBool("optOut"))
     }
 }
 

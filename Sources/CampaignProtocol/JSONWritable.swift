@@ -175,6 +175,7 @@ extension CallRecord: JSONWritable {
         w.string("outcome", self.outcome.rawValue, into: &out)
         w.int("durationMs", self.durationMs, into: &out)
         w.value("detail", self.detail, into: &out)
+        w.bool("optOut", self.optOut, into: &out)
         w.end(into: &out)
     }
 }

@@ -122,11 +122,15 @@ public struct CallRecord: Codable, Sendable, Equatable {
     public var outcome: CallOutcome
     public var durationMs: Int?
     public var detail: JSONValue?
+    /// The person asked not to be called again (issue 15): with the report, the number is
+    /// suppressed, every other open job for it SKIPPED (`opted_out`) and its customers OPTED_OUT.
+    public var optOut: Bool?
 
     public init(
         provider: String, providerCallId: String?, idempotencyKey: String, startedAt: String?,
-        endedAt: String?, outcome: CallOutcome, durationMs: Int?, detail: JSONValue?
+        endedAt: String?, outcome: CallOutcome, durationMs: Int?, detail: JSONValue?, optOut: Bool? = nil
     ) {
+        self.optOut = optOut
         self.provider = provider
         self.providerCallId = providerCallId
         self.idempotencyKey = idempotencyKey

@@ -20,6 +20,9 @@ struct DialLimiter {
     /// are recorded with the batch).
     private(set) var numberStarts: [(phone: String, campaignId: Int64)] = []
     private var batchCallsByNumber: [String: Int] = [:]
+    /// Numbers whose opt-out a report of this batch brings: suppressed for the batch's checks
+    /// already (the suppression is written with the batch).
+    var optedOut: Set<String> = []
     /// The pre-dial check's refusals and deferrals of this batch, for the audit (`dial_refusals`).
     private(set) var refusals: [SQL.DialRefusalsInsert.Refusal] = []
     /// Call starts admitted in this batch, per campaign.
@@ -85,7 +88,7 @@ struct DialLimiter {
             status: job.customerStatus, phone: job.phone, timeZone: tz,
             lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) },
             jurisdictionHours: floor.hours, numberFreeAt: self.numberFreeAt(job, legalCap: floor.callsPer24h, campaign, tz))
-        customer.suppressed = job.suppressed
+        customer.suppressed = job.suppressed || self.optedOut.contains(job.phone)
         customer.hasConsent = job.hasConsent
         return campaign.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade,

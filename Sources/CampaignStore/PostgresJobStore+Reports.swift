@@ -22,18 +22,28 @@ extension PostgresJobStore {
             // lock, always in the same order, so it cannot deadlock with them).
             // One round trip to lock (with the BEGIN), one to write (with the COMMIT).
             let dialing = requests.contains(where: { $0.kind == .dialing })
+            // An opt-out a call reported suppresses its number with the report: under the same lock,
+            // so no pre-dial check of another coordinator decides between the two.
+            let optingOut = requests.contains { $0.call?.optOut == true }
             // A retry due at the customer's next window needs the customer's zone.
             let windowRetries = rules.campaigns.values.contains { $0.schedule.needsWindows }
                 && requests.contains { if case .fail(true, _, _?, false) = $0.kind { true } else { false } }
             let ids = Array(Set(requests.map { $0.jobId })).sorted()
             var locking = Pipeline()
-            let counters = dialing ? try DialLimiter.lock(in: &locking, rules) : nil
-            let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing || windowRetries)
+            let counters = dialing || optingOut ? try DialLimiter.lock(in: &locking, rules) : nil
+            let lockSlot = try LockedJob.lock(in: &locking, ids: ids, withCustomers: dialing || windowRetries || optingOut)
             let locked = try conn.pipeline(locking)
             var limits = try counters.map { DialLimiter(try locked.rows($0), rules: rules) }
             // Each campaign's backoff, read once (a lookup of the rules copies them whole).
             let backoffs = rules.campaigns.mapValues { $0.retry ?? retry }
             var jobs = try lockSlot.jobs(locked)
+            // The opt-outs, one per number: its call is named as the source, its agent as who.
+            var optOuts: [String: (phone: String, source: String, by: String)] = [:]
+            for r in requests where r.call?.optOut == true {
+                guard let phone = jobs[r.jobId]?.phone, !phone.isEmpty, let call = r.call else { continue }
+                optOuts[phone] = (phone, "call \(call.provider) \(call.providerCallId ?? call.idempotencyKey)", "agent:\(r.agent)")
+            }
+            limits?.optedOut = Set(optOuts.keys)
             var writes: [Int64: TransitionWrite] = [:]
             var deferred: [TransitionWrite] = []  // "not yet" at the pre-dial check: back to the queue
             var calls: [CallLogWrite] = []
@@ -116,6 +126,15 @@ extension PostgresJobStore {
                 }
             }
 
+            // Every other open job of an opted-out number: SKIPPED `opted_out`, as the machine decides.
+            if !optOuts.isEmpty {
+                let others = try conn.rows(SQL.JobsLockOpenOfNumbers(phones: optOuts.keys.sorted(), excluding: ids))
+                for var other in others where writes[other.id] == nil {
+                    guard case (.transition, let write?) = other.machine.write(.numberOptedOut) else { continue }
+                    writes[other.id] = TransitionWrite(id: other.id, write: write)
+                }
+            }
+
             // Answer from the rows as they are now: the written ones come back from the update,
             // the others (replays) are read after it. Call logs go first: their job's key check
             // then finds the row this transaction holds FOR UPDATE (no KEY SHARE lock to write).
@@ -126,6 +145,7 @@ extension PostgresJobStore {
             let written = writes.isEmpty ? nil : try writing.add(SQL.JobsApplyTransitions(writes: Array(writes.values)))
             let postponed = deferred.isEmpty ? nil : try writing.add(SQL.JobsDefer(writes: deferred))
             try limits?.record(customers: dialed, in: &writing)
+            if !optOuts.isEmpty { try writing.add(SQL.OptOutRecord(optOuts: optOuts.values.sorted { $0.phone < $1.phone })) }
             let read = unwritten.isEmpty ? nil : try writing.add(SQL.JobsReportView(ids: unwritten.sorted()))
             var views: [Int64: ReportView] = [:]
             if !writing.steps.isEmpty {

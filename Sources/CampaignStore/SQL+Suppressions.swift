@@ -90,4 +90,62 @@ extension SQL {
                 addedAt: try r.string("added_at"), addedBy: try r.string("added_by"), expiresAt: r["expires_at"])
         }
     }
+
+    /// What an opt-out reported on a call does with the report (issue 15): each number suppressed
+    /// for good (`source` names the call, `by` the agent), the change audited, and every ACTIVE
+    /// customer of the number marked OPTED_OUT; answers how many customers changed.
+    struct OptOutRecord: Statement {
+        static let sql = StatementSQL(
+            "opt_out_record",
+            """
+            WITH up AS (
+                INSERT INTO campaign.suppressions AS s (phone, reason, source, added_by)
+                SELECT u.phone, 'opted out on a call', u.source, u.by
+                FROM unnest($phones::text[], $sources::text[], $bys::text[]) AS u(phone, source, by)
+                ON CONFLICT (phone) DO UPDATE SET
+                    reason = EXCLUDED.reason, source = EXCLUDED.source, added_by = EXCLUDED.added_by,
+                    added_at = now(), expires_at = NULL
+                RETURNING s.phone, s.reason, s.source, s.added_by, (xmax = 0) AS inserted
+            ), audit AS (
+                INSERT INTO campaign.suppression_changes (phone, action, reason, source, by)
+                SELECT phone, CASE WHEN inserted THEN 'added' ELSE 'updated' END, reason, source, added_by FROM up
+            ), customers AS (
+                UPDATE campaign.customers SET status = 'OPTED_OUT', updated_at = now()
+                WHERE phone = ANY($phones::text[]) AND status = 'ACTIVE'
+                RETURNING 1
+            )
+            SELECT count(*)::int AS n FROM customers
+            """)
+        var optOuts: [(phone: String, source: String, by: String)]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("phones", array: self.optOuts.map { $0.phone as String? })
+            b.bind("sources", array: self.optOuts.map { $0.source as String? })
+            b.bind("bys", array: self.optOuts.map { $0.by as String? })
+        }
+
+        static func decode(_ r: PQRow) throws -> Int { try r.int("n") }
+    }
+
+    /// The open jobs of the numbers given, other than `excluding` (the reporting batch's), locked
+    /// for an opt-out: those another transaction holds are left (`SKIP LOCKED`: their pre-dial
+    /// check, serialised after this one, finds the number suppressed).
+    struct JobsLockOpenOfNumbers: LocksJobs {
+        static let sql = StatementSQL(
+            "jobs_lock_open_of_numbers",
+            """
+            SELECT \(lockedJobColumns) FROM \(lockedJobTables)
+            WHERE c.phone = ANY($phones::text[]) AND j.status IN ('QUEUED', 'ACTIVE')
+              AND NOT (j.id = ANY($excluding::bigint[]))
+            ORDER BY j.id
+            FOR UPDATE OF j SKIP LOCKED
+            """)
+        var phones: [String]
+        var excluding: [Int64]
+
+        func bind(_ b: inout Bindings) {
+            b.bind("phones", array: self.phones.map { $0 as String? })
+            b.bind("excluding", array: self.excluding)
+        }
+    }
 }

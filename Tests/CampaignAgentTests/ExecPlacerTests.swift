@@ -59,6 +59,17 @@ struct ExecPlacerTests {
         }
     }
 
+    @Test("a command that reports the person asked not to be called again")
+    func optOut() async throws {
+        try await Self.withScript("echo '{\"outcome\":\"ANSWERED\",\"optOut\":true}'\n") { path, _ in
+            let placed = await Self.place(path)
+            #expect(placed.outcome == .answered && placed.optOut)
+        }
+        try await Self.withScript("echo '{\"outcome\":\"ANSWERED\",\"optOut\":\"yes\"}'\n") { path, _ in
+            #expect(!(await Self.place(path)).optOut, "only true is an opt-out")
+        }
+    }
+
     @Test("a non-zero exit: no call was placed, FAILED with the status and stderr")
     func failure() async throws {
         try await Self.withScript("echo 'provider said no' >&2\nexit 3\n") { path, _ in

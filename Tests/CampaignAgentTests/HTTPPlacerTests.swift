@@ -76,6 +76,7 @@ struct HTTPPlacerTests {
             let placed = await placer.place(Self.request())
             #expect(placed.outcome == outcome)
             #expect(placed.outcomeKnown)
+            #expect(!placed.optOut)
             #expect(placed.providerCallId == "call-1")
             #expect(placed.durationMs == 1234)
             #expect(provider.posts == ["q-1:2026-11-29#1": 1])
@@ -88,6 +89,17 @@ struct HTTPPlacerTests {
             let customer = try #require(body["customer"] as? [String: Any])
             #expect(customer["phone"] as? String == "+14155550100")
             #expect((customer["attributes"] as? [String: Any])?["plan"] as? String == "gold")
+        }
+    }
+
+    @Test("a status that says the person asked not to be called again is an opt-out", arguments: ["opted-out", "do_not_call"])
+    func optOutStatus(_ status: String) async throws {
+        var b = FakeProvider.Behaviour()
+        b.finalStatus = { _ in status }
+        b.endAtPoll = 2
+        try await Self.withProvider(b) { _, placer, _ in
+            let placed = await placer.place(Self.request())
+            #expect(placed.outcome == .answered && placed.optOut && placed.outcomeKnown)
         }
     }
 

@@ -79,7 +79,7 @@ enum EventKey: String, CaseIterable, Sendable {
     case failRetryable, failFinal, failRetryableStale, failFinalStale
     case failUnknown, failUnknownStale
     case skip, skipStale
-    case leaseExpired, connectionLost, cancel, retry, campaignEnded
+    case leaseExpired, connectionLost, cancel, retry, campaignEnded, optedOut
 
     var event: JobStateMachine.Event {
         switch self {
@@ -105,6 +105,7 @@ enum EventKey: String, CaseIterable, Sendable {
         case .cancel: return .cancelRequested
         case .retry: return .retryRequested
         case .campaignEnded: return .campaignEnded
+        case .optedOut: return .numberOptedOut
         }
     }
 }
@@ -123,6 +124,7 @@ func caseName(_ event: JobStateMachine.Event) -> String {
     case .cancelRequested: return "cancelRequested"
     case .retryRequested: return "retryRequested"
     case .campaignEnded: return "campaignEnded"
+    case .numberOptedOut: return "numberOptedOut"
     }
 }
 
@@ -134,7 +136,8 @@ func reportKind(_ event: JobStateMachine.Event) -> JobStateMachine.ReportKind? {
     case .completeReported: return .complete
     case .failReported: return .fail
     case .skipReported: return .skip
-    case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded: return nil
+    case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded, .numberOptedOut:
+        return nil
     }
 }
 
@@ -203,6 +206,7 @@ let lifecycleTable: [Row] = [
     row(.queuedNew, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedNew, .retry, invalid),
     row(.queuedNew, .campaignEnded, to(.skip(reason: "campaign_ended"))),
+    row(.queuedNew, .optedOut, to(.skip(reason: "opted_out"))),
 
     // QUEUED after a retryable failure report (lastReport fail): only that report is a resend.
     row(.queuedAfterFail, .lease, to(.claim)),
@@ -227,6 +231,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterFail, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterFail, .retry, invalid),
     row(.queuedAfterFail, .campaignEnded, to(.skip(reason: "campaign_ended"))),
+    row(.queuedAfterFail, .optedOut, to(.skip(reason: "opted_out"))),
 
     // QUEUED after a lost lease (expired or connection closed before dialing; or an admin retry).
     row(.queuedAfterLostLease, .lease, to(.claim)),
@@ -251,6 +256,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterLostLease, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterLostLease, .retry, invalid),
     row(.queuedAfterLostLease, .campaignEnded, to(.skip(reason: "campaign_ended"))),
+    row(.queuedAfterLostLease, .optedOut, to(.skip(reason: "opted_out"))),
 
     // ACTIVE/CLAIMED (lastReport nil: a fresh lease)
     row(.claimed, .lease, invalid),
@@ -275,6 +281,7 @@ let lifecycleTable: [Row] = [
     row(.claimed, .cancel, to(.skip(reason: "cancelled"))),
     row(.claimed, .retry, invalid),
     row(.claimed, .campaignEnded, invalid),
+    row(.claimed, .optedOut, to(.skip(reason: "opted_out"))),
 
     // ACTIVE/DIALING (lastReport dialing)
     row(.dialing, .lease, invalid),
@@ -299,6 +306,7 @@ let lifecycleTable: [Row] = [
     row(.dialing, .cancel, to(.skip(reason: "cancelled"))),
     row(.dialing, .retry, invalid),
     row(.dialing, .campaignEnded, invalid),
+    row(.dialing, .optedOut, invalid),
 
     // COMPLETED (lastReport complete)
     row(.completed, .lease, invalid),
@@ -323,6 +331,7 @@ let lifecycleTable: [Row] = [
     row(.completed, .cancel, invalid),
     row(.completed, .retry, invalid),
     row(.completed, .campaignEnded, invalid),
+    row(.completed, .optedOut, invalid),
 
     // FAILED by a report (lastReport fail)
     row(.failedReported, .lease, invalid),
@@ -347,6 +356,7 @@ let lifecycleTable: [Row] = [
     row(.failedReported, .cancel, invalid),
     row(.failedReported, .retry, to(.reset)),
     row(.failedReported, .campaignEnded, invalid),
+    row(.failedReported, .optedOut, invalid),
 
     // FAILED "lease_expired" (lastReport nil: the lease ran out before dialing, attempts used up)
     row(.failedLeaseExpired, .lease, invalid),
@@ -371,6 +381,7 @@ let lifecycleTable: [Row] = [
     row(.failedLeaseExpired, .cancel, invalid),
     row(.failedLeaseExpired, .retry, to(.reset)),
     row(.failedLeaseExpired, .campaignEnded, invalid),
+    row(.failedLeaseExpired, .optedOut, invalid),
 
     // FAILED "outcome_unknown" (the DIALING lease expired): a late result with its token lands.
     row(.failedOutcomeUnknown, .lease, invalid),
@@ -396,6 +407,7 @@ let lifecycleTable: [Row] = [
     row(.failedOutcomeUnknown, .cancel, invalid),
     row(.failedOutcomeUnknown, .retry, to(.reset)),
     row(.failedOutcomeUnknown, .campaignEnded, invalid),
+    row(.failedOutcomeUnknown, .optedOut, invalid),
 
     // FAILED "outcome_unknown" reported by the agent itself (lastReport fail).
     row(.failedUnknownReported, .lease, invalid),
@@ -420,6 +432,7 @@ let lifecycleTable: [Row] = [
     row(.failedUnknownReported, .cancel, invalid),
     row(.failedUnknownReported, .retry, to(.reset)),
     row(.failedUnknownReported, .campaignEnded, invalid),
+    row(.failedUnknownReported, .optedOut, invalid),
 
     // SKIPPED by the agent's skip (lastReport skip)
     row(.skippedByAgent, .lease, invalid),
@@ -444,6 +457,7 @@ let lifecycleTable: [Row] = [
     row(.skippedByAgent, .cancel, invalid),
     row(.skippedByAgent, .retry, to(.reset)),
     row(.skippedByAgent, .campaignEnded, invalid),
+    row(.skippedByAgent, .optedOut, invalid),
 
     // SKIPPED by a dialing refusal (lastReport dialing): the agent learns it from a resend.
     row(.skippedRefused, .lease, invalid),
@@ -468,6 +482,7 @@ let lifecycleTable: [Row] = [
     row(.skippedRefused, .cancel, invalid),
     row(.skippedRefused, .retry, to(.reset)),
     row(.skippedRefused, .campaignEnded, invalid),
+    row(.skippedRefused, .optedOut, invalid),
 
     // SKIPPED "cancelled" by an admin (lastReport nil): every report of the lease is out of place.
     row(.skippedCancelled, .lease, invalid),
@@ -492,6 +507,7 @@ let lifecycleTable: [Row] = [
     row(.skippedCancelled, .cancel, invalid),
     row(.skippedCancelled, .retry, to(.reset)),
     row(.skippedCancelled, .campaignEnded, invalid),
+    row(.skippedCancelled, .optedOut, invalid),
 
     // QUEUED after the pre-dial check deferred it (lastReport dialing, the attempt given back):
     // a resend of that check is a replay (its answer: not allowed, due at runAt); nothing else fits.
@@ -517,6 +533,7 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterDeferral, .cancel, to(.skip(reason: "cancelled"))),
     row(.queuedAfterDeferral, .retry, invalid),
     row(.queuedAfterDeferral, .campaignEnded, to(.skip(reason: "campaign_ended"))),
+    row(.queuedAfterDeferral, .optedOut, to(.skip(reason: "opted_out"))),
 ]
 
 @Suite("JobStateMachine: every (state, event) pair")
@@ -535,7 +552,7 @@ struct JobStateMachineTableTests {
         #expect(
             covered == [
                 "leaseRequested", "dialingRequested", "completeReported", "failReported", "skipReported",
-                "leaseExpired", "connectionLost", "cancelRequested", "retryRequested", "campaignEnded",
+                "leaseExpired", "connectionLost", "cancelRequested", "retryRequested", "campaignEnded", "numberOptedOut",
             ])
         // Every report kind is some state's lastReport, and so is "none".
         let kinds = Set(StateKind.allCases.map { $0.snapshot(attemptsLeft: true).lastReport })
@@ -898,7 +915,7 @@ struct JobStateMachinePropertyTests {
             case .requeueNow: return "requeueNow"
             case .fail(let reason): return "fail/\(reason.rawValue)\(reason == .reported ? late : "")"
             case .skip(let reason):
-                return ["cancelled", "agent", "campaign_ended"].contains(reason) ? "skip/\(reason)" : "skip/rule"
+                return ["cancelled", "agent", "campaign_ended", "opted_out"].contains(reason) ? "skip/\(reason)" : "skip/rule"
             case .deferDial: return "deferDial"
             case .reset: return "reset"
             }
@@ -909,7 +926,8 @@ struct JobStateMachinePropertyTests {
         switch event {
         case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _, _), .skipReported(let t):
             return t
-        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded:
+        case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded,
+            .numberOptedOut:
             return nil
         }
     }

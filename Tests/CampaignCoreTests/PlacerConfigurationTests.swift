@@ -52,6 +52,12 @@ struct PlacerConfigurationTests {
         #expect(m.meaning(of: "busy") == .final(.busy))
         #expect(m.knows("hangup"))
         #expect(!m.knows("whatever"))
+        let dnc = try ProviderStatusMap.parse("dnc=ANSWERED+OPT_OUT, hung-up-angry=rejected+opt-out")
+        #expect(dnc.meaning(of: "DNC") == .final(.answered, optOut: true))
+        #expect(dnc.meaning(of: "hung_up_angry") == .final(.rejected, optOut: true))
+        #expect(dnc.meaning(of: "opted-out") == .final(.answered, optOut: true), "a default")
+        #expect(dnc.meaning(of: "completed") == .final(.answered, optOut: false))
+        #expect(throws: ConfigurationError.self) { try ProviderStatusMap.parse("x=+OPT_OUT") }
         #expect(throws: ConfigurationError.self) { try ProviderStatusMap.parse("completed=done") }
         #expect(throws: ConfigurationError.self) { try ProviderStatusMap.parse("completed") }
     }

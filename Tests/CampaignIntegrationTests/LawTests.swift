@@ -185,4 +185,59 @@ struct LawTests {
         // In step: nothing to do.
         #expect(try await store.syncJurisdictions() == 0)
     }
+
+    @Test func anOptOutOnACallSuppressesTheNumberAndStopsItsOtherJobsInTheReportsTransaction() async throws {
+        let (db, store) = try await TestDatabase.migrated("lawoptout")
+        defer { db.drop() }
+        let second = try await Self.secondCampaign(store)
+        _ = try await store.upsertCustomers([
+            ValidCustomer(externalRef: "a", name: "", phone: "+442079460777", timezone: Self.noonZone, status: nil, attributesJSON: nil),
+            ValidCustomer(externalRef: "b", name: "", phone: "+442079460777", timezone: Self.noonZone, status: nil, attributesJSON: nil),
+            ValidCustomer(externalRef: "other", name: "", phone: "+442079460778", timezone: Self.noonZone, status: nil, attributesJSON: nil),
+        ])
+        let ids = try await Self.enqueue(store, [("a", CampaignRecord.defaultID, 2), ("b", second, 2), ("other", second, 1)])
+        let rules = Self.rules([CampaignRecord.defaultID: .none, second: .none])
+        // a's first job is called; b's first is leased (CLAIMED) by another agent; the rest wait.
+        let leased = try await store.lease([LeaseRequest(owner: "x", max: 5, dial: false)], leaseSeconds: 30, rules: rules)
+        let byId = Dictionary(uniqueKeysWithValues: leased[0].jobs.map { ($0.jobId, $0) })
+        let calling = try #require(byId[ids[0]])
+        let dialed = try await store.apply(
+            [JobRequest(jobId: calling.jobId, leaseToken: calling.leaseToken, kind: .dialing, agent: "a")],
+            retry: RetryPolicy(), rules: rules)
+        guard case .dialing(let allowed) = dialed.first, let key = allowed.idempotencyKey else {
+            Issue.record("\(dialed)")
+            return
+        }
+        // Every job but a's first and b's second goes back to the queue (b's second stays CLAIMED).
+        _ = try db.connect().query(unsafeSQL: """
+            UPDATE campaign.campaign_jobs SET status = 'QUEUED', phase = NULL, lease_owner = NULL, lease_token = NULL,
+                lease_expires_at = NULL, attempts_made = 0
+            WHERE id NOT IN (\(ids[0]), \(ids[3]))
+            """)
+        let call = CallRecord(
+            provider: "simulate", providerCallId: "c-1", idempotencyKey: key, startedAt: nil,
+            endedAt: nil, outcome: .answered, durationMs: 1000, detail: nil, optOut: true)
+        let claimed = try #require(byId[ids[3]])
+        // In the same batch: the opt-out, and the dialing check of b's claimed job.
+        let out = try await store.apply(
+            [
+                JobRequest(jobId: calling.jobId, leaseToken: calling.leaseToken, kind: .complete(outcome: .answered), call: call, agent: "a"),
+                JobRequest(jobId: claimed.jobId, leaseToken: claimed.leaseToken, kind: .dialing, agent: "b"),
+            ], retry: RetryPolicy(), rules: rules)
+        guard case .dialing(let d) = out[1] else {
+            Issue.record("\(out)")
+            return
+        }
+        #expect(!d.allowed && d.rule == "suppressed" && d.status == .skipped, "\(d)")
+        let states = try db.scalar(
+            "SELECT string_agg(status || ':' || coalesce(result ->> 'reason', result ->> 'outcome', '-'), ' ' ORDER BY id) FROM campaign.campaign_jobs")
+        #expect(states == "COMPLETED:ANSWERED SKIPPED:opted_out SKIPPED:opted_out SKIPPED:suppressed QUEUED:-", "\(states ?? "")")
+        #expect(try db.scalar("SELECT string_agg(external_ref || '=' || status, ' ' ORDER BY id) FROM campaign.customers")
+            == "a=OPTED_OUT b=OPTED_OUT other=ACTIVE")
+        #expect(try db.scalar("SELECT reason || ' | ' || source || ' | ' || added_by FROM campaign.suppressions")
+            == "opted out on a call | call simulate c-1 | agent:a")
+        #expect(try db.scalar("SELECT action || ' ' || by FROM campaign.suppression_changes") == "added agent:a")
+        // The call itself is logged.
+        #expect(try db.scalar("SELECT count(*) FROM campaign.call_logs WHERE job_id = \(ids[0])") == "1")
+    }
 }

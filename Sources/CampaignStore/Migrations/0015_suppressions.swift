@@ -8,6 +8,7 @@ enum Migration0015Suppressions {
     ///   (the compliance record).
     /// - `dial_refusals`: every refusal and deferral of the pre-dial check (who, when, why, until
     ///   when), kept as long as call logs.
+    /// - `customers_phone`: an opt-out reported on a call finds every customer of the number.
     /// - `customers.consent`: the consent on record (basis, when, source, proof) that campaigns
     ///   with `requireConsent` call only customers with.
     static let migration = Migration(
@@ -48,5 +49,7 @@ enum Migration0015Suppressions {
             CREATE INDEX dial_refusals_at ON campaign.dial_refusals (at);
 
             ALTER TABLE campaign.customers ADD COLUMN consent jsonb;
+            -- An opt-out finds every customer (and so every open job) of its number.
+            CREATE INDEX customers_phone ON campaign.customers (phone);
             """#)
 }
