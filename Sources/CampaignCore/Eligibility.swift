@@ -111,6 +111,9 @@ public struct EligibilityPolicy: Sendable, Equatable {
         /// Today's cap of calls is reached.
         case dailyCap = "daily_cap"
 
+        /// The rules of one customer, in contract order (all but the daily cap).
+        public static let customerRules: [Reason] = Reason.allCases.filter { $0 != .dailyCap }
+
         /// The rules that waiting does not satisfy: at the pre-dial check they refuse (SKIPPED).
         public static let waitingDoesNotHelp: Set<Reason> = [.notActive, .invalidPhone, .suppressed, .noConsent]
     }
@@ -172,21 +175,35 @@ public struct EligibilityPolicy: Sendable, Equatable {
     /// Swift and SQL paths agree even a fraction of a microsecond before a boundary.
     public func reason(_ c: Customer, now: Date) -> Reason? {
         let now = now.flooredToMicroseconds
-        if c.status != .active { return .notActive }
-        if !PhoneNumber.isValidE164(c.phone) { return .invalidPhone }
-        if c.suppressed { return .suppressed }
-        if self.requireConsent && !c.hasConsent { return .noConsent }
-        if !self.windows.contains(now, in: c.timeZone) { return .outsideWorkingHours }
-        if let law = c.jurisdictionHours, !law.contains(now, in: c.timeZone) { return .jurisdictionHours }
-        // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not floor,
-        // so the double that carries it does not lose its last microsecond.
-        if let last = c.lastCalledAt?.roundedToMicroseconds, now.timeIntervalSince(last) < Double(self.cooldownSeconds) {
-            return .cooldown
-        }
-        if let free = c.numberFreeAt, free > now { return .numberFrequency }
-        if c.hasOpenJob { return .openJob }
-        if c.hasTodaysJob { return .alreadyEnqueuedToday }
+        for rule in Reason.customerRules where !self.passes(rule, c, atFloored: now) { return rule }
         return nil
+    }
+
+    /// Whether `c` passes one rule at `now` (`customers.explain` asks each; ``reason(_:now:)``
+    /// is the first that fails, so the two cannot disagree). The daily cap, a campaign-wide
+    /// count, always passes here.
+    public func passes(_ rule: Reason, _ c: Customer, now: Date) -> Bool {
+        self.passes(rule, c, atFloored: now.flooredToMicroseconds)
+    }
+
+    func passes(_ rule: Reason, _ c: Customer, atFloored now: Date) -> Bool {
+        switch rule {
+        case .notActive: return c.status == .active
+        case .invalidPhone: return PhoneNumber.isValidE164(c.phone)
+        case .suppressed: return !c.suppressed
+        case .noConsent: return !self.requireConsent || c.hasConsent
+        case .outsideWorkingHours: return self.windows.contains(now, in: c.timeZone)
+        case .jurisdictionHours: return c.jurisdictionHours?.contains(now, in: c.timeZone) ?? true
+        case .cooldown:
+            // A stored time is whole microseconds already (PostgreSQL rounds on input): round, not
+            // floor, so the double that carries it does not lose its last microsecond.
+            guard let last = c.lastCalledAt?.roundedToMicroseconds else { return true }
+            return now.timeIntervalSince(last) >= Double(self.cooldownSeconds)
+        case .numberFrequency: return c.numberFreeAt.map { $0 <= now } ?? true
+        case .openJob: return !c.hasOpenJob
+        case .alreadyEnqueuedToday: return !c.hasTodaysJob
+        case .dailyCap: return true
+        }
     }
 
     /// The pre-dial check of one job's customer at `now` (DESIGN §4, §5: "the same rules are

@@ -101,3 +101,78 @@ public enum ListCustomers: RPCMethod {
         }
     }
 }
+
+/// `customers.explain`: "why not now?" — every rule for one customer in one campaign at one
+/// instant, each with its verdict, and the next instant the customer could be called. The
+/// pre-dial check's own code decides it (the policy, the law's floor, the number's caps).
+public enum ExplainCustomer: RPCMethod {
+    public static let name = "customers.explain"
+    public static let requiredRole = AccessRole.reader
+    public struct Params: Codable, Sendable, Equatable {
+        public var id: Int64?
+        public var externalRef: String?
+        /// The campaign (default: `default`).
+        public var campaign: String?
+        /// RFC 3339 (default: now).
+        public var at: String?
+        public init(id: Int64? = nil, externalRef: String? = nil, campaign: String? = nil, at: String? = nil) {
+            self.id = id
+            self.externalRef = externalRef
+            self.campaign = campaign
+            self.at = at
+        }
+    }
+
+    /// One rule's verdict.
+    public struct RuleVerdict: Codable, Sendable, Equatable {
+        /// The rule's reason name (`not_active` … `daily_cap`).
+        public var rule: String
+        public var passed: Bool
+        /// What the rule looked at, for a person.
+        public var detail: String
+        public init(rule: String, passed: Bool, detail: String) {
+            self.rule = rule
+            self.passed = passed
+            self.detail = detail
+        }
+    }
+
+    public struct Result: Codable, Sendable, Equatable {
+        public var customerId: Int64
+        public var externalRef: String
+        public var campaign: String
+        /// The instant judged.
+        public var at: String
+        /// Every rule, in contract order.
+        public var rules: [RuleVerdict]
+        /// The reason `automation.run` would count the customer under at `at` (absent: it would
+        /// enqueue them, cap permitting).
+        public var runReason: String?
+        /// What the pre-dial check would answer for a job of the customer at `at`: `allowed`,
+        /// `deferred` (until `nextAllowedAt`) or `refused` (SKIPPED), with the rule.
+        public var dial: String
+        public var dialRule: String?
+        /// The first instant from `at` on that the customer could be called (absent: not by
+        /// waiting: a refusal, or windows that never open).
+        public var nextAllowedAt: String?
+        /// The regions of the law's rules that apply, and the version of the rule table.
+        public var jurisdiction: [String]
+        public var rulesVersion: String
+        public init(
+            customerId: Int64, externalRef: String, campaign: String, at: String, rules: [RuleVerdict], runReason: String?,
+            dial: String, dialRule: String?, nextAllowedAt: String?, jurisdiction: [String], rulesVersion: String
+        ) {
+            self.customerId = customerId
+            self.externalRef = externalRef
+            self.campaign = campaign
+            self.at = at
+            self.rules = rules
+            self.runReason = runReason
+            self.dial = dial
+            self.dialRule = dialRule
+            self.nextAllowedAt = nextAllowedAt
+            self.jurisdiction = jurisdiction
+            self.rulesVersion = rulesVersion
+        }
+    }
+}

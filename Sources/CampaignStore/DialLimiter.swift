@@ -82,30 +82,15 @@ struct DialLimiter {
         guard let campaignZone = self.zones[job.campaignId], let campaign = self.rules.campaigns[job.campaignId] else {
             return .deferred(rule: "campaign_not_loaded", until: self.now.addingTimeInterval(5))
         }
-        guard let tz = TimeZone(identifier: job.timezone) else { return .refused(rule: "unknown_timezone") }
-        let floor = self.floors.floor(phone: job.phone, stated: job.region)
-        var customer = EligibilityPolicy.Customer(
-            status: job.customerStatus, phone: job.phone, timeZone: tz,
-            lastCalledAt: job.lastCalledEpoch.map { Date(timeIntervalSince1970: $0) },
-            jurisdictionHours: floor.hours, numberFreeAt: self.numberFreeAt(job, legalCap: floor.callsPer24h, campaign, tz))
-        customer.suppressed = job.suppressed || self.optedOut.contains(job.phone)
-        customer.hasConsent = job.hasConsent
+        var facts = job.customerFacts
+        facts.suppressed = facts.suppressed || self.optedOut.contains(job.phone)
+        guard let (customer, _, _) = facts.policyCustomer(
+            campaign: campaign, now: self.now, alsoCalledNow: self.batchCallsByNumber[job.phone] ?? 0, floors: &self.floors)
+        else { return .refused(rule: "unknown_timezone") }
         return campaign.policy.dialVerdict(
             customer, attempt: job.machine.snapshot.attemptsMade,
             callsToday: self.campaigns[job.campaignId]?.callsToday ?? 0, dailyCap: campaign.dailyCap,
             campaignTimeZone: campaignZone, now: self.now)
-    }
-
-    /// The first instant the number's caps (the law's and the campaign's) allow one more call,
-    /// counting its calls before this batch and those this batch admitted; nil when no cap applies.
-    private func numberFreeAt(_ job: LockedJob, legalCap: Int?, _ campaign: CampaignRules, _ tz: TimeZone) -> Date? {
-        let cap = NumberFrequencyCap.combined(
-            legal: legalCap, operator: campaign.numberCap.per24h, perLocalDay: campaign.numberCap.perLocalDay)
-        guard cap != .none else { return nil }
-        let now = self.now.flooredToMicroseconds
-        var calls = job.numberCalls.map { Date(timeIntervalSince1970: $0) }
-        calls += repeatElement(now, count: self.batchCallsByNumber[job.phone] ?? 0)
-        return cap.nextAllowed(after: now, calls: calls, in: tz)
     }
 
     /// Notes a refusal (`until` nil) or deferral of the pre-dial check for the audit, with who

@@ -7,7 +7,53 @@ import Foundation
 
 struct Customers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import, list and show customers.", subcommands: [Import.self, List.self, Get.self])
+        abstract: "Import, list and show customers; say why one is not called now.",
+        subcommands: [Import.self, List.self, Get.self, Why.self])
+
+    struct Why: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Why is this customer not called now? Every rule's verdict and the next instant a call is allowed.",
+            discussion: """
+                The pre-dial check's own rules (status, suppression, consent, the campaign's windows and the \
+                law's hours where the customer is, cooldown, the number's caps, open job, today's automatic \
+                job, the daily cap), judged for one campaign at one instant.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "External ref (or id with --id).") var ref: String
+        @Flag(help: "Treat the argument as the numeric id.") var id = false
+        @Option(help: "The campaign (default: default).") var campaign: String?
+        @Option(help: "Judge at this instant (RFC 3339) instead of now.") var at: String?
+
+        func run() async throws {
+            var p = ExplainCustomer.Params(campaign: self.campaign, at: self.at)
+            if self.id {
+                guard let n = Int64(self.ref) else { throw ValidationError("id must be a number") }
+                p.id = n
+            } else {
+                p.externalRef = self.ref
+            }
+            let params = p
+            let r = try await self.global.withClient(readOnly: true) { try await $0.call(ExplainCustomer.self, params) }
+            if self.global.json { return self.global.printJSON(r) }
+            print(Self.text(r))
+        }
+
+        static func text(_ r: ExplainCustomer.Result) -> String {
+            var lines = ["customer \(r.externalRef) (\(r.customerId)) in campaign \(r.campaign) at \(r.at)"]
+            var rows = [["", "RULE", "WHAT IT SAW"]]
+            for v in r.rules { rows.append([v.passed ? "ok" : "NO", v.rule, v.detail]) }
+            lines.append(Output.table(rows))
+            let law = r.jurisdiction.isEmpty ? "no rule applies" : r.jurisdiction.joined(separator: ", ")
+            lines.append("law: \(law) (rules \(r.rulesVersion))")
+            lines.append("automation.run: " + (r.runReason.map { "left out (\($0))" } ?? "would enqueue (cap permitting)"))
+            switch r.dial {
+            case "allowed": lines.append("pre-dial check: allowed now")
+            case "deferred": lines.append("pre-dial check: deferred (\(r.dialRule ?? "?")) until \(r.nextAllowedAt ?? "?")")
+            default: lines.append("pre-dial check: refused (\(r.dialRule ?? "?")): not by waiting")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List customers in id order.")

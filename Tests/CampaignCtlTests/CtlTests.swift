@@ -170,3 +170,24 @@ struct SuppressionImportTests {
         #expect(throws: CtlError.self) { try SuppressionsCommand.Import.read(bad, reason: "r") }
     }
 }
+
+@Suite("campaign-ctl customers why")
+struct CustomersWhyTests {
+    @Test func everyRuleOnALineAndTheNextAllowedInstant() {
+        let r = ExplainCustomer.Result(
+            customerId: 7, externalRef: "fl-1", campaign: "default", at: "2026-12-02T12:30:00.000Z",
+            rules: [
+                .init(rule: "outside_working_hours", passed: true, detail: "Wed 2026-12-02 07:30 on the customer's clock (America/New_York)"),
+                .init(rule: "jurisdiction_hours", passed: false, detail: "US, US-FL: 08:00–20:00 every day"),
+            ],
+            runReason: "jurisdiction_hours", dial: "deferred", dialRule: "jurisdiction_hours",
+            nextAllowedAt: "2026-12-02T13:00:00.000Z", jurisdiction: ["US", "US-FL"], rulesVersion: "2026-12-01")
+        let text = Customers.Why.text(r)
+        #expect(text.split(separator: "\n").contains {
+            $0.hasPrefix("NO ") && $0.contains(" jurisdiction_hours ") && $0.hasSuffix("US, US-FL: 08:00–20:00 every day")
+        }, "\(text)")
+        #expect(text.contains("law: US, US-FL (rules 2026-12-01)"))
+        #expect(text.contains("automation.run: left out (jurisdiction_hours)"))
+        #expect(text.hasSuffix("pre-dial check: deferred (jurisdiction_hours) until 2026-12-02T13:00:00.000Z"))
+    }
+}

@@ -47,7 +47,7 @@ struct AccessPolicyTests {
     func methodRoles() {
         let reads: Set = [
             "rpc.discover", "health", "metrics", "agents.list", "calls.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
-            "customers.list", "automation.get", "campaigns.get", "campaigns.list", "events.subscribe", "events.unsubscribe",
+            "customers.list", "customers.explain", "automation.get", "campaigns.get", "campaigns.list", "events.subscribe", "events.unsubscribe",
             "events.list", "suppressions.list",
         ]
         let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]

@@ -5,7 +5,7 @@ import CampaignStore
 import Foundation
 import Logging
 
-/// Customers: `customers.upsert`, `customers.get`, `customers.list`.
+/// Customers: `customers.upsert`, `customers.get`, `customers.list`, `customers.explain`.
 struct CustomerHandlers: MethodGroup {
     let coordinator: Coordinator
 
@@ -18,6 +18,21 @@ struct CustomerHandlers: MethodGroup {
             return found
         }
         router.register(ListCustomers.self) { p, _ in try await c.db { try await c.store.listCustomers(p) } }
+        router.register(ExplainCustomer.self) { p, _ in
+            guard p.id != nil || p.externalRef != nil else { throw RPCError(.invalidParams, "invalid params: give id or externalRef") }
+            var at: Date?
+            if let text = p.at {
+                guard let parsed = Timestamp.parse(text) else { throw RPCError(.validationFailed, "at must be an RFC 3339 time") }
+                at = parsed
+            }
+            let campaign = try await c.campaign(p.campaign)
+            let rules = campaign.settings.campaignRules(weight: campaign.priority)
+            guard let found = try await c.db({
+                try await c.store.explain(
+                    id: p.id, externalRef: p.externalRef, campaignId: campaign.id, campaignName: campaign.name, rules: rules, at: at)
+            }) else { throw RPCError(.notFound, "no such customer") }
+            return found
+        }
     }
 
     func upsertCustomers(_ p: UpsertCustomers.Params) async throws -> UpsertCustomers.Result {
