@@ -108,3 +108,54 @@ public enum ListSuppressions: RPCMethod {
         }
     }
 }
+
+/// `audit.summary`: the law's audit of a time window (the daily report's): the pre-dial check's
+/// refusals and deferrals by rule, and the changes of the suppression list, oldest first.
+public enum AuditSummary: RPCMethod {
+    public static let name = "audit.summary"
+    public static let requiredRole = AccessRole.reader
+    public struct Params: Codable, Sendable, Equatable {
+        /// RFC 3339, inclusive.
+        public var since: String
+        /// RFC 3339, exclusive.
+        public var until: String
+        /// Suppression changes listed, 1…1000 (default 100); `suppressionChangesTotal` counts all.
+        public var limit: Int?
+        public init(since: String, until: String, limit: Int? = nil) {
+            self.since = since
+            self.until = until
+            self.limit = limit
+        }
+    }
+
+    /// One change of the suppression list.
+    public struct SuppressionChange: Codable, Sendable, Equatable {
+        public var at: String
+        public var phone: String
+        /// `added`, `updated` or `removed`.
+        public var action: String
+        public var reason: String?
+        public var source: String?
+        public var by: String
+        public init(at: String, phone: String, action: String, reason: String?, source: String?, by: String) {
+            self.at = at
+            self.phone = phone
+            self.action = action
+            self.reason = reason
+            self.source = source
+            self.by = by
+        }
+    }
+
+    public struct Result: Codable, Sendable, Equatable {
+        /// Refusals and deferrals of the pre-dial check, by rule.
+        public var refusalsByRule: [String: Int]
+        public var suppressionChanges: [SuppressionChange]
+        public var suppressionChangesTotal: Int
+        public init(refusalsByRule: [String: Int], suppressionChanges: [SuppressionChange], suppressionChangesTotal: Int) {
+            self.refusalsByRule = refusalsByRule
+            self.suppressionChanges = suppressionChanges
+            self.suppressionChangesTotal = suppressionChangesTotal
+        }
+    }
+}

@@ -11,7 +11,7 @@ public enum ProtocolMethods {
         RPCDiscover.self, Health.self, MetricsText.self, ListAgents.self, AgentHello.self, LeaseJobs.self, DialingJob.self,
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self, ListCalls.self,
         SubscribeEvents.self, UnsubscribeEvents.self, ListEvents.self, PruneRetention.self,
-        AddSuppressions.self, RemoveSuppressions.self, ListSuppressions.self,
+        AddSuppressions.self, RemoveSuppressions.self, ListSuppressions.self, AuditSummary.self,
         RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self, ExplainCustomer.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
         CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,

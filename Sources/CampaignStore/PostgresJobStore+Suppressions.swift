@@ -26,4 +26,16 @@ extension PostgresJobStore {
             return ListSuppressions.Result(suppressions: rows, nextCursor: rows.count == limit ? rows.last?.phone : nil)
         }
     }
+
+    /// The law's audit of `[since, until)` (RFC 3339 texts, validated by the caller).
+    public func auditSummary(since: String, until: String, limit: Int) async throws -> AuditSummary.Result {
+        try await self.pool.withConnection { conn in
+            let refusals = try conn.rows(SQL.AuditRefusals(since: since, until: until))
+            let changes = try conn.rows(SQL.AuditSuppressionChanges(since: since, until: until, limit: limit))
+            let total = changes.first?.1 ?? 0  // each row carries the window's count
+            return AuditSummary.Result(
+                refusalsByRule: Dictionary(refusals, uniquingKeysWith: +), suppressionChanges: changes.map(\.0),
+                suppressionChangesTotal: total)
+        }
+    }
 }

@@ -148,4 +148,47 @@ extension SQL {
             b.bind("excluding", array: self.excluding)
         }
     }
+
+    /// The pre-dial check's refusals of a window, by rule.
+    struct AuditRefusals: Statement {
+        static let sql = StatementSQL(
+            "audit_refusals",
+            """
+            SELECT rule, count(*)::int AS n FROM campaign.dial_refusals
+            WHERE at >= $since::timestamptz AND at < $until::timestamptz GROUP BY rule ORDER BY rule
+            """)
+        var since: String
+        var until: String
+        func bind(_ b: inout Bindings) {
+            b.bind("since", self.since)
+            b.bind("until", self.until)
+        }
+        static func decode(_ r: PQRow) throws -> (String, Int) { (try r.string("rule"), try r.int("n")) }
+    }
+
+    /// The suppression list's changes of a window, oldest first (at most `limit`), each row with
+    /// the window's total.
+    struct AuditSuppressionChanges: Statement {
+        static let sql = StatementSQL(
+            "audit_suppression_changes",
+            """
+            SELECT campaign.ts(at) AS at, phone, action, reason, source, by, count(*) OVER ()::int AS total
+            FROM campaign.suppression_changes
+            WHERE at >= $since::timestamptz AND at < $until::timestamptz
+            ORDER BY at, id LIMIT $limit::int
+            """)
+        var since: String
+        var until: String
+        var limit: Int
+        func bind(_ b: inout Bindings) {
+            b.bind("since", self.since)
+            b.bind("until", self.until)
+            b.bind("limit", self.limit)
+        }
+        static func decode(_ r: PQRow) throws -> (AuditSummary.SuppressionChange, Int) {
+            (AuditSummary.SuppressionChange(
+                at: try r.string("at"), phone: try r.string("phone"), action: try r.string("action"), reason: r["reason"],
+                source: r["source"], by: try r.string("by")), try r.int("total"))
+        }
+    }
 }

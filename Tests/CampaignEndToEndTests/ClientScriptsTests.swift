@@ -266,8 +266,23 @@ struct ClientScriptsTests {
                 // Only the jobs changed since the day began are read (jobs.list updatedSince).
                 #expect(json["jobsScanned"] as? Int == (try n("SELECT count(*) FROM campaign.campaign_jobs WHERE updated_at >= '\(start)'")))
             }
+            // The law's audit of yesterday: refusals by rule, the suppression list's changes.
+            _ = try scene.db.connect().query(unsafeSQL: """
+                INSERT INTO campaign.dial_refusals (at, job_id, campaign_id, customer_id, phone, rule, by)
+                SELECT '\(plan.yesterdayStart)'::timestamptz + interval '1 hour', 1, 1, 1, '+13055550100', r, 'py-test-agent'
+                FROM unnest(ARRAY['jurisdiction_hours', 'jurisdiction_hours', 'suppressed']) r
+                """)
+            _ = try scene.db.connect().query(unsafeSQL: """
+                INSERT INTO campaign.suppression_changes (at, phone, action, reason, source, by)
+                VALUES ('\(plan.yesterdayStart)'::timestamptz + interval '2 hours', '+13055550100', 'added', 'asked', 'call', 'agent:a'),
+                       ('\(plan.todayStart)'::timestamptz + interval '1 minute', '+13055550101', 'added', 'asked', 'call', 'agent:a')
+                """)
             // Yesterday holds what the plan put there.
             let y = try Self.object(try await Self.run(python, [report, "--json"], env: scene.env).stdout)
+            let law = y["law"] as? [String: Any] ?? [:]
+            #expect(law["refusalsByRule"] as? [String: Int] == ["jurisdiction_hours": 2, "suppressed": 1], "\(law)")
+            #expect(law["suppressionChangesTotal"] as? Int == 1)
+            #expect((law["suppressionChanges"] as? [[String: Any]])?.first?["by"] as? String == "agent:a")
             #expect((y["jobs"] as? [String: Any])?["finished"] as? [String: Int] == ["COMPLETED": 1, "FAILED": 7, "SKIPPED": 1])
             let failures = (y["failures"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) {
                 $0[$1["reason"] as? String ?? "?"] = $1["count"] as? Int
@@ -278,7 +293,10 @@ struct ClientScriptsTests {
             // The text form.
             let text = try await Self.run(python, [report], env: scene.env)
             #expect(text.status == 0, "\(text.stderr)")
-            for line in ["Jobs finished: 9   COMPLETED 1, FAILED 7, SKIPPED 1", "Calls placed: 5 (for 5 jobs)", "FAILED/outcome_unknown"] {
+            for line in [
+                "Jobs finished: 9   COMPLETED 1, FAILED 7, SKIPPED 1", "Calls placed: 5 (for 5 jobs)", "FAILED/outcome_unknown",
+                "Calling within the law: 3 refusals and deferrals at the pre-dial check, 1 suppression list changes",
+            ] {
                 #expect(text.stdout.contains(line), "\(line) in:\n\(text.stdout)")
             }
             #expect(text.stdout.range(of: #"outcome_unknown +1  no"#, options: .regularExpression) != nil, "\(text.stdout)")

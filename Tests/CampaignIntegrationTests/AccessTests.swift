@@ -48,7 +48,7 @@ struct AccessPolicyTests {
         let reads: Set = [
             "rpc.discover", "health", "metrics", "agents.list", "calls.list", "jobs.list", "jobs.get", "jobs.tally", "customers.get",
             "customers.list", "customers.explain", "automation.get", "campaigns.get", "campaigns.list", "events.subscribe", "events.unsubscribe",
-            "events.list", "suppressions.list",
+            "events.list", "suppressions.list", "audit.summary",
         ]
         let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]
         for (name, role) in ProtocolMethods.roles {

@@ -146,7 +146,7 @@ struct ConformanceTests {
     /// Values that differ from run to run: compared for presence only.
     static let volatileKeys: Set<String> = [
         "uptimeSeconds", "version", "coordinatorVersion", "leaseToken", "date", "leaseOwner",
-        "pid", "uid", "gid", "connectionId", "unit", "updatedBy", "addedBy", "exposition",
+        "pid", "uid", "gid", "connectionId", "unit", "updatedBy", "addedBy", "by", "exposition",
     ]
 
     static func isTimestamp(_ v: JSONValue) -> Bool {

@@ -435,7 +435,7 @@ struct MethodCodingTests {
         #expect(Set(names).count == names.count)
         for n in names {
             #expect(
-                ["rpc.discover", "health", "metrics", "agent.", "agents.", "jobs.", "calls.", "customers.", "automation.", "campaigns.", "events.", "retention.", "suppressions."].contains { n == $0 || n.hasPrefix($0) },
+                ["rpc.discover", "health", "metrics", "agent.", "agents.", "jobs.", "calls.", "customers.", "automation.", "campaigns.", "events.", "retention.", "suppressions.", "audit."].contains { n == $0 || n.hasPrefix($0) },
                 "\(n)")
         }
         #expect(names.contains("jobs.dialing") && names.contains("agent.hello"))

@@ -4,7 +4,8 @@ import CampaignRPC
 import CampaignStore
 import Foundation
 
-/// The suppression list: `suppressions.add`, `suppressions.remove`, `suppressions.list`.
+/// The suppression list: `suppressions.add`, `suppressions.remove`, `suppressions.list`; and
+/// `audit.summary`, the law's audit of a time window.
 struct SuppressionHandlers: MethodGroup {
     let coordinator: Coordinator
 
@@ -21,6 +22,7 @@ struct SuppressionHandlers: MethodGroup {
             if !removed.isEmpty { ctx.logger.notice("suppressions.remove", metadata: ["removed": "\(removed.count)", "by": "\(by)"]) }
             return RemoveSuppressions.Result(removed: removed.count, notFound: notFound)
         }
+        self.registerAudit(on: router)
         router.register(ListSuppressions.self) { p, _ in
             var phone: String?
             if let given = p.phone {
@@ -31,6 +33,19 @@ struct SuppressionHandlers: MethodGroup {
             }
             let limit = min(max(p.limit ?? 100, 1), 1000)
             return try await c.db { try await c.store.listSuppressions(phone: phone, limit: limit, after: p.cursor) }
+        }
+    }
+
+    func registerAudit(on router: RPCRouter) {
+        let c = self.coordinator
+        router.register(AuditSummary.self) { p, _ in
+            guard let since = Timestamp.parse(p.since), let until = Timestamp.parse(p.until) else {
+                throw RPCError(.validationFailed, "since and until must be RFC 3339 times")
+            }
+            let limit = min(max(p.limit ?? 100, 1), 1000)
+            return try await c.db {
+                try await c.store.auditSummary(since: Timestamp.string(since), until: Timestamp.string(until), limit: limit)
+            }
         }
     }
 
