@@ -9,11 +9,22 @@ public struct CallRequest: Sendable, Equatable {
     public var idempotencyKey: String
     /// The call's hard limit: by then the placer has returned, with what it knows.
     public var deadline: ContinuousClock.Instant
+    /// Called by a placer the moment the provider accepted the call, before it does anything
+    /// else: the agent spools the call (fsynced) so that a restart goes on following it.
+    public var accepted: (@Sendable (AcceptedCall) -> Void)?
 
-    public init(job: LeasedJob, idempotencyKey: String, deadline: ContinuousClock.Instant) {
+    public init(
+        job: LeasedJob, idempotencyKey: String, deadline: ContinuousClock.Instant,
+        accepted: (@Sendable (AcceptedCall) -> Void)? = nil
+    ) {
         self.job = job
         self.idempotencyKey = idempotencyKey
         self.deadline = deadline
+        self.accepted = accepted
+    }
+
+    public static func == (a: CallRequest, b: CallRequest) -> Bool {
+        a.job == b.job && a.idempotencyKey == b.idempotencyKey && a.deadline == b.deadline
     }
 
     /// The request as the `exec` and `http` placers send it to a provider (see README, "Placing
@@ -97,6 +108,59 @@ public struct PlacedCall: Sendable, Equatable {
     }
 }
 
+/// A call the provider accepted, as the agent spools it the moment it learns of it: enough to
+/// go on following the call after a restart without a second `POST` (issue 16).
+public struct AcceptedCall: Codable, Sendable, Equatable {
+    public var providerCallId: String
+    /// Where the call's status is polled.
+    public var statusURL: String
+
+    public init(providerCallId: String, statusURL: String) {
+        self.providerCallId = providerCallId
+        self.statusURL = statusURL
+    }
+}
+
+/// What a lookup is asked: what became of a call whose outcome is unknown (issue 16). It never
+/// creates a call.
+public struct LookupRequest: Sendable, Equatable {
+    public var call: UnknownCall
+    /// The lookup's hard limit: by then the placer has answered.
+    public var deadline: ContinuousClock.Instant
+
+    public init(call: UnknownCall, deadline: ContinuousClock.Instant) {
+        self.call = call
+        self.deadline = deadline
+    }
+
+    /// The call request as the provider got it, with `"lookup": true` and the provider's call id
+    /// if one is known: what the `exec` lookup command reads on stdin.
+    public var providerBody: JSONValue {
+        let c = self.call
+        let job = LeasedJob(
+            jobId: c.jobId, queueJobId: c.queueJobId, leaseToken: c.leaseToken, attempt: c.attempt,
+            maxAttempts: c.maxAttempts, leaseExpiresAt: "", reason: c.reason, customer: c.customer)
+        guard case .object(var body) = CallRequest(job: job, idempotencyKey: c.idempotencyKey, deadline: self.deadline)
+            .providerBody
+        else { return .null }
+        body["lookup"] = .bool(true)
+        if let id = c.providerCallId { body["providerCallId"] = .string(id) }
+        return .object(body)
+    }
+}
+
+/// What a lookup learnt.
+public enum LookupAnswer: Sendable, Equatable {
+    /// The provider knows how the call ended.
+    case ended(PlacedCall)
+    /// The provider says it has no call under the key (or id): none was placed, the one case in
+    /// which a redial is safe.
+    case notPlaced(String)
+    /// Not known, or not yet: the call is still going, the provider did not answer, the lookup
+    /// failed. Asked again later.
+    case unknown(String)
+}
+
 /// A backend that places calls (DESIGN §8). It never throws: whatever goes wrong becomes an
 /// outcome (usually `FAILED` with a detail), because the job must be reported either way. It
 /// returns by the request's deadline.
@@ -104,12 +168,27 @@ public protocol Placer: Sendable {
     /// Short provider name for call logs (`simulate`, `exec`, `http`).
     var provider: String { get }
     func place(_ request: CallRequest) async -> PlacedCall
+    /// Whether ``lookup(_:)`` can ask the provider what became of a call.
+    var canLookUp: Bool { get }
+    /// Asks the provider what became of a call whose outcome is unknown; never creates a call.
+    /// Returns by the request's deadline.
+    func lookup(_ request: LookupRequest) async -> LookupAnswer
+    /// Goes on following a call the provider accepted before the agent restarted, without a
+    /// second `POST`; returns by the request's deadline.
+    func resume(_ request: CallRequest, following call: AcceptedCall) async -> PlacedCall
     /// Releases what the placer holds (connections); called once when the agent stops.
     func shutdown() async
 }
 
 extension Placer {
     public func shutdown() async {}
+    public var canLookUp: Bool { false }
+    public func lookup(_ request: LookupRequest) async -> LookupAnswer {
+        .unknown("the \(self.provider) placer cannot look calls up")
+    }
+    public func resume(_ request: CallRequest, following call: AcceptedCall) async -> PlacedCall {
+        .unknown("the \(self.provider) placer cannot resume following a call", providerCallId: call.providerCallId)
+    }
 }
 
 /// JSON helpers the placers share.

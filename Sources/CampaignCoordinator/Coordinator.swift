@@ -139,7 +139,7 @@ public final class Coordinator: Sendable {
             CustomerHandlers(coordinator: self), AutomationHandlers(coordinator: self),
             CampaignHandlers(coordinator: self), CallHandlers(coordinator: self), EventHandlers(coordinator: self),
             RetentionHandlers(coordinator: self),
-            SuppressionHandlers(coordinator: self),
+            SuppressionHandlers(coordinator: self), ReconcileHandlers(coordinator: self),
         ]
         for group in groups { group.register(on: router) }
         return router

@@ -71,6 +71,10 @@ public struct JobStateMachine: Sendable, Equatable {
         /// `opted_out`; a DIALING one is a call under way, left to finish (its number is
         /// suppressed, so a retry of it is refused at the pre-dial check).
         case numberOptedOut
+        /// The provider said it has no call under the attempt's key (a reconciliation lookup,
+        /// issue 16): a job FAILED `outcome_unknown` was never called. It goes back to the queue
+        /// with one more attempt; the only redial of an unknown outcome, and only on this word.
+        case notPlacedConfirmed(token: String)
     }
 
     /// The verdict of the pre-dial check.
@@ -105,6 +109,9 @@ public struct JobStateMachine: Sendable, Equatable {
         case deferDial(reason: String, until: Date)
         /// FAILED/SKIPPED → QUEUED, budget extended by the admin's retry.
         case reset
+        /// FAILED `outcome_unknown` → QUEUED, due now, with at least one attempt left (a fresh
+        /// idempotency key): the provider said the call was never placed.
+        case redialNotPlaced
     }
 
     /// Why a job ended FAILED.
@@ -118,6 +125,10 @@ public struct JobStateMachine: Sendable, Equatable {
         /// The lease expired while DIALING: the call may or may not have happened. Never redialed.
         case outcomeUnknown = "outcome_unknown"
     }
+
+    /// The reason of a job put back in the queue because the provider said its call was never
+    /// placed (``Event/notPlacedConfirmed(token:)``).
+    public static let notPlacedReason = "not_placed"
 
     /// Why an event was refused.
     public enum Rejection: String, Sendable, Equatable, Error {
@@ -229,6 +240,13 @@ public struct JobStateMachine: Sendable, Equatable {
             case (.queued, _), (.active, .claimed?): return .transition(.skip(reason: Self.optedOutReason))
             default: return .reject(.invalidState)
             }
+
+        case .notPlacedConfirmed(let token):
+            guard s.leaseToken == token else { return .reject(.leaseLost) }
+            if s.status == .failed && s.outcomeUnknown { return .transition(.redialNotPlaced) }
+            // A job under lease, or settled otherwise, is not for this word to change (a resend
+            // after the redial replays, as any resent report does).
+            return self.afterTheFact(.fail)
         }
     }
 
@@ -255,7 +273,7 @@ public struct JobStateMachine: Sendable, Equatable {
         switch event {
         case .dialingRequested: report = .dialing
         case .completeReported: report = .complete
-        case .failReported: report = .fail
+        case .failReported, .notPlacedConfirmed: report = .fail
         case .skipReported: report = .skip
         case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded,
             .numberOptedOut:
@@ -304,6 +322,11 @@ public struct JobStateMachine: Sendable, Equatable {
             self.snapshot.phase = nil
             self.snapshot.outcomeUnknown = false
             self.snapshot.maxAttempts = self.snapshot.attemptsMade + max(1, retryBudget)
+        case .redialNotPlaced:
+            self.snapshot.status = .queued
+            self.snapshot.phase = nil
+            self.snapshot.outcomeUnknown = false
+            self.snapshot.maxAttempts = max(self.snapshot.maxAttempts, self.snapshot.attemptsMade + 1)
         }
     }
 }

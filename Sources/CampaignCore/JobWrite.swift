@@ -109,6 +109,10 @@ extension JobStateMachine {
         case .reset:
             write.delayMs = 0
             write.maxAttempts = self.snapshot.maxAttempts
+        case .redialNotPlaced:
+            write.delayMs = 0
+            write.maxAttempts = self.snapshot.maxAttempts
+            write.result = JobResult(error: details.error, reason: JobStateMachine.notPlacedReason, retry: true)
         }
         return (decision, write)
     }

@@ -54,6 +54,12 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     public var callsPerSecond: Double = 5
     /// How long finished jobs, call logs and events are kept (the whole deployment's).
     public var retention = RetentionSetting()
+    /// A job whose call's outcome is unknown is looked up at the provider by an agent that can
+    /// (`jobs.reconcile`) at most once per this many seconds (the whole deployment's).
+    public var reconcileIntervalSeconds: Int = 300
+    /// For how long after such a job failed its lookups go on (0: no lookups but those an admin
+    /// asks for with `jobs.reconcileNow`; the whole deployment's).
+    public var reconcileWindowSeconds: Int = 86_400
 
     public init() {}
 
@@ -176,6 +182,10 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         if !(10...86_400).contains(self.autoRunIntervalSeconds) { p.append("autoRunIntervalSeconds must be 10…86400") }
         if !(1...100_000).contains(self.maxConcurrentCalls) { p.append("maxConcurrentCalls must be 1…100000") }
         if !(self.callsPerSecond >= 0.01 && self.callsPerSecond <= 10_000) { p.append("callsPerSecond must be 0.01…10000") }
+        if !(1...86_400).contains(self.reconcileIntervalSeconds) { p.append("reconcileIntervalSeconds must be 1…86400") }
+        if !(0...2_592_000).contains(self.reconcileWindowSeconds) {
+            p.append("reconcileWindowSeconds must be 0…2592000 (0: lookups only when asked)")
+        }
         for (key, value) in self.retention.members where Retention.Period(value) == nil {
             p.append("retention.\(key): \(value) is not a period (12h, 30d: 1h…36500d, or forever)")
         }
@@ -186,7 +196,7 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         case enabled, timezone, workingHoursStart, workingHoursEnd, workingDays, windows, blackoutDates, dailyCap
         case cooldownMinutes, maxCallsPerNumberPer24h, maxCallsPerNumberPerDay, requireConsent
         case maxAttempts, retryBaseMs, retryFactor, retryCapMs, retry, leaseSeconds, autoRunIntervalSeconds
-        case maxConcurrentCalls, callsPerSecond, retention
+        case maxConcurrentCalls, callsPerSecond, retention, reconcileIntervalSeconds, reconcileWindowSeconds
     }
 
     /// The names of every setting.
@@ -197,7 +207,10 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
     /// default campaign's; every other campaign shows those values and refuses to change them.
     /// (`maxConcurrentCalls` is both: the default campaign's is the provider's limit across all
     /// campaigns, another campaign's is its own, lower one.)
-    public static let deploymentKeys: Set<String> = ["callsPerSecond", "leaseSeconds", "autoRunIntervalSeconds", "retention"]
+    public static let deploymentKeys: Set<String> = [
+        "callsPerSecond", "leaseSeconds", "autoRunIntervalSeconds", "retention", "reconcileIntervalSeconds",
+        "reconcileWindowSeconds",
+    ]
 
     /// These settings with the deployment's own (``deploymentKeys``) taken from `deployment`.
     public func withDeployment(of deployment: AutomationSettings) -> AutomationSettings {
@@ -206,6 +219,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         s.leaseSeconds = deployment.leaseSeconds
         s.autoRunIntervalSeconds = deployment.autoRunIntervalSeconds
         s.retention = deployment.retention
+        s.reconcileIntervalSeconds = deployment.reconcileIntervalSeconds
+        s.reconcileWindowSeconds = deployment.reconcileWindowSeconds
         return s
     }
 
@@ -236,6 +251,8 @@ public struct AutomationSettings: Codable, Sendable, Equatable {
         self.maxConcurrentCalls = try v(.maxConcurrentCalls, d.maxConcurrentCalls)
         self.callsPerSecond = try v(.callsPerSecond, d.callsPerSecond)
         self.retention = try v(.retention, d.retention)
+        self.reconcileIntervalSeconds = try v(.reconcileIntervalSeconds, d.reconcileIntervalSeconds)
+        self.reconcileWindowSeconds = try v(.reconcileWindowSeconds, d.reconcileWindowSeconds)
     }
 }
 

@@ -167,10 +167,16 @@ public enum FailJob: RPCMethod {
         /// True when a call was (maybe) placed but its end could not be learned: the job fails for
         /// good with reason `outcome_unknown` (while DIALING), never redialed by itself.
         public var outcomeUnknown: Bool?
+        /// True when the provider said it has no call under the attempt's key (a lookup of
+        /// `jobs.reconcile`): a job FAILED `outcome_unknown` goes back to the queue, due now, with
+        /// one more attempt (a fresh key). The only redial of an unknown outcome, and only on the
+        /// provider's word.
+        public var notPlaced: Bool?
         public init(
             jobId: Int64, leaseToken: String, retryable: Bool, error: String, outcome: CallOutcome?,
-            call: CallRecord?, outcomeUnknown: Bool? = nil
+            call: CallRecord?, outcomeUnknown: Bool? = nil, notPlaced: Bool? = nil
         ) {
+            self.notPlaced = notPlaced
             self.jobId = jobId
             self.leaseToken = leaseToken
             self.retryable = retryable

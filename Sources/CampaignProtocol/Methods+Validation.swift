@@ -43,6 +43,9 @@ extension FailJob.Params: ValidatedParams {
         guard ParamLimits.errorBytes.contains(self.error.utf8.count) else {
             throw RPCError(.validationFailed, "error must be \(ParamLimits.errorBytes.wording) bytes")
         }
+        if self.notPlaced == true && (self.outcomeUnknown == true || self.call != nil) {
+            throw RPCError(.validationFailed, "notPlaced says no call was placed: it goes without outcomeUnknown and call")
+        }
         if let problem = self.call?.problem { throw RPCError(.validationFailed, problem) }
     }
 }
@@ -181,5 +184,22 @@ extension CampaignMembersParams: ValidatedParams {
         guard ParamLimits.membersPerCall.contains(self.customerRefs.count) else {
             throw RPCError(.validationFailed, "customerRefs: \(ParamLimits.membersPerCall.wording) per call")
         }
+    }
+}
+
+extension ReconcileJobs.Params: ValidatedParams {
+    public func validate() throws {
+        guard (1...ReconcileJobs.maximumJobs).contains(self.max) else {
+            throw RPCError(.validationFailed, "max must be 1…\(ReconcileJobs.maximumJobs)")
+        }
+        guard (1...32).contains(self.provider.utf8.count) else {
+            throw RPCError(.validationFailed, "provider must be 1…32 bytes")
+        }
+    }
+}
+
+extension ReconcileJobsNow.Params: ValidatedParams {
+    public func validate() throws {
+        try RetryJobs.Params.validateIds(self.ids)
     }
 }

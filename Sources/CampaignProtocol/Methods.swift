@@ -12,7 +12,7 @@ public enum ProtocolMethods {
         CompleteJob.self, FailJob.self, SkipJob.self, ReportJobs.self, EnqueueJobs.self, ListJobs.self, GetJob.self, TallyJobs.self, ListCalls.self,
         SubscribeEvents.self, UnsubscribeEvents.self, ListEvents.self, PruneRetention.self,
         AddSuppressions.self, RemoveSuppressions.self, ListSuppressions.self, AuditSummary.self,
-        RetryJobs.self, CancelJobs.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self, ExplainCustomer.self,
+        RetryJobs.self, CancelJobs.self, ReconcileJobs.self, ReconcileJobsNow.self, UpsertCustomers.self, GetCustomer.self, ListCustomers.self, ExplainCustomer.self,
         GetAutomation.self, SetAutomation.self, RunAutomation.self,
         CreateCampaign.self, GetCampaign.self, ListCampaigns.self, UpdateCampaign.self, PauseCampaign.self,
         ResumeCampaign.self, EndCampaign.self, AddCampaignMembers.self, RemoveCampaignMembers.self,

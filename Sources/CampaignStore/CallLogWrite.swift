@@ -23,3 +23,28 @@ struct CallLogWrite {
         self.call = call
     }
 }
+
+extension CallLogWrite {
+    /// Whether the call's end is known (an unknown outcome's record says `outcomeKnown: false`).
+    var outcomeKnown: Bool {
+        if case .object(let d)? = self.call.detail, d["outcomeKnown"] == .bool(false) { return false }
+        return true
+    }
+
+    /// One write per call (job and attempt): the statement may not touch a row twice. A known
+    /// outcome wins over an unknown one (the report that settles the call); otherwise the first.
+    static func onePerCall(_ writes: [CallLogWrite]) -> [CallLogWrite] {
+        var kept: [String: Int] = [:]
+        var out: [CallLogWrite] = []
+        for w in writes {
+            let key = "\(w.jobId)#\(w.attempt)"
+            if let i = kept[key] {
+                if !out[i].outcomeKnown && w.outcomeKnown { out[i] = w }
+            } else {
+                kept[key] = out.count
+                out.append(w)
+            }
+        }
+        return out
+    }
+}

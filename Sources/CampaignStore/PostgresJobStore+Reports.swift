@@ -91,6 +91,9 @@ extension PostgresJobStore {
                 case .skip(let detail):
                     event = .skipReported(token: request.leaseToken)
                     details.skipDetail = detail
+                case .notPlaced(let error):
+                    event = .notPlacedConfirmed(token: request.leaseToken)
+                    details.error = error
                 }
                 // Lock → ask → write: the machine decides the whole write.
                 let (decision, decided) = job.machine.write(
@@ -141,7 +144,7 @@ extension PostgresJobStore {
             let unwritten = Set(requests.enumerated().filter { replayed.contains($0.offset) }.map { $0.element.jobId })
                 .subtracting(writes.keys).subtracting(deferred.map(\.id))
             var writing = Pipeline()
-            let logged = calls.isEmpty ? nil : try writing.add(SQL.CallLogsInsert(calls: calls))
+            let logged = calls.isEmpty ? nil : try writing.add(SQL.CallLogsInsert(calls: CallLogWrite.onePerCall(calls)))
             let written = writes.isEmpty ? nil : try writing.add(SQL.JobsApplyTransitions(writes: Array(writes.values)))
             let postponed = deferred.isEmpty ? nil : try writing.add(SQL.JobsDefer(writes: deferred))
             try limits?.record(customers: dialed, in: &writing)

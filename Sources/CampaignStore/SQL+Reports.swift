@@ -177,12 +177,19 @@ extension SQL {
                         $durations_ms::bigint[], $details::jsonb[])
                 AS t(job_id, customer_id, campaign_id, attempt, agent, provider, provider_call_id, idem, started_at,
                      ended_at, outcome, duration_ms, detail)
-            ON CONFLICT DO NOTHING
+            ON CONFLICT (job_id, attempt) DO UPDATE SET
+                outcome = EXCLUDED.outcome, duration = EXCLUDED.duration, detail = EXCLUDED.detail,
+                provider_call_id = coalesce(EXCLUDED.provider_call_id, call_logs.provider_call_id),
+                ended_at = coalesce(EXCLUDED.ended_at, call_logs.ended_at)
+            WHERE call_logs.detail ->> 'outcomeKnown' = 'false'
+              AND coalesce(EXCLUDED.detail ->> 'outcomeKnown', '') <> 'false'
             RETURNING job_id, outcome, extract(epoch FROM duration)::float8 AS duration_s
             """)
         var calls: [CallLogWrite]
 
-        /// A call log written now (one already there, from a resent report, is not answered).
+        /// A call log written now, or one of an unknown outcome that this report's known outcome
+        /// replaced (a late report, a reconciliation: issue 16). One already there from a resent
+        /// report is kept and not answered.
         static func decode(_ row: PQRow) throws -> (jobId: Int64, outcome: String, durationSeconds: Double?) {
             (try row.int64("job_id"), try row.string("outcome"), row["duration_s"].flatMap(Double.init))
         }

@@ -10,6 +10,8 @@ public struct JobRequest: Sendable {
         /// `outcomeUnknown`: the call may have happened, its end is unknown (never redialed).
         case fail(retryable: Bool, error: String, outcome: CallOutcome?, outcomeUnknown: Bool = false)
         case skip(reason: String)
+        /// `jobs.fail` with `notPlaced`: the provider has no call under the key (issue 16).
+        case notPlaced(error: String)
     }
 
     public var jobId: Int64

@@ -80,6 +80,7 @@ enum EventKey: String, CaseIterable, Sendable {
     case failUnknown, failUnknownStale
     case skip, skipStale
     case leaseExpired, connectionLost, cancel, retry, campaignEnded, optedOut
+    case notPlaced, notPlacedStale
 
     var event: JobStateMachine.Event {
         switch self {
@@ -106,6 +107,8 @@ enum EventKey: String, CaseIterable, Sendable {
         case .retry: return .retryRequested
         case .campaignEnded: return .campaignEnded
         case .optedOut: return .numberOptedOut
+        case .notPlaced: return .notPlacedConfirmed(token: current)
+        case .notPlacedStale: return .notPlacedConfirmed(token: stale)
         }
     }
 }
@@ -125,6 +128,7 @@ func caseName(_ event: JobStateMachine.Event) -> String {
     case .retryRequested: return "retryRequested"
     case .campaignEnded: return "campaignEnded"
     case .numberOptedOut: return "numberOptedOut"
+    case .notPlacedConfirmed: return "notPlacedConfirmed"
     }
 }
 
@@ -134,7 +138,7 @@ func reportKind(_ event: JobStateMachine.Event) -> JobStateMachine.ReportKind? {
     switch event {
     case .dialingRequested: return .dialing
     case .completeReported: return .complete
-    case .failReported: return .fail
+    case .failReported, .notPlacedConfirmed: return .fail
     case .skipReported: return .skip
     case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded, .numberOptedOut:
         return nil
@@ -152,6 +156,7 @@ func allReports(token: String) -> [JobStateMachine.Event] {
         .failReported(token: token, retryable: false),
         .failReported(token: token, retryable: false, outcomeUnknown: true),
         .skipReported(token: token),
+        .notPlacedConfirmed(token: token),
     ]
 }
 
@@ -534,6 +539,39 @@ let lifecycleTable: [Row] = [
     row(.queuedAfterDeferral, .retry, invalid),
     row(.queuedAfterDeferral, .campaignEnded, to(.skip(reason: "campaign_ended"))),
     row(.queuedAfterDeferral, .optedOut, to(.skip(reason: "opted_out"))),
+
+    // The provider's word that no call was placed under the key (a lookup, issue 16): only a job
+    // FAILED outcome_unknown goes back to the queue (with one more attempt if none is left); a
+    // resend after that, or after another failure report, replays; nothing else is changed by it;
+    // a lease that ended unreported, or a stale token, is lost.
+    row(.queuedNew, .notPlaced, leaseLost),
+    row(.queuedNew, .notPlacedStale, leaseLost),
+    row(.queuedAfterFail, .notPlaced, replay),
+    row(.queuedAfterFail, .notPlacedStale, leaseLost),
+    row(.queuedAfterLostLease, .notPlaced, leaseLost),
+    row(.queuedAfterLostLease, .notPlacedStale, leaseLost),
+    row(.claimed, .notPlaced, invalid),
+    row(.claimed, .notPlacedStale, leaseLost),
+    row(.dialing, .notPlaced, invalid),
+    row(.dialing, .notPlacedStale, leaseLost),
+    row(.completed, .notPlaced, invalid),
+    row(.completed, .notPlacedStale, leaseLost),
+    row(.failedReported, .notPlaced, replay),
+    row(.failedReported, .notPlacedStale, leaseLost),
+    row(.failedLeaseExpired, .notPlaced, leaseLost),
+    row(.failedLeaseExpired, .notPlacedStale, leaseLost),
+    row(.failedOutcomeUnknown, .notPlaced, to(.redialNotPlaced)),
+    row(.failedOutcomeUnknown, .notPlacedStale, leaseLost),
+    row(.failedUnknownReported, .notPlaced, to(.redialNotPlaced)),
+    row(.failedUnknownReported, .notPlacedStale, leaseLost),
+    row(.skippedByAgent, .notPlaced, invalid),
+    row(.skippedByAgent, .notPlacedStale, leaseLost),
+    row(.skippedRefused, .notPlaced, invalid),
+    row(.skippedRefused, .notPlacedStale, leaseLost),
+    row(.skippedCancelled, .notPlaced, invalid),
+    row(.skippedCancelled, .notPlacedStale, leaseLost),
+    row(.queuedAfterDeferral, .notPlaced, invalid),
+    row(.queuedAfterDeferral, .notPlacedStale, leaseLost),
 ]
 
 @Suite("JobStateMachine: every (state, event) pair")
@@ -553,6 +591,7 @@ struct JobStateMachineTableTests {
             covered == [
                 "leaseRequested", "dialingRequested", "completeReported", "failReported", "skipReported",
                 "leaseExpired", "connectionLost", "cancelRequested", "retryRequested", "campaignEnded", "numberOptedOut",
+                "notPlacedConfirmed",
             ])
         // Every report kind is some state's lastReport, and so is "none".
         let kinds = Set(StateKind.allCases.map { $0.snapshot(attemptsLeft: true).lastReport })
@@ -820,14 +859,15 @@ struct JobStateMachinePropertyTests {
                     #expect(dialsThisLease == 1, "at most one call per lease")
                 }
                 if after.outcomeUnknown { unknownSinceReset = true }
-                if t == .reset { unknownSinceReset = false }
+                if t == .reset || t == .redialNotPlaced { unknownSinceReset = false }  // an admin's or the provider's word
 
                 // A terminal job changes only by an admin retry, or by the late report of a call whose
                 // DIALING lease expired (with that lease's token).
                 if before.status.isTerminal {
                     let lateReport: Bool
                     switch event {
-                    case .completeReported, .failReported: lateReport = before.outcomeUnknown && before.status == .failed
+                    case .completeReported, .failReported, .notPlacedConfirmed:
+                        lateReport = before.outcomeUnknown && before.status == .failed
                     default: lateReport = false
                     }
                     #expect(
@@ -895,6 +935,7 @@ struct JobStateMachinePropertyTests {
             "claim", "startDialing", "complete", "complete/late", "retryLater", "requeueNow", "reset", "deferDial",
             "skip/agent", "skip/rule", "skip/cancelled", "skip/campaign_ended",
             "fail/reported", "fail/reported/late", "fail/lease_expired", "fail/connection_lost", "fail/outcome_unknown",
+            "redialNotPlaced",
             "replay", "reject/LEASE_LOST", "reject/INVALID_STATE",
         ] {
             #expect(seen[name, default: 0] > 0, "never saw \(name): \(seen.keys.sorted())")
@@ -918,13 +959,15 @@ struct JobStateMachinePropertyTests {
                 return ["cancelled", "agent", "campaign_ended", "opted_out"].contains(reason) ? "skip/\(reason)" : "skip/rule"
             case .deferDial: return "deferDial"
             case .reset: return "reset"
+            case .redialNotPlaced: return "redialNotPlaced"
             }
         }
     }
 
     static func token(of event: JobStateMachine.Event) -> String? {
         switch event {
-        case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _, _), .skipReported(let t):
+        case .dialingRequested(let t, _), .completeReported(let t), .failReported(let t, _, _), .skipReported(let t),
+            .notPlacedConfirmed(let t):
             return t
         case .leaseRequested, .leaseExpired, .connectionLost, .cancelRequested, .retryRequested, .campaignEnded,
             .numberOptedOut:
@@ -934,7 +977,7 @@ struct JobStateMachinePropertyTests {
 
     static func randomEvent(token: String, using rng: inout SplitMix64) -> JobStateMachine.Event {
         // Weighted so that jobs get far enough to exercise every transition.
-        switch Int.random(in: 0..<24, using: &rng) {
+        switch Int.random(in: 0..<25, using: &rng) {
         case 0..<4: return .leaseRequested
         case 4..<7: return .dialingRequested(token: token, verdict: .allowed)
         case 7: return .dialingRequested(token: token, verdict: .refused(rule: rule))
@@ -946,6 +989,7 @@ struct JobStateMachinePropertyTests {
         case 19: return .cancelRequested
         case 20: return .dialingRequested(token: token, verdict: .deferred(rule: later, until: deferUntil))
         case 21: return .campaignEnded
+        case 22: return .notPlacedConfirmed(token: token)
         default: return .retryRequested
         }
     }

@@ -36,6 +36,32 @@ struct JobWriteTests {
         #expect(dw?.result?.members.map(\.key) == ["reason", "deferred"])
     }
 
+    @Test func theProvidersNoSuchCallRequeuesAnUnknownOutcomeWithOneMoreAttempt() {
+        // All three attempts made, the last one's outcome unknown: the provider says it never
+        // placed it. Due now, one attempt more (a fresh key), the reason and error recorded.
+        var spent = Machine(.init(
+            status: .failed, leaseToken: "t", attemptsMade: 3, maxAttempts: 3, outcomeUnknown: true, lastReport: nil))
+        let (d, w) = spent.write(.notPlacedConfirmed(token: "t"), details: .init(error: "provider: no such call"))
+        #expect(d == .transition(.redialNotPlaced))
+        var expected = JobWrite(
+            status: .queued, delayMs: 0,
+            result: JobResult(error: "provider: no such call", reason: "not_placed", retry: true), maxAttempts: 4,
+            lastReport: .fail, outcomeUnknown: false)
+        expected.attemptsMade = nil
+        #expect(w == expected)
+        // Attempts left: the budget stays.
+        var early = Machine(.init(status: .failed, leaseToken: "t", attemptsMade: 1, maxAttempts: 3, outcomeUnknown: true))
+        #expect(early.write(.notPlacedConfirmed(token: "t")).1?.maxAttempts == 3)
+        // A resend replays and writes nothing; an old lease's word is lost.
+        #expect(spent.write(.notPlacedConfirmed(token: "t")).0 == .replay)
+        #expect(spent.write(.notPlacedConfirmed(token: "old")).0 == .reject(.leaseLost))
+        // A job whose outcome is known, or a call under way, is not the provider's lookup to change.
+        var known = Self.machine(.completed, attempts: 1, lastReport: .complete)
+        #expect(known.write(.notPlacedConfirmed(token: "t")).0 == .reject(.invalidState))
+        var dialing = Self.machine(.active, .dialing, attempts: 1, lastReport: .dialing)
+        #expect(dialing.write(.notPlacedConfirmed(token: "t")).0 == .reject(.invalidState))
+    }
+
     @Test func reportsCarryTheAgentsDetailsIntoTheResult() {
         var complete = Self.machine(.active, .dialing)
         let (_, c) = complete.write(.completeReported(token: "t"), details: .init(outcome: "ANSWERED"))

@@ -90,7 +90,9 @@ struct AgentHandlers: MethodGroup {
     static func jobRequest(_ p: FailJob.Params) -> JobRequest {
         JobRequest(
             jobId: p.jobId, leaseToken: p.leaseToken,
-            kind: .fail(retryable: p.retryable, error: p.error, outcome: p.outcome, outcomeUnknown: p.outcomeUnknown ?? false),
+            kind: p.notPlaced == true
+                ? .notPlaced(error: p.error)
+                : .fail(retryable: p.retryable, error: p.error, outcome: p.outcome, outcomeUnknown: p.outcomeUnknown ?? false),
             call: p.call, agent: "")
     }
 

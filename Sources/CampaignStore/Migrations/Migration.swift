@@ -22,5 +22,6 @@ public struct Migration: Sendable {
         Migration0013Jurisdictions.migration,
         Migration0014NumberCalls.migration,
         Migration0015Suppressions.migration,
+        Migration0016Reconcile.migration,
     ]
 }
