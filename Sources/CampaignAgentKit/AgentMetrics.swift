@@ -10,6 +10,7 @@ public final class AgentMetrics: Sendable {
     private let reportsDelivered: CounterFamily
     private let reportsDropped: CounterFamily
     private let notDialed: CounterFamily
+    let lookups: CounterFamily
     /// What the runner's counters were at the last render (counters move by the difference).
     private let shown = NIOLockedValueBox(AgentRunner.Stats())
 
@@ -30,6 +31,9 @@ public final class AgentMetrics: Sendable {
             help: "Reports refused for good (lease lost) or given up (patience or shutdown grace over).")
         self.notDialed = CounterFamily(
             r, "campaign_agent_not_dialed_total", help: "Leased jobs the pre-dial check refused or deferred.")
+        self.lookups = CounterFamily(
+            r, "campaign_agent_lookups_total", labels: ["answer"],
+            help: "Lookups of unknown outcomes at the provider, by answer (ended, not_placed, unknown).")
     }
 
     /// Sets the gauges from `runner` and prints every metric in the Prometheus text format.

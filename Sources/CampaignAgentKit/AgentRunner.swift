@@ -45,6 +45,13 @@ public final class AgentRunner: Service, Sendable {
         /// report's database commit; when the backlog is full, ended calls keep their slots and
         /// the agent leases nothing new until reports settle.
         public var reportBacklog: Int?
+        /// How often the agent asks the coordinator for jobs whose outcome is unknown and looks
+        /// them up at the provider (`jobs.reconcile`, issue 16), when its placer can (nil: never).
+        public var reconcilePoll: Duration? = .seconds(10)
+        /// Most jobs looked up per `jobs.reconcile` (one after the other).
+        public var reconcileBatch: Int = 10
+        /// Limit of one lookup.
+        public var lookupTimeout: Duration = .seconds(30)
 
         public init(
             capacity: Int, leaseWait: Duration = .seconds(25), callHardLimit: Duration = .seconds(900),
@@ -72,12 +79,14 @@ public final class AgentRunner: Service, Sendable {
         public var skippedBeforeDial = 0
         /// Reports of ended calls whose delivery has not ended yet.
         public var pendingReports = 0
+        /// Calls an earlier run left in progress that this one went on following.
+        public var callsResumed = 0
     }
 
     let configuration: Configuration
     let link: CoordinatorLink
-    private let placer: any Placer
-    private let logger: Logger
+    let placer: any Placer
+    let logger: Logger
     private let notifier: SystemdNotifier
     public let stats = NIOLockedValueBox(Stats())
     /// The leases this agent holds (from lease to delivered report), for `agent.hello` after a reconnect.
@@ -119,6 +128,12 @@ public final class AgentRunner: Service, Sendable {
         let leftOver = self.spool?.pending() ?? []
         if !leftOver.isEmpty { self.logger.notice("delivering \(leftOver.count) report(s) left by an earlier run") }
         self.held.withLockedValue { h in for r in leftOver { h[r.jobId] = r.leaseToken } }
+        // Calls the provider had accepted when an earlier run ended: named in agent.hello too, and
+        // followed again by polling, without a second POST (their slots are taken first).
+        let resumed = self.spool?.pendingCalls() ?? []
+        if !resumed.isEmpty { self.logger.notice("following \(resumed.count) call(s) an earlier run left in progress") }
+        self.held.withLockedValue { h in for c in resumed { h[c.job.jobId] = c.job.leaseToken } }
+        self.slots.borrow(resumed.count)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for report in leftOver {
@@ -126,6 +141,15 @@ public final class AgentRunner: Service, Sendable {
                         await self.send(report, logger: JobLogger(base: self.logger, jobId: report.jobId))
                         self.held.withLockedValue { _ = $0.removeValue(forKey: report.jobId) }
                     }
+                }
+                for call in resumed {
+                    group.addTask {
+                        await self.resume(call)
+                        self.held.withLockedValue { _ = $0.removeValue(forKey: call.job.jobId) }
+                    }
+                }
+                if self.placer.canLookUp, let poll = self.configuration.reconcilePoll {
+                    group.addTask { await self.reconcileLoop(every: poll) }
                 }
                 while !Task.isShuttingDownGracefully {
                     var free = await self.slots.acquireAvailable()
@@ -225,8 +249,44 @@ public final class AgentRunner: Service, Sendable {
         self.stats.withLockedValue { $0.onCalls += 1 }
         self.refreshStatusSoon()
         let startedAt = Date()
-        let placed = await self.placeWithLimit(
-            CallRequest(job: job, idempotencyKey: key, deadline: .now + self.configuration.callHardLimit))
+        var request = CallRequest(job: job, idempotencyKey: key, deadline: .now + self.configuration.callHardLimit)
+        if let spool = self.spool {
+            let started = Timestamp.string(startedAt)
+            request.accepted = { @Sendable accepted in
+                do {
+                    try spool.saveCall(ReportSpool.Call(job: job, idempotencyKey: key, accepted: accepted, startedAt: started))
+                } catch {
+                    logger.error("cannot spool the accepted call; a restart cannot follow it", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        let placed = await self.placeWithLimit(request) { placer, request in await placer.place(request) }
+        await self.finish(job, key: key, placed: placed, startedAt: startedAt, logger: logger)
+        return true
+    }
+
+    /// Goes on following a call an earlier run left in progress (its slot was borrowed at the
+    /// start, and is given back on the way), and reports it like any other.
+    func resume(_ call: ReportSpool.Call) async {
+        let logger = JobLogger(base: self.logger, jobId: call.job.jobId)
+        logger.info("following the call again after a restart", metadata: ["provider.call": "\(call.accepted.providerCallId)"])
+        self.stats.withLockedValue {
+            $0.onCalls += 1
+            $0.callsResumed += 1
+        }
+        let startedAt = Timestamp.parse(call.startedAt) ?? Date()
+        // What is left of the call's hard limit, and always time for a few polls.
+        let left = max(self.configuration.callHardLimit - .seconds(Date().timeIntervalSince(startedAt)), .seconds(30))
+        let request = CallRequest(job: call.job, idempotencyKey: call.idempotencyKey, deadline: .now + left)
+        let placed = await self.placeWithLimit(request) { placer, request in
+            await placer.resume(request, following: call.accepted)
+        }
+        await self.finish(call.job, key: call.idempotencyKey, placed: placed, startedAt: startedAt, logger: logger)
+    }
+
+    /// A call is over: counts it, then spools and delivers its report (``settle(_:logger:)``,
+    /// which gives its slot back).
+    func finish(_ job: LeasedJob, key: String, placed: PlacedCall, startedAt: Date, logger: JobLogger) async {
         let endedAt = Date()
         self.stats.withLockedValue {
             $0.onCalls -= 1
@@ -249,7 +309,6 @@ public final class AgentRunner: Service, Sendable {
         }
         if placed.callPlaced { self.metrics.callDuration.record(endedAt.timeIntervalSince(startedAt)) }
         await self.settle(plan.report, logger: logger)
-        return true
     }
 
     /// The pre-dial check, waiting as long as a provider limit says "not yet". Nil when there is
@@ -296,10 +355,13 @@ public final class AgentRunner: Service, Sendable {
 
     /// Places the call; a placer that overstays its deadline (it should return by then) is
     /// abandoned a little later (``CallWatchdog``) and the call counts as unknown.
-    private func placeWithLimit(_ request: CallRequest) async -> PlacedCall {
+    private func placeWithLimit(
+        _ request: CallRequest, _ body: @escaping @Sendable (any Placer, CallRequest) async -> PlacedCall
+    ) async -> PlacedCall {
         let placer = self.placer
-        let placed = await self.watchdog.run(within: self.configuration.callHardLimit + .seconds(10)) {
-            await placer.place(request)
+        let limit = request.deadline - .now
+        let placed = await self.watchdog.run(within: limit + .seconds(10)) {
+            await body(placer, request)
         }
         return placed ?? .unknown("the placer did not return by the call's hard limit")
     }

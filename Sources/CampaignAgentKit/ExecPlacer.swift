@@ -28,11 +28,17 @@ public struct ExecPlacer: Placer {
         public var arguments: [String]
         /// Most stdout bytes read; more makes the answer invalid.
         public var outputLimit: Int
+        /// The command that looks a call up (issue 16): the request of the call with
+        /// `"lookup": true` (and `providerCallId` when known) on stdin; it prints the outcome as
+        /// the placing command does, `{"outcome": "UNKNOWN"}` when it cannot tell (yet), or
+        /// `{"outcome": "NOT_PLACED"}` when the provider has no call under the key. Nil: no lookups.
+        public var lookupCommand: String?
 
-        public init(command: String, arguments: [String] = [], outputLimit: Int = 64 * 1024) {
+        public init(command: String, arguments: [String] = [], outputLimit: Int = 64 * 1024, lookupCommand: String? = nil) {
             self.command = command
             self.arguments = arguments
             self.outputLimit = outputLimit
+            self.lookupCommand = lookupCommand
         }
     }
 
@@ -56,12 +62,63 @@ public struct ExecPlacer: Placer {
         let started = ContinuousClock.now
         let run: Run
         do {
-            run = try await self.run(request)
+            run = try await self.run(
+                self.configuration.command, arguments: self.configuration.arguments, body: request.providerBody,
+                environment: [
+                    "CAMPAIGN_IDEMPOTENCY_KEY": request.idempotencyKey,
+                    "CAMPAIGN_CALL_TIMEOUT_SECONDS": String(request.secondsLeft),
+                ], deadline: request.deadline)
         } catch {
             return .notPlaced("could not start \(self.configuration.command): \(error)")
         }
         let elapsedMs = Int((ContinuousClock.now - started).components.seconds * 1000)
         return Self.interpret(run, elapsedMs: elapsedMs)
+    }
+
+    public var canLookUp: Bool { self.configuration.lookupCommand != nil }
+
+    public func lookup(_ request: LookupRequest) async -> LookupAnswer {
+        guard let command = self.configuration.lookupCommand else { return .unknown("no --exec-lookup-command") }
+        var environment: [Environment.Key: String] = [
+            "CAMPAIGN_IDEMPOTENCY_KEY": request.call.idempotencyKey, "CAMPAIGN_LOOKUP": "1",
+            "CAMPAIGN_CALL_TIMEOUT_SECONDS": String(max(1, Int((request.deadline - .now).components.seconds))),
+        ]
+        if let id = request.call.providerCallId { environment["CAMPAIGN_PROVIDER_CALL_ID"] = id }
+        do {
+            let run = try await self.run(
+                command, arguments: [], body: request.providerBody, environment: environment, deadline: request.deadline)
+            return Self.interpretLookup(run, callId: request.call.providerCallId)
+        } catch {
+            return .unknown("could not start \(command): \(error)")
+        }
+    }
+
+    /// Maps what the lookup command did to an answer. Only a clean exit with an outcome, or with
+    /// `NOT_PLACED`, says something; everything else leaves the call unknown for now. Pure.
+    static func interpretLookup(_ run: Run, callId: String?) -> LookupAnswer {
+        if run.timedOut { return .unknown("the lookup command was still running at its limit") }
+        switch run.status {
+        case .exited(0)?:
+            let text = String(decoding: run.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let object = run.stdoutOverflow ? nil : ProviderJSON.decodeObject(run.stdout)
+            let word: String? = if case .string(let s)? = object?["outcome"] { s.uppercased() } else { text.uppercased() }
+            switch word {
+            case "UNKNOWN"?: return .unknown("the lookup command could not tell")
+            case "NOT_PLACED"?: return .notPlaced("the lookup command says the provider has no such call")
+            default: break
+            }
+            guard let object, var placed = ProviderJSON.outcomeReport(object) else {
+                return .unknown("the lookup command exited 0 without an outcome: \(ProviderJSON.snippet(run.stdout, limit: 100))")
+            }
+            if placed.providerCallId == nil { placed.providerCallId = callId }
+            return .ended(placed)
+        case .exited(let code)?:
+            return .unknown("the lookup command exited with status \(code)")
+        case .signaled(let signal)?:
+            return .unknown("the lookup command was killed by signal \(signal)")
+        case nil:
+            return .unknown("the lookup command ended without a status")
+        }
     }
 
     /// Maps what the command did to a placed call (the contract above). Pure.
@@ -123,21 +180,20 @@ public struct ExecPlacer: Placer {
         return fd
     }
 
-    private func run(_ request: CallRequest) async throws -> Run {
+    private func run(
+        _ command: String, arguments: [String], body: JSONValue, environment extra: [Environment.Key: String],
+        deadline: ContinuousClock.Instant
+    ) async throws -> Run {
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group: the hard limit kills children too
         // stdin is an unlinked temporary file holding the request: the command reads it at its own
         // pace (or not at all) and no pipe write can fail halfway. (A pipe also trips a
         // swift-subprocess 1.0.2 fatalError when the child exits before reading it.)
-        let input = try Self.requestFile(ProviderJSON.encode(request.providerBody) + [UInt8(ascii: "\n")])
-        let environment = Environment.inherit.updating([
-            "CAMPAIGN_IDEMPOTENCY_KEY": request.idempotencyKey,
-            "CAMPAIGN_CALL_TIMEOUT_SECONDS": String(request.secondsLeft),
-        ])
+        let input = try Self.requestFile(ProviderJSON.encode(body) + [UInt8(ascii: "\n")])
+        let environment = Environment.inherit.updating(extra)
         let limit = self.configuration.outputLimit
-        let deadline = request.deadline
         let result = try await Subprocess.run(
-            .path(.init(self.configuration.command)), arguments: Arguments(self.configuration.arguments),
+            .path(.init(command)), arguments: Arguments(arguments),
             environment: environment, platformOptions: options,
             input: .fileDescriptor(.init(rawValue: input), closeAfterSpawningProcess: true),
             output: .sequence, error: .sequence

@@ -136,6 +136,22 @@ struct HTTPCallStateMachine: Sendable {
         return self.nextPost(creating, now: now)
     }
 
+    /// The call was accepted before the agent restarted (its id and status URL were spooled): it
+    /// is followed from its first poll, now, and no `POST` is ever sent for it.
+    mutating func resume(callId: String, statusURL: String, now: ContinuousClock.Instant) -> Action {
+        guard case .initial = self.state else { preconditionFailure("resume(callId:statusURL:now:) in state \(self.state)") }
+        let following = Following(callId: callId, statusURL: statusURL, polls: 0, lastStatus: nil)
+        guard now < self.deadline else { return self.finish(Self.notEnded(following)) }
+        self.state = .following(following)
+        return Action(.poll(url: statusURL, at: now))
+    }
+
+    /// The call being followed, once the provider accepted it (nil before, and once it is done).
+    var acceptedCall: AcceptedCall? {
+        guard case .following(let f) = self.state else { return nil }
+        return AcceptedCall(providerCallId: f.callId, statusURL: f.statusURL)
+    }
+
     /// A `POST` came back (`now`: when). A `2xx` is the acceptance; `409`, `429`, `5xx` and
     /// transport errors are retried under the same key; any other status means no call.
     mutating func postCompleted(_ exchange: Exchange, now: ContinuousClock.Instant) -> Action {
@@ -319,6 +335,36 @@ struct HTTPCallStateMachine: Sendable {
         let escaped = callId.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? callId
         return endpoint.absoluteString.hasSuffix("/")
             ? endpoint.absoluteString + escaped : endpoint.absoluteString + "/" + escaped
+    }
+
+    /// What one lookup's answer (`GET` by the call's id or by its key, issue 16) says: a final
+    /// status is the call's end; `404` is the provider's word that it has no such call; anything
+    /// else (a status still in progress, another error, no answer) leaves it unknown for now.
+    static func lookupAnswer(
+        _ exchange: Exchange, url: String, callId: String?, statusMap: ProviderStatusMap
+    ) -> LookupAnswer {
+        switch exchange {
+        case .response(let status, _, let body) where (200..<300).contains(status):
+            guard let object = ProviderJSON.decodeObject(body) else {
+                return .unknown("the lookup's answer is not a JSON object: \(ProviderJSON.snippet(body, limit: 100))")
+            }
+            guard let id = callId ?? ProviderJSON.id(object["id"]) else {
+                return .unknown("the lookup's answer names no call id")
+            }
+            switch Self.status(of: object, callId: id, statusMap: statusMap) {
+            case .ended(let placed): return .ended(placed)
+            case .unknown(let s): return .unknown("the provider's status \(s) is not in the status map")
+            case .ongoing:
+                if case .string(let s)? = object["status"] { return .unknown("the call is still \(s)") }
+                return .unknown("the lookup's answer has no status")
+            }
+        case .response(404, _, _):
+            return .notPlaced("the provider has no such call (HTTP 404 from GET \(url))")
+        case .response(let status, _, _):
+            return .unknown("the lookup was answered HTTP \(status)")
+        case .notSent(let why), .noAnswer(let why):
+            return .unknown("the lookup failed: \(why)")
+        }
     }
 
     /// A random duration from zero up to `upTo`, in whole milliseconds.

@@ -38,6 +38,12 @@ public final class HTTPPlacer: Placer {
         public var statusMap: ProviderStatusMap
         /// Most bytes read of a response body.
         public var maximumBodyBytes: Int
+        /// Where a call is looked up by its provider id, `{callId}` replaced (percent-encoded);
+        /// nil: `<endpoint>/{callId}` (issue 16).
+        public var lookupURLTemplate: String?
+        /// Where a call is looked up by its idempotency key, `{idempotencyKey}` replaced
+        /// (percent-encoded), for a call whose id was never learnt; nil: no lookup by key.
+        public var lookupByKeyURLTemplate: String?
 
         public init(
             endpoint: String, tokenFile: String? = nil, pollInterval: Duration = .seconds(2),
@@ -81,7 +87,23 @@ public final class HTTPPlacer: Placer {
         try? await self.client.shutdown()
     }
 
+    public var canLookUp: Bool { true }
+
     public func place(_ request: CallRequest) async -> PlacedCall {
+        await self.follow(request) { machine, now in machine.start(now: now) }
+    }
+
+    public func resume(_ request: CallRequest, following call: AcceptedCall) async -> PlacedCall {
+        await self.follow(request) { machine, now in
+            machine.resume(callId: call.providerCallId, statusURL: call.statusURL, now: now)
+        }
+    }
+
+    /// Runs one call's machine from `begin` (the first `POST`, or the first poll of a resumed call).
+    private func follow(
+        _ request: CallRequest,
+        begin: (inout HTTPCallStateMachine, ContinuousClock.Instant) -> HTTPCallStateMachine.Action
+    ) async -> PlacedCall {
         var logger = self.logger
         logger[metadataKey: "call.key"] = "\(request.idempotencyKey)"
         let token: String?
@@ -99,8 +121,14 @@ public final class HTTPPlacer: Placer {
         let body = ProviderJSON.encode(request.providerBody)
         var machine = HTTPCallStateMachine(
             configuration: self.configuration, endpoint: endpoint, deadline: request.deadline)
-        var action = machine.start(now: self.clock.now())
+        var action = begin(&machine, self.clock.now())
+        var toldAccepted = machine.acceptedCall != nil  // a resumed call was spooled already
         while true {
+            if !toldAccepted, let call = machine.acceptedCall {
+                // Before anything else: a restart from here on follows the call, never POSTs again.
+                toldAccepted = true
+                request.accepted?(call)
+            }
             for note in action.notes { self.log(note, to: logger) }
             switch action.next {
             case .finish(let placed):
@@ -122,6 +150,43 @@ public final class HTTPPlacer: Placer {
                 action = machine.pollCompleted(exchange, now: self.clock.now())
             }
         }
+    }
+
+    /// One `GET` of the call: by its provider id when known, else by its idempotency key (when a
+    /// URL for that is configured). It never creates a call.
+    public func lookup(_ request: LookupRequest) async -> LookupAnswer {
+        let token: String?
+        do {
+            token = try self.configuration.tokenFile.map(Self.readToken)
+        } catch {
+            return .unknown("cannot read the provider token: \(error)")
+        }
+        guard let url = Self.lookupURL(request.call, self.configuration) else {
+            return .unknown("no provider call id, and no URL to look a call up by its key (--http-lookup-by-key-url)")
+        }
+        let exchange = await self.exchange(
+            .GET, url: url, token: token, key: request.call.idempotencyKey, body: nil, deadline: request.deadline)
+        let answer = HTTPCallStateMachine.lookupAnswer(
+            exchange, url: url, callId: request.call.providerCallId, statusMap: self.configuration.statusMap)
+        self.logger.debug(
+            "looked the call up", metadata: ["call.key": "\(request.call.idempotencyKey)", "answer": "\(answer)"])
+        return answer
+    }
+
+    /// Where a call is looked up (nil: it cannot be).
+    static func lookupURL(_ call: UnknownCall, _ configuration: Configuration) -> String? {
+        func escaped(_ s: String) -> String {
+            s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/", "#", "?", "&", "="])) ?? s
+        }
+        if let id = call.providerCallId {
+            if let template = configuration.lookupURLTemplate {
+                return template.replacingOccurrences(of: "{callId}", with: escaped(id))
+            }
+            guard let endpoint = URL(string: configuration.endpoint) else { return nil }
+            return HTTPCallStateMachine.statusURL(created: [:], location: nil, endpoint: endpoint, callId: id)
+        }
+        return configuration.lookupByKeyURLTemplate?.replacingOccurrences(
+            of: "{idempotencyKey}", with: escaped(call.idempotencyKey))
     }
 
     /// Logs what the machine noted, with the lines and levels the placer has always used.

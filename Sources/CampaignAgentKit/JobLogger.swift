@@ -17,6 +17,9 @@ struct JobLogger: Sendable {
     func info(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
         self.log(.info, message(), metadata())
     }
+    func notice(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        self.log(.notice, message(), metadata())
+    }
     func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:]) {
         self.log(.warning, message(), metadata())
     }

@@ -32,7 +32,7 @@ final class Slots: Sendable {
     /// Takes every free slot without waiting (0 when none is free or once closed).
     func takeAvailable() -> Int {
         self.state.withLockedValue { s in
-            if s.closed { return 0 }
+            if s.closed || s.free <= 0 { return 0 }
             defer { s.free = 0 }
             return s.free
         }
@@ -42,12 +42,19 @@ final class Slots: Sendable {
         guard n > 0 else { return }
         let resume: (CheckedContinuation<Int, Never>, Int)? = self.state.withLockedValue { s in
             s.free += n
-            guard let w = s.waiter, !s.closed else { return nil }
+            guard s.free > 0, let w = s.waiter, !s.closed else { return nil }
             s.waiter = nil
             defer { s.free = 0 }
             return (w, s.free)
         }
         if let (w, n) = resume { w.resume(returning: n) }
+    }
+
+    /// Takes `n` slots whether free or not (the calls an earlier run left in progress, which are
+    /// followed whatever the capacity): free slots may go below zero, and leasing waits until the
+    /// calls that end bring them back above it.
+    func borrow(_ n: Int) {
+        self.state.withLockedValue { $0.free -= n }
     }
 
     func close() {

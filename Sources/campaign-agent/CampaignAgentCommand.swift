@@ -72,6 +72,11 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     @Option(parsing: .singleValue, help: "exec: an argument of the command (repeat for more).")
     var execArg: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "exec: the command that looks up a call whose outcome is unknown (env CAMPAIGN_EXEC_LOOKUP_COMMAND): the call's request with \"lookup\": true on stdin; it prints the outcome as the placing command does, {\"outcome\": \"UNKNOWN\"}, or {\"outcome\": \"NOT_PLACED\"} when the provider has no such call. It must never create a call.",
+        valueName: "path"))
+    var execLookupCommand: String? = env["CAMPAIGN_EXEC_LOOKUP_COMMAND"]
+
     // http
 
     @Option(help: "http: the provider's endpoint that creates calls (env CAMPAIGN_HTTP_ENDPOINT).")
@@ -92,6 +97,19 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         "http: provider statuses and their meaning, added to the defaults (env CAMPAIGN_HTTP_STATUS_MAP). Example: completed=ANSWERED,answered=progress.",
         valueName: "STATUS=OUTCOME|progress,…"))
     var httpStatusMap: String = env["CAMPAIGN_HTTP_STATUS_MAP"] ?? ""
+
+    @Option(help: ArgumentHelp(
+        "http: where a call whose outcome is unknown is looked up by its provider id, {callId} replaced (env CAMPAIGN_HTTP_LOOKUP_URL; default <endpoint>/{callId}).",
+        valueName: "url"))
+    var httpLookupUrl: String? = env["CAMPAIGN_HTTP_LOOKUP_URL"]
+
+    @Option(help: ArgumentHelp(
+        "http: where a call is looked up by its idempotency key when its id was never learnt, {idempotencyKey} replaced, e.g. https://voice.example/v1/calls?idempotencyKey={idempotencyKey} (env CAMPAIGN_HTTP_LOOKUP_BY_KEY_URL; default: no lookup by key). A 404 there is the provider's word that no call was placed: the job is dialed again.",
+        valueName: "url"))
+    var httpLookupByKeyUrl: String? = env["CAMPAIGN_HTTP_LOOKUP_BY_KEY_URL"]
+
+    @Option(help: "Seconds between the agent's requests for unknown outcomes to look up at the provider (jobs.reconcile), when its placer can look calls up; 0: never (env CAMPAIGN_RECONCILE_POLL).")
+    var reconcilePoll: Int = Int(env["CAMPAIGN_RECONCILE_POLL"] ?? "") ?? 10
 
     @Option(help: ArgumentHelp(
         "Directory where reports wait until the coordinator has them, across restarts (env CAMPAIGN_AGENT_SPOOL; default $STATE_DIRECTORY, set by systemd's StateDirectory=; 'none' keeps them in memory only). One directory per agent.",
@@ -138,6 +156,9 @@ struct CampaignAgentCommand: AsyncParsableCommand {
             guard FileManager.default.isExecutableFile(atPath: command) else {
                 throw ValidationError("--exec-command \(command) is not an executable file")
             }
+            if let lookup = self.execLookupCommand, !lookup.isEmpty, !FileManager.default.isExecutableFile(atPath: lookup) {
+                throw ValidationError("--exec-lookup-command \(lookup) is not an executable file")
+            }
         case "http":
             guard let endpoint = self.httpEndpoint, let url = URL(string: endpoint),
                 url.scheme == "http" || url.scheme == "https", url.host != nil
@@ -148,6 +169,16 @@ struct CampaignAgentCommand: AsyncParsableCommand {
                 throw ValidationError("http token file \(file) is not readable")
             }
             guard self.httpPollMs >= 10 else { throw ValidationError("--http-poll-ms must be ≥ 10") }
+            for (flag, template, field) in [
+                ("--http-lookup-url", self.httpLookupUrl, "{callId}"),
+                ("--http-lookup-by-key-url", self.httpLookupByKeyUrl, "{idempotencyKey}"),
+            ] {
+                guard let template, !template.isEmpty else { continue }
+                let probe = template.replacingOccurrences(of: field, with: "x")
+                guard template.contains(field), let u = URL(string: probe), u.scheme == "http" || u.scheme == "https" else {
+                    throw ValidationError("\(flag) must be an http(s) URL with \(field) in it")
+                }
+            }
             guard self.httpRequestTimeoutMs >= 100 else { throw ValidationError("--http-request-timeout-ms must be ≥ 100") }
             do {
                 _ = try ProviderStatusMap.parse(self.httpStatusMap)
@@ -170,14 +201,17 @@ struct CampaignAgentCommand: AsyncParsableCommand {
     func makePlacer(logger: Logger) throws -> any Placer {
         switch self.placer {
         case "exec":
-            return ExecPlacer(configuration: .init(command: self.execCommand!, arguments: self.execArg))
+            return ExecPlacer(configuration: .init(
+                command: self.execCommand!, arguments: self.execArg,
+                lookupCommand: self.execLookupCommand.flatMap { $0.isEmpty ? nil : $0 }))
         case "http":
-            return HTTPPlacer(
-                configuration: .init(
-                    endpoint: self.httpEndpoint!, tokenFile: self.tokenFile(), pollInterval: .milliseconds(self.httpPollMs),
-                    requestTimeout: .milliseconds(self.httpRequestTimeoutMs),
-                    statusMap: try ProviderStatusMap.parse(self.httpStatusMap)),
-                logger: logger)
+            var configuration = HTTPPlacer.Configuration(
+                endpoint: self.httpEndpoint!, tokenFile: self.tokenFile(), pollInterval: .milliseconds(self.httpPollMs),
+                requestTimeout: .milliseconds(self.httpRequestTimeoutMs),
+                statusMap: try ProviderStatusMap.parse(self.httpStatusMap))
+            configuration.lookupURLTemplate = self.httpLookupUrl.flatMap { $0.isEmpty ? nil : $0 }
+            configuration.lookupByKeyURLTemplate = self.httpLookupByKeyUrl.flatMap { $0.isEmpty ? nil : $0 }
+            return HTTPPlacer(configuration: configuration, logger: logger)
         default:
             return SimulatePlacer(
                 configuration: .init(
@@ -227,6 +261,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
             capacity: self.capacity, callHardLimit: .seconds(self.callTimeout), leaseAndDial: self.leaseDial,
             outcomePolicy: try OutcomePolicy.parse(self.outcomeActions), spoolDirectory: spool)
         configuration.reportBacklog = self.reportBacklog
+        configuration.reconcilePoll = self.reconcilePoll > 0 ? .seconds(self.reconcilePoll) : nil
         let runner = try AgentRunner(
             configuration: configuration,
             link: link, placer: placer, logger: logger, notifier: notifier,

@@ -9,7 +9,7 @@ extension CallOutcome: ExpressibleByArgument {}
 
 struct Jobs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Export.self, Enqueue.self, Tally.self, Retry.self, Cancel.self])
+        abstract: "List, inspect and enqueue jobs.", subcommands: [List.self, Get.self, Export.self, Enqueue.self, Tally.self, Retry.self, Cancel.self, Reconcile.self])
 
     /// Customer external refs, one per line of a file ('-': stdin); blank lines and `#` comments skipped.
     static func refs(fromFile file: String) throws -> [String] {
@@ -223,6 +223,25 @@ struct Jobs: AsyncParsableCommand {
             let p = CancelJobs.Params(ids: self.ids)
             let r = try await self.global.withClient { try await $0.call(CancelJobs.self, p) }
             try Jobs.report(r, verb: "cancelled", global: self.global)
+        }
+    }
+
+    struct Reconcile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask for FAILED outcome_unknown jobs to be looked up at the provider now (jobs.reconcileNow).",
+            discussion: """
+                The next agent whose placer can look calls up asks the provider what became of each call \
+                (it never creates one): a known end lands as the call's report, the provider's "no such call" \
+                queues the job again once; an answer that says nothing leaves the job as it is and it is asked \
+                again, for reconcileWindowSeconds (at least an hour) from now.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job ids.") var ids: [Int64]
+
+        func run() async throws {
+            let p = ReconcileJobsNow.Params(ids: self.ids)
+            let r = try await self.global.withClient { try await $0.call(ReconcileJobsNow.self, p) }
+            try Jobs.report(r, verb: "to look up", global: self.global)
         }
     }
 
