@@ -36,6 +36,11 @@ public final class FakeProvider: Sendable {
         public var endAtPoll: Int?
         /// Calls that never end (the status stays `in-progress`).
         public var neverEnds = false
+        /// Calls the provider forgets once created, by key: every `GET` of them (poll or lookup)
+        /// answers `404 no such call` (the call still counts as created).
+        public var forgets: @Sendable (String) -> Bool = { _ in false }
+        /// Answer every `GET` (polls and lookups) with this status (a provider whose status API is down).
+        public var failGets: Int?
 
         public init() {}
     }
@@ -50,6 +55,14 @@ public final class FakeProvider: Sendable {
         public var polls = 0
     }
 
+    /// A `GET` the provider answered, by key: a status poll or lookup by id (`byId`), or a lookup
+    /// by idempotency key.
+    public struct Get: Sendable, Equatable {
+        public var key: String
+        public var byKey: Bool
+        public var status: Int
+    }
+
     struct State {
         var behaviour: Behaviour
         var posts: [String: Int] = [:]
@@ -58,6 +71,7 @@ public final class FakeProvider: Sendable {
         var callsCreated: [String: Int] = [:]  // by key
         var unauthorized = 0
         var nextID = 1
+        var gets: [Get] = []
     }
 
     private let state: NIOLockedValueBox<State>
@@ -144,6 +158,12 @@ public final class FakeProvider: Sendable {
     public var callsCreated: [String: Int] { self.state.withLockedValue { $0.callsCreated } }
     public var calls: [Call] { self.state.withLockedValue { Array($0.calls.values) } }
     public var unauthorized: Int { self.state.withLockedValue { $0.unauthorized } }
+    /// Every `GET` of a call answered, in order.
+    public var gets: [Get] { self.state.withLockedValue { $0.gets } }
+    /// Lookups by idempotency key answered, per key.
+    public var lookupsByKey: [String: Int] {
+        self.state.withLockedValue { s in s.gets.filter(\.byKey).reduce(into: [:]) { $0[$1.key, default: 0] += 1 } }
+    }
 
     // MARK: - Handling
 
@@ -195,22 +215,45 @@ public final class FakeProvider: Sendable {
                 if b.malformedAccept { return Answer(status: .created, body: "<html>accepted</html>", delay: b.postDelay) }
                 return Answer(status: .created, body: Self.acceptance(call, b), delay: b.postDelay)
             }
+            let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+            if method == .GET && path == "/calls", query.hasPrefix("idempotencyKey=") {
+                // A lookup by key: the call created under it, if any.
+                let key = String(query.dropFirst("idempotencyKey=".count)).removingPercentEncoding ?? ""
+                let id = s.callByKey[key]
+                let forgotten = id.map { s.calls[$0].map { b.forgets($0.key) } ?? true } ?? true
+                let status = b.failGets ?? (forgotten ? 404 : 200)
+                s.gets.append(Get(key: key, byKey: true, status: status))
+                if status == 404 { return Answer(status: .notFound, body: #"{"error":"no such call"}"#, delay: .zero) }
+                if status != 200 {
+                    return Answer(status: .init(statusCode: status), body: #"{"error":"unavailable"}"#, delay: .zero)
+                }
+                return Answer(status: .ok, body: Self.statusDocument(s.calls[id!]!, b), delay: b.pollDelay)
+            }
             if method == .GET && path.hasPrefix("/calls/") {
                 let id = String(path.dropFirst("/calls/".count))
-                guard var call = s.calls[id] else {
+                guard var call = s.calls[id], !b.forgets(call.key) else {
+                    if let call = s.calls[id] { s.gets.append(Get(key: call.key, byKey: false, status: 404)) }
                     return Answer(status: .notFound, body: #"{"error":"no such call"}"#, delay: .zero)
                 }
+                if let status = b.failGets {
+                    s.gets.append(Get(key: call.key, byKey: false, status: status))
+                    return Answer(status: .init(statusCode: status), body: #"{"error":"unavailable"}"#, delay: .zero)
+                }
+                s.gets.append(Get(key: call.key, byKey: false, status: 200))
                 call.polls += 1
                 s.calls[id] = call
                 if b.malformedPolls { return Answer(status: .ok, body: "{not json", delay: b.pollDelay) }
-                let ended = !b.neverEnds && (b.endAtPoll.map { call.polls >= $0 } ?? (ContinuousClock.now >= call.endsAt))
-                let status = ended ? call.finalStatus : "in-progress"
-                return Answer(
-                    status: .ok, body: #"{"id":"\#(id)","status":"\#(status)","durationMs":\#(ended ? 1234 : 0)}"#,
-                    delay: b.pollDelay)
+                return Answer(status: .ok, body: Self.statusDocument(call, b), delay: b.pollDelay)
             }
             return Answer(status: .notFound, body: #"{"error":"no route"}"#, delay: .zero)
         }
+    }
+
+    /// The call's status as a `GET` answers it: in progress until it ends, then its final status.
+    static func statusDocument(_ call: Call, _ b: Behaviour) -> String {
+        let ended = !b.neverEnds && (b.endAtPoll.map { call.polls >= $0 } ?? (ContinuousClock.now >= call.endsAt))
+        let status = ended ? call.finalStatus : "in-progress"
+        return #"{"id":"\#(call.id)","status":"\#(status)","durationMs":\#(ended ? 1234 : 0)}"#
     }
 
     static func acceptance(_ call: Call, _ b: Behaviour) -> String {

@@ -50,7 +50,9 @@ struct AccessPolicyTests {
             "customers.list", "customers.explain", "automation.get", "campaigns.get", "campaigns.list", "events.subscribe", "events.unsubscribe",
             "events.list", "suppressions.list", "audit.summary",
         ]
-        let agent: Set = ["agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report"]
+        let agent: Set = [
+            "agent.hello", "jobs.lease", "jobs.dialing", "jobs.complete", "jobs.fail", "jobs.skip", "jobs.report", "jobs.reconcile",
+        ]
         for (name, role) in ProtocolMethods.roles {
             let expected: AccessRole = reads.contains(name) ? .reader : agent.contains(name) ? .agent : .admin
             #expect(role == expected, "\(name)")
