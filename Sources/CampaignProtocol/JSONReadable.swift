@@ -199,7 +199,7 @@ extension FailJob.Params: JSONReadable {
         self.init(
             jobId: try f.int64("jobId"), leaseToken: try f.string("leaseToken"), retryable: try f.bool("retryable"),
             error: try f.string("error"), outcome: try f.outcome("outcome"), call: try f.object("call", CallRecord.self),
-            outcomeUnknown: try f.optionalBool("outcomeUnknown"))
+            outcomeUnknown: try f.optionalBool("outcomeUnknown"), notPlaced: try f.optionalBool("notPlaced"))
     }
 }
 

@@ -201,6 +201,7 @@ extension FailJob.Params: JSONWritable {
         w.string("outcome", self.outcome?.rawValue, into: &out)
         w.object("call", self.call, into: &out)
         w.bool("outcomeUnknown", self.outcomeUnknown, into: &out)
+        w.bool("notPlaced", self.notPlaced, into: &out)
         w.end(into: &out)
     }
 }

@@ -151,7 +151,8 @@ struct JSONReadableParamsTests {
         case 0: return .complete(.init(jobId: Int64(i), leaseToken: "t-\(i)", outcome: .answered, call: call(i)))
         case 1:
             return .fail(.init(jobId: Int64(i), leaseToken: "t-\(i)", retryable: i % 2 == 0, error: "e \(JSONWritableTests.texts[i % 6])",
-                               outcome: i % 4 == 1 ? nil : .busy, call: call(i), outcomeUnknown: i % 5 == 0 ? nil : i % 2 == 0))
+                               outcome: i % 4 == 1 ? nil : .busy, call: call(i), outcomeUnknown: i % 5 == 0 ? nil : i % 2 == 0,
+                               notPlaced: i % 7 == 0 ? nil : i % 7 == 1))
         default: return .skip(.init(jobId: Int64(i), leaseToken: "t-\(i)", reason: "r"))
         }
     }
