@@ -99,8 +99,10 @@ public struct ExecPlacer: Placer {
         if run.timedOut { return .unknown("the lookup command was still running at its limit") }
         switch run.status {
         case .exited(0)?:
+            // More than the limit is no answer at all (never a NOT_PLACED read from its start).
+            if run.stdoutOverflow { return .unknown("the lookup command printed more than the output limit") }
             let text = String(decoding: run.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let object = run.stdoutOverflow ? nil : ProviderJSON.decodeObject(run.stdout)
+            let object = ProviderJSON.decodeObject(run.stdout)
             let word: String? = if case .string(let s)? = object?["outcome"] { s.uppercased() } else { text.uppercased() }
             switch word {
             case "UNKNOWN"?: return .unknown("the lookup command could not tell")

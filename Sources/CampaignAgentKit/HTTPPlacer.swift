@@ -152,8 +152,13 @@ public final class HTTPPlacer: Placer {
         }
     }
 
-    /// One `GET` of the call: by its provider id when known, else by its idempotency key (when a
-    /// URL for that is configured). It never creates a call.
+    /// A `GET` of the call: by its provider id when known, else by its idempotency key (when a URL
+    /// for that is configured). It never creates a call.
+    ///
+    /// Only the lookup by key can say "no such call": the key is what the provider deduplicates
+    /// on. A `404` by id (a call the provider did accept, or a lookup URL that is wrong for every
+    /// call) is asked again by key when that is configured, and is otherwise left unknown, so
+    /// that a wrong template cannot redial every unknown outcome.
     public func lookup(_ request: LookupRequest) async -> LookupAnswer {
         let token: String?
         do {
@@ -161,32 +166,55 @@ public final class HTTPPlacer: Placer {
         } catch {
             return .unknown("cannot read the provider token: \(error)")
         }
-        guard let url = Self.lookupURL(request.call, self.configuration) else {
-            return .unknown("no provider call id, and no URL to look a call up by its key (--http-lookup-by-key-url)")
+        let call = request.call
+        var answer: LookupAnswer = .unknown(
+            "no provider call id, and no URL to look a call up by its key (--http-lookup-by-key-url)")
+        if let url = Self.lookupURL(byIdOf: call, self.configuration) {
+            answer = await self.get(url, call: call, token: token, deadline: request.deadline)
+            guard case .notPlaced(let why) = answer else { return self.logged(answer, call) }
+            answer = .unknown("\(why); not taken as the provider's word without a lookup by key (--http-lookup-by-key-url)")
         }
-        let exchange = await self.exchange(
-            .GET, url: url, token: token, key: request.call.idempotencyKey, body: nil, deadline: request.deadline)
-        let answer = HTTPCallStateMachine.lookupAnswer(
-            exchange, url: url, callId: request.call.providerCallId, statusMap: self.configuration.statusMap)
-        self.logger.debug(
-            "looked the call up", metadata: ["call.key": "\(request.call.idempotencyKey)", "answer": "\(answer)"])
+        if let url = Self.lookupURL(byKeyOf: call, self.configuration) {
+            answer = await self.get(url, call: call, token: token, deadline: request.deadline)
+        }
+        return self.logged(answer, call)
+    }
+
+    private func get(_ url: String, call: UnknownCall, token: String?, deadline: ContinuousClock.Instant) async
+        -> LookupAnswer
+    {
+        let exchange = await self.exchange(.GET, url: url, token: token, key: call.idempotencyKey, body: nil, deadline: deadline)
+        return HTTPCallStateMachine.lookupAnswer(
+            exchange, url: url, callId: call.providerCallId, statusMap: self.configuration.statusMap)
+    }
+
+    private func logged(_ answer: LookupAnswer, _ call: UnknownCall) -> LookupAnswer {
+        self.logger.debug("looked the call up", metadata: ["call.key": "\(call.idempotencyKey)", "answer": "\(answer)"])
         return answer
     }
 
-    /// Where a call is looked up (nil: it cannot be).
-    static func lookupURL(_ call: UnknownCall, _ configuration: Configuration) -> String? {
-        func escaped(_ s: String) -> String {
-            s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/", "#", "?", "&", "="])) ?? s
+    /// Where a call is looked up by its provider id (nil: it has none, or the endpoint is invalid).
+    static func lookupURL(byIdOf call: UnknownCall, _ configuration: Configuration) -> String? {
+        guard let id = call.providerCallId else { return nil }
+        if let template = configuration.lookupURLTemplate {
+            return template.replacingOccurrences(of: "{callId}", with: Self.escaped(id))
         }
-        if let id = call.providerCallId {
-            if let template = configuration.lookupURLTemplate {
-                return template.replacingOccurrences(of: "{callId}", with: escaped(id))
-            }
-            guard let endpoint = URL(string: configuration.endpoint) else { return nil }
-            return HTTPCallStateMachine.statusURL(created: [:], location: nil, endpoint: endpoint, callId: id)
-        }
-        return configuration.lookupByKeyURLTemplate?.replacingOccurrences(
-            of: "{idempotencyKey}", with: escaped(call.idempotencyKey))
+        guard let endpoint = URL(string: configuration.endpoint) else { return nil }
+        return HTTPCallStateMachine.statusURL(created: [:], location: nil, endpoint: endpoint, callId: id)
+    }
+
+    /// Where a call is looked up by its idempotency key (nil: no URL for that is configured).
+    static func lookupURL(byKeyOf call: UnknownCall, _ configuration: Configuration) -> String? {
+        configuration.lookupByKeyURLTemplate?.replacingOccurrences(
+            of: "{idempotencyKey}", with: Self.escaped(call.idempotencyKey))
+    }
+
+    /// Percent-encodes all but RFC 3986's unreserved characters: safe in a path segment and in a
+    /// query value (where `+` would read as a space).
+    static func escaped(_ s: String) -> String {
+        s.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))
+            ?? s
     }
 
     /// Logs what the machine noted, with the lines and levels the placer has always used.

@@ -39,8 +39,10 @@ public final class FakeProvider: Sendable {
         /// Calls the provider forgets once created, by key: every `GET` of them (poll or lookup)
         /// answers `404 no such call` (the call still counts as created).
         public var forgets: @Sendable (String) -> Bool = { _ in false }
-        /// Answer every `GET` (polls and lookups) with this status (a provider whose status API is down).
+        /// Answer every `GET` (polls and lookups) with this status (a provider whose status API is down)…
         public var failGets: Int?
+        /// … of the calls under these keys only (nil: of every call).
+        public var failGetsOf: (@Sendable (String) -> Bool)?
 
         public init() {}
     }
@@ -221,7 +223,8 @@ public final class FakeProvider: Sendable {
                 let key = String(query.dropFirst("idempotencyKey=".count)).removingPercentEncoding ?? ""
                 let id = s.callByKey[key]
                 let forgotten = id.map { s.calls[$0].map { b.forgets($0.key) } ?? true } ?? true
-                let status = b.failGets ?? (forgotten ? 404 : 200)
+                let failing = b.failGets.flatMap { (b.failGetsOf?(key) ?? true) ? $0 : nil }
+                let status = failing ?? (forgotten ? 404 : 200)
                 s.gets.append(Get(key: key, byKey: true, status: status))
                 if status == 404 { return Answer(status: .notFound, body: #"{"error":"no such call"}"#, delay: .zero) }
                 if status != 200 {
@@ -235,7 +238,7 @@ public final class FakeProvider: Sendable {
                     if let call = s.calls[id] { s.gets.append(Get(key: call.key, byKey: false, status: 404)) }
                     return Answer(status: .notFound, body: #"{"error":"no such call"}"#, delay: .zero)
                 }
-                if let status = b.failGets {
+                if let status = b.failGets, b.failGetsOf?(call.key) ?? true {
                     s.gets.append(Get(key: call.key, byKey: false, status: status))
                     return Answer(status: .init(statusCode: status), body: #"{"error":"unavailable"}"#, delay: .zero)
                 }
