@@ -38,6 +38,10 @@ public final class HTTPPlacer: Placer {
         public var statusMap: ProviderStatusMap
         /// Most bytes read of a response body.
         public var maximumBodyBytes: Int
+        /// Connections to the provider at once (the HTTP client's default, 8, held an agent with more
+        /// calls than that to 8 requests at a time: polls waited for a connection, and timed out).
+        /// The agent sets its capacity.
+        public var maximumConnections: Int = 8
         /// Where a call is looked up by its provider id, `{callId}` replaced (percent-encoded);
         /// nil: `<endpoint>/{callId}` (issue 16).
         public var lookupURLTemplate: String?
@@ -77,6 +81,7 @@ public final class HTTPPlacer: Placer {
         // A refused connection must fail the attempt now (it is retried here, where we know
         // that nothing was sent), not wait in the pool until the deadline.
         config.connectionPool.retryConnectionEstablishment = false
+        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maximumConnections)
         config.timeout.connect = .seconds(5)
         config.redirectConfiguration = .disallow
         config.decompression = .disabled

@@ -209,6 +209,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
                 endpoint: self.httpEndpoint!, tokenFile: self.tokenFile(), pollInterval: .milliseconds(self.httpPollMs),
                 requestTimeout: .milliseconds(self.httpRequestTimeoutMs),
                 statusMap: try ProviderStatusMap.parse(self.httpStatusMap))
+            configuration.maximumConnections = self.capacity + 2  // every call's poll, and a lookup or two
             configuration.lookupURLTemplate = self.httpLookupUrl.flatMap { $0.isEmpty ? nil : $0 }
             configuration.lookupByKeyURLTemplate = self.httpLookupByKeyUrl.flatMap { $0.isEmpty ? nil : $0 }
             return HTTPPlacer(configuration: configuration, logger: logger)

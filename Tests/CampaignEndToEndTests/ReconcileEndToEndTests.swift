@@ -43,11 +43,24 @@ struct ReconcileEndToEndTests {
         #expect(enqueued.stdout.contains("enqueued \(n)"), "\(enqueued.stdout)\(enqueued.stderr)")
     }
 
+    /// The agents of a test by id, restarted under the same id (and spool).
+    final class Agents {
+        var running: [String: ManagedProcess] = [:]
+        let start: (String) throws -> ManagedProcess
+        init(_ ids: [String], start: @escaping (String) throws -> ManagedProcess) throws {
+            self.start = start
+            for id in ids { self.running[id] = try start(id) }
+        }
+        func restart(_ id: String) async throws {
+            self.running[id]?.signal(SIGKILL)
+            _ = await self.running[id]?.waitExit(timeout: .seconds(5))
+            self.running[id] = try self.start(id)
+        }
+    }
+
     /// Kills a random agent every 0.4–1.2 s (restarting it on its spool) until the queue is
     /// drained or `limit` passes; answers the number of kills.
-    static func killAgents(
-        _ scene: Scene, ids: [String], limit: Duration, start: (String) throws -> Void, stop: inout [String: ManagedProcess]
-    ) async throws -> Int {
+    static func killAgents(_ scene: Scene, _ agents: Agents, limit: Duration) async throws -> Int {
         var kills = 0
         let began = ContinuousClock.now
         while ContinuousClock.now < began + limit {
@@ -55,10 +68,7 @@ struct ReconcileEndToEndTests {
                 break
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 400...1200)))
-            let victim = ids.randomElement()!
-            stop[victim]?.signal(SIGKILL)
-            _ = await stop[victim]?.waitExit(timeout: .seconds(5))
-            try start(victim)
+            try await agents.restart(agents.running.keys.randomElement()!)
             kills += 1
         }
         return kills
@@ -124,9 +134,8 @@ struct ReconcileEndToEndTests {
         try scene.coordinator()
         try await scene.waitForSocket()
         try await Self.settings(scene)
-        var agents: [String: ManagedProcess] = [:]
-        func start(_ id: String) throws {
-            agents[id] = try scene.agent(
+        let agents = try Agents((1...4).map { "agent\($0)" }) { id in
+            try scene.agent(
                 id,
                 arguments: [
                     "--capacity", "25", "--placer", "http", "--http-endpoint", "http://127.0.0.1:\(port)/calls",
@@ -135,12 +144,10 @@ struct ReconcileEndToEndTests {
                     "--reconcile-poll", "1", "--spool-dir", scene.dir.appendingPathComponent("spool-\(id)").path,
                 ])
         }
-        let ids = (1...4).map { "agent\($0)" }
-        for id in ids { try start(id) }
         try await Self.enqueue(scene, Self.jobs)
 
         let began = ContinuousClock.now
-        let kills = try await Self.killAgents(scene, ids: ids, limit: .seconds(300), start: start, stop: &agents)
+        let kills = try await Self.killAgents(scene, agents, limit: .seconds(300))
         // The kills are over: what they left unknown is followed again or looked up.
         let settled = try await scene.eventually(
             "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE') OR outcome_unknown",
@@ -174,9 +181,8 @@ struct ReconcileEndToEndTests {
         try scene.coordinator()
         try await scene.waitForSocket()
         try await Self.settings(scene)
-        var agents: [String: ManagedProcess] = [:]
-        func start(_ id: String) throws {
-            agents[id] = try scene.agent(
+        let agents = try Agents(["exec1", "exec2"]) { id in
+            try scene.agent(
                 id,
                 arguments: [
                     "--capacity", "10", "--placer", "exec", "--exec-command", script, "--exec-lookup-command", script,
@@ -184,11 +190,9 @@ struct ReconcileEndToEndTests {
                     "--spool-dir", scene.dir.appendingPathComponent("spool-\(id)").path,
                 ])
         }
-        let ids = ["exec1", "exec2"]
-        for id in ids { try start(id) }
         let jobs = 150
         try await Self.enqueue(scene, jobs)
-        let kills = try await Self.killAgents(scene, ids: ids, limit: .seconds(300), start: start, stop: &agents)
+        let kills = try await Self.killAgents(scene, agents, limit: .seconds(300))
         let settled = try await scene.eventually(
             "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE') OR outcome_unknown",
             within: .seconds(120))
