@@ -161,15 +161,17 @@ struct ProviderEndToEndTests {
         try "test-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/placers/http-provider-example").path
-        setenv("PROVIDER_URL", "http://127.0.0.1:\(port)/calls", 1)
-        setenv("PROVIDER_TOKEN_FILE", tokenFile, 1)
-        setenv("PROVIDER_POLL_SECONDS", "0.05", 1)
+        let providerEnvironment = [
+            "PROVIDER_URL": "http://127.0.0.1:\(port)/calls", "PROVIDER_TOKEN_FILE": tokenFile, "PROVIDER_POLL_SECONDS": "0.05",
+        ]
 
         try scene.coordinator()
         try await scene.waitForSocket()
         _ = try await scene.ctl(["automation", "set", "retryBaseMs=20", "retryCapMs=200"] + AutomationSettings.wideOpenCtlArguments)
         for i in 1...2 {
-            try scene.agent("exec\(i)", arguments: ["--capacity", "10", "--placer", "exec", "--exec-command", script])
+            try scene.agent(
+                "exec\(i)", arguments: ["--capacity", "10", "--placer", "exec", "--exec-command", script],
+                environment: providerEnvironment)
         }
         let jobs = 60
         let files = try scene.writeCustomers(jobs)

@@ -175,9 +175,9 @@ struct ReconcileEndToEndTests {
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/placers/http-provider-example").path
-        setenv("PROVIDER_URL", "http://127.0.0.1:\(port)/calls", 1)
-        setenv("PROVIDER_TOKEN_FILE", tokenFile, 1)
-        setenv("PROVIDER_POLL_SECONDS", "0.05", 1)
+        let providerEnvironment = [
+            "PROVIDER_URL": "http://127.0.0.1:\(port)/calls", "PROVIDER_TOKEN_FILE": tokenFile, "PROVIDER_POLL_SECONDS": "0.05",
+        ]
         try scene.coordinator()
         try await scene.waitForSocket()
         try await Self.settings(scene)
@@ -188,7 +188,7 @@ struct ReconcileEndToEndTests {
                     "--capacity", "10", "--placer", "exec", "--exec-command", script, "--exec-lookup-command", script,
                     "--call-timeout", "20", "--reconcile-poll", "1",
                     "--spool-dir", scene.dir.appendingPathComponent("spool-\(id)").path,
-                ])
+                ], environment: providerEnvironment)
         }
         let jobs = 150
         try await Self.enqueue(scene, jobs)

@@ -57,12 +57,15 @@ final class Scene: @unchecked Sendable {
         return p
     }
 
-    /// An agent with its own placer flags (no simulate defaults).
+    /// An agent with its own placer flags (no simulate defaults) and environment (never `setenv`:
+    /// suites run in parallel in one process, and another's agents would inherit it).
     @discardableResult
-    func agent(_ id: String, coordinator: String = "c", arguments: [String]) throws -> ManagedProcess {
+    func agent(
+        _ id: String, coordinator: String = "c", arguments: [String], environment: [String: String] = [:]
+    ) throws -> ManagedProcess {
         let p = try ManagedProcess(
             "campaign-agent", ["--id", id] + arguments,
-            environment: ["CAMPAIGN_SOCKET": self.socket(coordinator)], logDir: self.dir,
+            environment: environment.merging(["CAMPAIGN_SOCKET": self.socket(coordinator)]) { _, b in b }, logDir: self.dir,
             name: "\(id)-\(self.processes.count)")
         self.processes.append(p)
         return p
