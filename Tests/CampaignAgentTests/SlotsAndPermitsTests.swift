@@ -30,6 +30,27 @@ struct SlotsAndPermitsTests {
         #expect(await waited == 4)
     }
 
+    @Test("calls resumed after a restart borrow slots past the capacity; leasing waits until they are back above zero")
+    func slotsBorrowed() async {
+        let slots = Slots(capacity: 2)
+        slots.borrow(3)  // three calls left in progress by the earlier run, on a capacity of two
+        #expect(slots.takeAvailable() == 0)
+        let got = NIOLockedValueBox<Int?>(nil)
+        let waiter = Task {
+            let n = await slots.acquireAvailable()
+            got.withLockedValue { $0 = n }
+        }
+        for _ in 0..<100 { await Task.yield() }
+        slots.release(1)  // back to 0 free: still nothing to lease
+        for _ in 0..<100 { await Task.yield() }
+        #expect(got.withLockedValue { $0 } == nil, "woken with no free slot")
+        slots.release(1)
+        #expect(await Self.eventually { got.withLockedValue { $0 } == 1 })
+        await waiter.value
+        slots.release(1)
+        #expect(slots.takeAvailable() == 1)
+    }
+
     @Test("closing wakes the waiting loop with 0 and keeps answering 0")
     func slotsClose() async {
         let slots = Slots(capacity: 1)
