@@ -60,16 +60,8 @@ public final class ReportSpool: Sendable {
     /// The calls an earlier run was following, without a report yet, oldest job first. An
     /// unreadable file is renamed `*.bad` and skipped.
     func pendingCalls() -> [Call] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? []
         var calls: [Call] = []
-        for name in names where name.hasPrefix("call-") && name.hasSuffix(".json") {
-            let path = "\(self.directory)/\(name)"
-            guard let data = FileManager.default.contents(atPath: path),
-                let call = try? JSONDecoder().decode(Call.self, from: data)
-            else {
-                rename(path, path + ".bad")
-                continue
-            }
+        for (path, call) in self.files("call-", as: Call.self) {
             if access(self.path(call.job.jobId), F_OK) == 0 {
                 unlink(path)  // its report was spooled (a kill between the two writes)
                 continue
@@ -77,6 +69,23 @@ public final class ReportSpool: Sendable {
             calls.append(call)
         }
         return calls.sorted { $0.job.jobId < $1.job.jobId }
+    }
+
+    /// The spool's `<prefix>*.json` files, decoded; one that cannot be read is renamed `*.bad`
+    /// (kept for a human) and skipped.
+    private func files<T: Decodable>(_ prefix: String, as type: T.Type) -> [(path: String, value: T)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? []
+        var out: [(path: String, value: T)] = []
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".json") {
+            let path = "\(self.directory)/\(name)"
+            guard let data = FileManager.default.contents(atPath: path), let value = try? JSONDecoder().decode(T.self, from: data)
+            else {
+                rename(path, path + ".bad")
+                continue
+            }
+            out.append((path, value))
+        }
+        return out
     }
 
     /// Writes `data` to `target` atomically: a temp file, fsynced, renamed into place. (The
@@ -99,16 +108,8 @@ public final class ReportSpool: Sendable {
     /// The reports left by an earlier run, oldest job first. An unreadable file is renamed
     /// `*.bad` (kept for a human) and skipped.
     func pending() -> [AgentRunner.Report] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? []
         var reports: [(Int64, AgentRunner.Report)] = []
-        for name in names where name.hasPrefix("report-") && name.hasSuffix(".json") {
-            let path = "\(self.directory)/\(name)"
-            guard let data = FileManager.default.contents(atPath: path),
-                let entry = try? JSONDecoder().decode(Entry.self, from: data)
-            else {
-                rename(path, path + ".bad")
-                continue
-            }
+        for (path, entry) in self.files("report-", as: Entry.self) {
             if let p = entry.complete {
                 reports.append((p.jobId, .complete(p)))
             } else if let p = entry.fail {

@@ -37,6 +37,17 @@ struct JobHandlers: MethodGroup {
     ) async throws -> AdminChangeResult {
         let c = self.coordinator
         let outcomes = try await c.db { try await c.store.admin(event, ids: ids, retryBudget: retryBudget) }
+        let result = Self.result(ids: ids, outcomes)
+        let verb = event == .retryRequested ? "retried" : "cancelled"
+        ctx.logger.notice(
+            "jobs \(verb) by an admin",
+            metadata: ["jobs": "\(result.changed.count)", "by": "\(ctx.peer.map { "uid:\($0.uid)" } ?? "unknown")"])
+        if event == .retryRequested && !result.changed.isEmpty { c.wakeLeasers() }
+        return result
+    }
+
+    /// What an admin change did to each job, in the order asked.
+    static func result(ids: [Int64], _ outcomes: [Int64: PostgresJobStore.AdminOutcome]) -> AdminChangeResult {
         var changed: [Int64] = []
         var rejected: [JobRefusal] = []
         for id in ids {
@@ -46,11 +57,6 @@ struct JobHandlers: MethodGroup {
             case .notFound?, nil: rejected.append(JobRefusal(id: id, status: nil, code: RPCErrorCode.notFound.name))
             }
         }
-        let verb = event == .retryRequested ? "retried" : "cancelled"
-        ctx.logger.notice(
-            "jobs \(verb) by an admin",
-            metadata: ["jobs": "\(changed.count)", "by": "\(ctx.peer.map { "uid:\($0.uid)" } ?? "unknown")"])
-        if event == .retryRequested && !changed.isEmpty { c.wakeLeasers() }
         return AdminChangeResult(changed: changed, rejected: rejected)
     }
 

@@ -35,20 +35,11 @@ struct ReconcileHandlers: MethodGroup {
             let settings = try await c.settings()
             let window = max(settings.reconcileWindowSeconds, Self.minimumAskedWindowSeconds)
             let outcomes = try await c.db { try await c.store.reconcileNow(ids: p.ids, windowSeconds: window) }
-            var changed: [Int64] = []
-            var rejected: [JobRefusal] = []
-            for id in p.ids {
-                switch outcomes[id] {
-                case .changed?: changed.append(id)
-                case .rejected(let status)?:
-                    rejected.append(JobRefusal(id: id, status: status, code: RPCErrorCode.invalidState.name))
-                case .notFound?, nil: rejected.append(JobRefusal(id: id, status: nil, code: RPCErrorCode.notFound.name))
-                }
-            }
+            let result = JobHandlers.result(ids: p.ids, outcomes)
             ctx.logger.notice(
                 "lookups of unknown outcomes asked by an admin",
-                metadata: ["jobs": "\(changed.count)", "by": "\(CampaignHandlers.by(ctx))"])
-            return AdminChangeResult(changed: changed, rejected: rejected)
+                metadata: ["jobs": "\(result.changed.count)", "by": "\(CampaignHandlers.by(ctx))"])
+            return result
         }
     }
 }
