@@ -119,6 +119,17 @@ struct ReconcileEndToEndTests {
         }
     }
 
+    /// Waits until every job has ended and none is `outcome_unknown`; answers the call logs a
+    /// lookup settled (`detail.reconciled`).
+    static func settle(_ scene: Scene) async throws -> String {
+        let settled = try await scene.eventually(
+            "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE') OR outcome_unknown",
+            within: .seconds(120))
+        let left = try scene.db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE outcome_unknown") ?? "?"
+        #expect(settled, "\(left) unknown:\n\(scene.logs())")
+        return try scene.db.scalar("SELECT count(*) FROM campaign.call_logs WHERE detail ->> 'reconciled' = 'true'") ?? "0"
+    }
+
     /// Lines of every process's log that contain `text`.
     static func logCount(_ scene: Scene, _ text: String) -> Int {
         scene.processes.reduce(0) { $0 + $1.log().components(separatedBy: text).count - 1 }
@@ -149,13 +160,8 @@ struct ReconcileEndToEndTests {
         let began = ContinuousClock.now
         let kills = try await Self.killAgents(scene, agents, limit: .seconds(300))
         // The kills are over: what they left unknown is followed again or looked up.
-        let settled = try await scene.eventually(
-            "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE') OR outcome_unknown",
-            within: .seconds(120))
-        let left = try scene.db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE outcome_unknown") ?? "?"
-        #expect(settled, "\(left) unknown:\n\(scene.logs())")
+        let reconciled = try await Self.settle(scene)
         let resumed = Self.logCount(scene, "following the call again after a restart")
-        let reconciled = try scene.db.scalar("SELECT count(*) FROM campaign.call_logs WHERE detail ->> 'reconciled' = 'true'") ?? "0"
         let redialed = Self.logCount(scene, "the provider has no such call")
         print("reconcile e2e (http): \(Self.jobs) jobs, \(kills) agent kills, settled in \(ContinuousClock.now - began): \(resumed) calls followed again after a restart, \(reconciled) outcomes looked up, \(redialed) never placed and dialed again")
         #expect(kills >= 5, "too few kills to mean anything")
@@ -193,12 +199,7 @@ struct ReconcileEndToEndTests {
         let jobs = 150
         try await Self.enqueue(scene, jobs)
         let kills = try await Self.killAgents(scene, agents, limit: .seconds(300))
-        let settled = try await scene.eventually(
-            "SELECT count(*) = 0 FROM campaign.campaign_jobs WHERE status IN ('QUEUED', 'ACTIVE') OR outcome_unknown",
-            within: .seconds(120))
-        let left = try scene.db.scalar("SELECT count(*) FROM campaign.campaign_jobs WHERE outcome_unknown") ?? "?"
-        #expect(settled, "\(left) unknown:\n\(scene.logs())")
-        let reconciled = try scene.db.scalar("SELECT count(*) FROM campaign.call_logs WHERE detail ->> 'reconciled' = 'true'") ?? "0"
+        let reconciled = try await Self.settle(scene)
         print("reconcile e2e (exec): \(jobs) jobs, \(kills) agent kills, \(reconciled) outcomes looked up by the lookup command")
         #expect(kills >= 3 && Int(reconciled)! > 0, "\(kills) kills, \(reconciled) looked up")
         try Self.expectTheProvidersWord(scene, provider, placer: "exec")
