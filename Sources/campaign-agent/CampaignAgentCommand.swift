@@ -3,6 +3,7 @@ import CampaignAgentKit
 import CampaignCore
 import CampaignMetrics
 import CampaignProtocol
+import CampaignRPC
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -232,6 +233,7 @@ struct CampaignAgentCommand: AsyncParsableCommand {
         var logger = Logger(label: "campaign-agent")
         logger[metadataKey: "agent.id"] = "\(self.id)"
         let notifier = SystemdNotifier()
+        FileLimit.raise(logging: logger)  // each call holds a connection (http) or pipes (exec)
 
         // The link's hello names the runner's held leases; the runner uses the link: tie the knot.
         let runnerBox = NIOLockedValueBox<AgentRunner?>(nil)

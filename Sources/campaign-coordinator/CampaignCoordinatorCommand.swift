@@ -72,6 +72,8 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
         JournalLogHandler.bootstrap(level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "campaign-coordinator")
         let notifier = SystemdNotifier()
+        // Every connection is a descriptor: systemd's soft 1024 would cap the clients at about that.
+        FileLimit.raise(logging: logger)
 
         guard let url = self.databaseURL ?? Credentials.read("database-url")
             ?? ProcessInfo.processInfo.environment["CAMPAIGN_DATABASE_URL"]
