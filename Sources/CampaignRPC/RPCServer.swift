@@ -93,9 +93,14 @@ public final class RPCServer: Service, Sendable {
                 return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
+        let acceptErrors = AcceptErrorLog(logger: self.logger)
         let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                // Before NIO's accept backoff, which swallows the errors it backs off on.
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(acceptErrors) }
+            }
         let server: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
         do {
             switch self.configuration.listen {

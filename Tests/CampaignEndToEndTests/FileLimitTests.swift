@@ -60,4 +60,51 @@ struct FileLimitTests {
         }
         _ = await scene.tearDown()
     }
+
+    /// utime + stime of a process, in clock ticks (`/proc/<pid>/stat`).
+    static func cpuTicks(_ pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13, let u = Int(fields[11]), let s = Int(fields[12]) else { return nil }
+        return u + s
+    }
+
+    @Test func outOfDescriptorsTheCoordinatorLogsOncePerIntervalDoesNotSpinAndRecovers() async throws {
+        let scene = try await Scene("file-flood")
+        let bin = try ManagedProcess.binDirectory()
+        // Soft and hard 96: nothing to raise, and a flood of 200 connections runs it out.
+        let coordinator = try ManagedProcess(
+            "/bin/sh",
+            ["-c", #"ulimit -n 96 && exec "$0" "$@""#, bin.appendingPathComponent("campaign-coordinator").path,
+             "--socket", scene.socket, "--database-url", scene.db.url],
+            logDir: scene.dir, name: "c-96")
+        scene.processes.append(coordinator)
+        try await scene.waitForSocket()
+        #expect(try await scene.ctl(["health"]).status == 0)
+
+        let before = try #require(Self.cpuTicks(coordinator.pid))
+        var flood: [NonBlockingSocket] = []
+        for _ in 0..<200 { flood.append(try NonBlockingSocket(path: scene.socket)) }  // the kernel's backlog takes them all
+        try await Task.sleep(for: .seconds(3))
+        let ticks = try #require(Self.cpuTicks(coordinator.pid)) - before
+        let hz = Int(sysconf(Int32(_SC_CLK_TCK)))
+        // Spinning on accept would burn about the whole 3 s; backing off costs next to nothing.
+        #expect(ticks < 3 * hz / 2, "the coordinator used \(ticks) ticks of CPU in 3 s of flood (\(hz)/s):\n\(coordinator.log().suffix(3000))")
+        let lines = coordinator.log().components(separatedBy: "out of file descriptors").count - 1
+        #expect(lines >= 1 && lines <= 2, "logged \(lines) times in 3 s:\n\(coordinator.log().suffix(2000))")
+        #expect(coordinator.isRunning)
+
+        flood.removeAll()  // the clients go: the coordinator serves again
+        var answered = false
+        for _ in 0..<20 where !answered {
+            answered = try await scene.ctl(["health"]).status == 0
+            if !answered { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(answered, "health after the flood:\n\(coordinator.log().suffix(2000))")
+        _ = await scene.tearDown()
+    }
 }
+
