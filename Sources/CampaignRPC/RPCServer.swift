@@ -35,6 +35,12 @@ public final class RPCServer: Service, Sendable {
         public var maximumLineLength: Int
         /// Requests in flight per connection before new ones are refused with LIMIT_EXCEEDED.
         public var maximumInFlight: Int
+        /// A connection that has sent no complete request this long after connecting is closed
+        /// (nil: never).
+        public var firstRequestTimeout: Duration? = .seconds(60)
+        /// A connection holding part of a line without sending more for this long is closed
+        /// (nil: never).
+        public var stalledLineTimeout: Duration? = .seconds(60)
 
         public init(listen: Listen, maximumLineLength: Int = 1 << 20, maximumInFlight: Int = 128) {
             self.listen = listen
@@ -85,9 +91,19 @@ public final class RPCServer: Service, Sendable {
 
     public func run() async throws {
         let maxLine = self.configuration.maximumLineLength
+        func amount(_ d: Duration?) -> TimeAmount? {
+            d.map { .nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
+        }
+        let timeouts = SlowClientGuard.Timeouts(
+            firstRequest: amount(self.configuration.firstRequestTimeout),
+            stalledLine: amount(self.configuration.stalledLineTimeout))
+        let logger = self.logger
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = {
             channel in
             channel.eventLoop.makeCompletedFuture {
+                if timeouts.firstRequest != nil || timeouts.stalledLine != nil {
+                    try channel.pipeline.syncOperations.addHandler(SlowClientGuard(timeouts: timeouts, logger: logger))
+                }
                 try channel.pipeline.syncOperations.addHandler(
                     ByteToMessageHandler(JSONLineDecoder(maximumLineLength: maxLine)))
                 return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)

@@ -52,6 +52,12 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             valueName: "host:port"))
     var metricsListen: String? = ProcessInfo.processInfo.environment["CAMPAIGN_METRICS_LISTEN"]
 
+    @Option(help: "Seconds after which a connection that has sent no complete request is closed; 0: never (env CAMPAIGN_FIRST_REQUEST_TIMEOUT).")
+    var firstRequestTimeout: Int = Int(ProcessInfo.processInfo.environment["CAMPAIGN_FIRST_REQUEST_TIMEOUT"] ?? "") ?? 60
+
+    @Option(help: "Seconds after which a connection holding part of a line without sending more is closed; 0: never (env CAMPAIGN_STALLED_LINE_TIMEOUT).")
+    var stalledLineTimeout: Int = Int(ProcessInfo.processInfo.environment["CAMPAIGN_STALLED_LINE_TIMEOUT"] ?? "") ?? 60
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
@@ -111,8 +117,10 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger), coordinator: coordinator)
         let listen: RPCServer.Configuration.Listen =
             notifier.listenFileDescriptor().map { .adopted(fileDescriptor: $0) } ?? .path(self.socket)
-        let server = RPCServer(
-            configuration: .init(listen: listen), router: coordinator.makeRouter(), logger: logger)
+        var serverConfiguration = RPCServer.Configuration(listen: listen)
+        serverConfiguration.firstRequestTimeout = self.firstRequestTimeout > 0 ? .seconds(self.firstRequestTimeout) : nil
+        serverConfiguration.stalledLineTimeout = self.stalledLineTimeout > 0 ? .seconds(self.stalledLineTimeout) : nil
+        let server = RPCServer(configuration: serverConfiguration, router: coordinator.makeRouter(), logger: logger)
         let maintenance = MaintenanceService(
             coordinator: coordinator, logger: logger, notifier: notifier,
             wedgeAfter: self.testWedgeAfter.map { .seconds($0) })
