@@ -316,7 +316,8 @@ struct ReconcileLookupTests {
 
     @Test("exec lookup: a script still running at the limit is killed, unknown")
     func execTimeout() async throws {
-        try await ExecPlacerTests.withScript("sleep 300\n") { path, _ in
+        // Not `sleep 300`: the provider end-to-end test looks for leftover `sleep 300` processes.
+        try await ExecPlacerTests.withScript("sleep 297\n") { path, _ in
             let started = ContinuousClock.now
             let answer = await Self.execLookup(path, within: .milliseconds(500))
             #expect(answer == .unknown("the lookup command was still running at its limit"))
