@@ -26,9 +26,7 @@ extension PostgresJobStore {
             var outcomes: [Int64: AdminOutcome] = [:]
             for id in changed { outcomes[id] = .changed }
             if !others.isEmpty {
-                for row in try conn.rows(SQL.JobsStatusOf(ids: others)) {
-                    outcomes[row.id] = .rejected(row.status ?? .failed)
-                }
+                for view in try conn.rows(SQL.JobsReportView(ids: others)) { outcomes[view.id] = .rejected(view.status) }
             }
             for id in others where outcomes[id] == nil { outcomes[id] = .notFound }
             return outcomes

@@ -80,16 +80,4 @@ extension SQL {
 
         static func decode(_ r: PQRow) throws -> Int64 { try r.int64("id") }
     }
-
-    /// The status of jobs (for the refusals of an admin change).
-    struct JobsStatusOf: Statement {
-        static let sql = StatementSQL(
-            "jobs_status_of",
-            "SELECT j.id, j.status::text AS status FROM campaign.campaign_jobs j WHERE j.id = ANY($ids::bigint[])")
-        var ids: [Int64]
-        func bind(_ b: inout Bindings) { b.bind("ids", array: self.ids) }
-        static func decode(_ r: PQRow) throws -> (id: Int64, status: JobStatus?) {
-            (try r.int64("id"), JobStatus(rawValue: try r.string("status")))
-        }
-    }
 }

@@ -26,7 +26,7 @@ enum SQL {
         JobsLockQueuedOfEnded.self, CampaignMembersCount.self, CampaignMembersChange.self, CampaignsCallCounts.self, JobsCountEndedSkips.self,
         EventsStreamLock.self, EventsNumber.self, EventsAfter.self, EventsBounds.self,
         JobsPruneSlice.self, CallLogsPrune.self, EventsPrune.self, RetentionPrunable.self,
-        JobsReconcileLease.self, JobsReconcileNow.self, JobsStatusOf.self,
+        JobsReconcileLease.self, JobsReconcileNow.self,
         ]
     }
 
