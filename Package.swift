@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "CampaignRPCTests",
             dependencies: [
-                "CampaignRPC", "CampaignProtocol", "CampaignCore",
+                "CampaignRPC", "CampaignProtocol", "CampaignCore", "CampaignTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -37,6 +37,13 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     /// How many agents are connected now.
     public var count: Int { self.sessions.withLockedValue { $0.count } }
 
+    /// True for a peer whose role is agent or admin: at the connection cap it displaces a
+    /// reader's connection (``ConnectionCap``).
+    public func isPrivileged(_ peer: PeerCredentials?) -> Bool {
+        guard let role = self.access.role(of: peer.map(PeerIdentity.resolve), ownUID: self.ownUID) else { return false }
+        return role >= .agent
+    }
+
     /// The role of every open connection.
     var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0 } }
 

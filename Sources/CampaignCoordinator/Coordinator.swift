@@ -25,6 +25,11 @@ public struct CoordinatorConfiguration: Sendable {
     public var access: AccessPolicy
     /// This process's uid (the `self` subject of the access rules).
     public var ownUID: UInt32
+    /// The server's connection cap, for `health` (nil: none).
+    public var maximumConnections: Int?
+    /// How long `health` waits for its database reads before it answers from the last known
+    /// counts (and says the database is `unresponsive`).
+    public var healthPatience: Duration = .milliseconds(900)
 
     public init(
         coordinatorID: String, version: String, maximumLeaseWait: Duration = .seconds(60),
@@ -79,6 +84,8 @@ public final class Coordinator: Sendable {
     let settingsCache: SettingsCache
     /// What the last round trips saw of PostgreSQL (every store call reports to it).
     public let database: DatabaseHealth
+    /// `health`'s reads, one at a time, and the last counts they gave.
+    let healthReads = HealthReads()
     /// True while this coordinator holds the maintenance leader lock (see ``ControlService``).
     public let isLeader = NIOLockedValueBox(false)
     let timezones = NIOLockedValueBox<Set<String>?>(nil)
@@ -199,6 +206,10 @@ public final class Coordinator: Sendable {
                 // Still deadlocked or conflicting after the pool's retries: the client may retry.
                 self.logger.warning("database contention", metadata: ["error": "\(error)"])
                 throw RPCError(.databaseUnavailable, "database busy, retry later")
+            }
+            if error.code == .timedOut {
+                self.database.unreachable(error, during: "a request")
+                throw RPCError(.databaseUnavailable, "the database did not answer in time, retry later")
             }
             if error.isUnavailable {
                 self.database.unreachable(error, during: "a request")

@@ -24,28 +24,52 @@ public enum Health: RPCMethod {
     public struct Result: Codable, Sendable, Equatable {
         public var version: String
         public var uptimeSeconds: Int
-        /// `up` or `down`.
+        /// `up`, `down` (it refuses connections, or they break) or `unresponsive` (it did not
+        /// answer within its deadline, or within a second for `health`).
         public var database: String
+        /// Since when the database is not `up` (absent while it is).
+        public var databaseSince: String?
         public var leader: Bool
         public var agents: Int
+        /// The connections open on this coordinator and its cap.
+        public var connections: ConnectionCounts?
         public var queue: QueueCounts
         /// Jobs completed since midnight in the default campaign's timezone.
         public var completedToday: Int
         /// Each campaign not ended, by name.
         public var campaigns: [CampaignHealth]
+        /// When the counts were read, when they are not from now: the database did not answer,
+        /// so they are the last ones this coordinator saw (zero when it never saw any).
+        public var countsAt: String?
         public init(
-            version: String, uptimeSeconds: Int, database: String, leader: Bool, agents: Int, queue: QueueCounts,
-            completedToday: Int, campaigns: [CampaignHealth] = []
+            version: String, uptimeSeconds: Int, database: String, databaseSince: String? = nil, leader: Bool,
+            agents: Int, connections: ConnectionCounts? = nil, queue: QueueCounts, completedToday: Int,
+            campaigns: [CampaignHealth] = [], countsAt: String? = nil
         ) {
             self.campaigns = campaigns
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.database = database
+            self.databaseSince = databaseSince
             self.leader = leader
             self.agents = agents
+            self.connections = connections
             self.queue = queue
             self.completedToday = completedToday
+            self.countsAt = countsAt
         }
+    }
+}
+
+/// The connections of a coordinator, in `health`.
+public struct ConnectionCounts: Codable, Sendable, Equatable {
+    /// Connections open now (agents, operators, scripts, subscribers).
+    public var open: Int
+    /// The most it keeps open (`--max-connections`); absent: no cap.
+    public var limit: Int?
+    public init(open: Int, limit: Int?) {
+        self.open = open
+        self.limit = limit
     }
 }
 

@@ -35,6 +35,17 @@ public enum FileLimit {
         max(limits.soft, min(limits.hard, Self.ceiling))
     }
 
+    /// Descriptors a coordinator keeps for itself when its connection cap is derived from the
+    /// limit: the database pool (`poolSize`, each connection a socket), the control connection,
+    /// the listeners, the journal, HTTP scrapes, files, and a margin.
+    public static func reserve(poolSize: Int) -> Int { 64 + 2 * poolSize }
+
+    /// The connection cap derived from the soft limit: the limit less ``reserve(poolSize:)``,
+    /// at least 16.
+    public static func connectionCap(soft: UInt64, poolSize: Int) -> Int {
+        max(16, Int(min(soft, 1 << 30)) - Self.reserve(poolSize: poolSize))
+    }
+
     /// Raises the soft limit to ``target(for:)``. Answers the limits before and after (nil when
     /// they cannot be read); when raising fails the two are equal.
     @discardableResult

@@ -41,6 +41,11 @@ public final class RPCServer: Service, Sendable {
         /// A connection holding part of a line without sending more for this long is closed
         /// (nil: never).
         public var stalledLineTimeout: Duration? = .seconds(60)
+        /// The most connections kept open (nil: no cap); see ``ConnectionCap`` for who gives way
+        /// at it.
+        public var maximumConnections: Int?
+        /// True for a peer that may displace a reader's connection at the cap (an admin, an agent).
+        public var isPrivileged: @Sendable (PeerCredentials?) -> Bool = { _ in false }
 
         public init(listen: Listen, maximumLineLength: Int = 1 << 20, maximumInFlight: Int = 128) {
             self.listen = listen
@@ -54,6 +59,9 @@ public final class RPCServer: Service, Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
+    private let table: ConnectionTable
+    /// The cap's decisions other than "admit", logged at most once per 10 s.
+    private let capLog = NIOLockedValueBox<(last: NIODeadline?, displaced: Int, refused: Int)>((nil, 0, 0))
     private let listening: NIOLockedValueBox<[CheckedContinuation<Void, any Error>]?> = .init([])
 
     public init(
@@ -64,7 +72,11 @@ public final class RPCServer: Service, Sendable {
         self.router = router
         self.logger = logger
         self.group = group
+        self.table = ConnectionTable(cap: configuration.maximumConnections.map(ConnectionCap.init(limit:)))
     }
+
+    /// Connections open now (admitted, not closed yet).
+    public var openConnections: Int { self.table.count }
 
     /// Returns once the socket is listening (or throws if binding failed).
     public func waitUntilListening() async throws {
@@ -158,9 +170,23 @@ public final class RPCServer: Service, Sendable {
         }
         var logger = self.logger
         logger[metadataKey: "conn.id"] = "\(id)"
-        var context = RPCContext(
-            connectionID: id, peer: await Self.peerCredentials(connection.channel), logger: logger)
+        let peer = await Self.peerCredentials(connection.channel)
+        let decision = self.table.admit(id, channel: connection.channel, privileged: self.configuration.isPrivileged(peer))
+        if decision != .admit { self.logCap(decision) }
+        if decision == .refuse {
+            let maximum = self.configuration.maximumConnections ?? 0
+            let error = RPCError(
+                .limitExceeded, "too many connections: this coordinator keeps at most \(maximum) open, retry later",
+                details: ["limit": "connections", "maximum": .int(Int64(maximum))])
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(Self.lineBuffer(RPCRouter.errorResponse(error)))
+            }
+            return
+        }
+        defer { self.table.closed(id) }
+        var context = RPCContext(connectionID: id, peer: peer, logger: logger)
         await self.router.observer?.connectionOpened(context)
+        var spoke = false
         let inFlight = NIOLockedValueBox(0)
         let maxInFlight = self.configuration.maximumInFlight
         let maxLine = self.configuration.maximumLineLength
@@ -181,6 +207,10 @@ public final class RPCServer: Service, Sendable {
                             case .line(let buffer):
                                 let line = Array(buffer.readableBytesView)
                                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank line
+                                if !spoke {
+                                    spoke = true
+                                    self.table.spoke(id)
+                                }
                                 func admit() -> Bool {
                                     inFlight.withLockedValue { n -> Bool in
                                         guard n < maxInFlight else { return false }
@@ -227,6 +257,24 @@ public final class RPCServer: Service, Sendable {
             logger.debug("connection closed with error", metadata: ["error": "\(error)"])
         }
         await self.router.observer?.connectionClosed(context)
+    }
+
+    /// Logs what the cap did, at most once per 10 s, with how many since the last line.
+    private func logCap(_ decision: ConnectionCap.Decision) {
+        let now = NIODeadline.now()
+        let due = self.capLog.withLockedValue { log -> (displaced: Int, refused: Int)? in
+            if case .refuse = decision { log.refused += 1 } else { log.displaced += 1 }
+            if let last = log.last, now - last < .seconds(10) { return nil }
+            defer { log = (now, 0, 0) }
+            return (log.displaced, log.refused)
+        }
+        guard let due else { return }
+        self.logger.warning(
+            "at the connection cap",
+            metadata: [
+                "connections.maximum": "\(self.configuration.maximumConnections ?? 0)",
+                "connections.displaced": "\(due.displaced)", "connections.refused": "\(due.refused)",
+            ])
     }
 
     static func lineBuffer(_ bytes: [UInt8]) -> ByteBuffer {

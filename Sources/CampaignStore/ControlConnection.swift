@@ -34,12 +34,16 @@ public final class ControlConnection: Sendable {
     private let logger: Logger
     /// How often a follower tries to become leader and a leader checks it still is.
     private let tickMs: Int32
+    /// How long each round trip may take (nil: no limit). A leader whose database stops
+    /// answering gives the leadership up at this deadline, as when the connection breaks.
+    private let timeout: Duration?
 
-    public init(url: String, instanceID: String, logger: Logger, tickMs: Int32 = 1000) {
+    public init(url: String, instanceID: String, logger: Logger, tickMs: Int32 = 1000, timeout: Duration? = .seconds(10)) {
         self.url = url
         self.instanceID = instanceID
         self.logger = logger
         self.tickMs = tickMs
+        self.timeout = timeout
     }
 
     /// Blocks: connects, listens, contends for leadership, reconnects after failures.
@@ -48,7 +52,8 @@ public final class ControlConnection: Sendable {
         while !shouldStop() {
             var leader = false
             do {
-                let conn = try PQConnection(url: self.url)
+                let deadline = { self.timeout.map { ContinuousClock.now + $0 } }
+                let conn = try PQConnection(url: self.url, deadline: deadline())
                 try conn.exec(SQL.jobsListen)
                 events.connected(true)
                 backoffMs = 200
@@ -58,6 +63,7 @@ public final class ControlConnection: Sendable {
                     // A follower tries to take the lock; for a leader the same cheap round trip
                     // proves the session (and so the lock) is still alive.
                     // (pg_try_advisory_lock is re-entrant: a leader must not take it again.)
+                    conn.deadline = deadline()
                     if leader {
                         try conn.run(SQL.Ping())
                     } else if try conn.row(SQL.LeaderTryLock()) {

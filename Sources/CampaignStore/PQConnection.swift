@@ -3,11 +3,19 @@ import CLibPQ
 import Glibc
 #endif
 
-/// A thin, blocking wrapper over one libpq connection.
+/// A thin, blocking wrapper over one libpq connection, with a deadline on every wait.
 ///
 /// Every call blocks the calling thread: use it only from the pool's threads
 /// (``DatabasePool/withConnection(_:)``), never from Swift's cooperative pool.
 /// Parameters are always sent separately from the SQL text (`$n`), in text format.
+///
+/// libpq runs in non-blocking mode underneath: the connection waits for the server with
+/// `poll(2)` itself, and never past ``deadline``. A server that stops answering (frozen, a stuck
+/// disk, a partition) costs a call at most its deadline: the connection is then closed, since it
+/// is mid-statement in an unknown state, and the call throws ``StoreError/Code/timedOut``. A
+/// frozen server could not serve a cancel request either, so none is sent; the server drops the
+/// work itself when it sees the connection gone (`client_connection_check_interval`, set on every
+/// connection when the server knows it).
 ///
 /// `@unchecked Sendable`: a connection is owned by exactly one borrower at a time; the pool
 /// hands it out and takes it back under its lock, so no two threads ever touch it at once.
@@ -21,9 +29,15 @@ public final class PQConnection: @unchecked Sendable {
 
     private enum TransactionState { case none, beginPending, open, committed }
 
-    /// Connects; throws ``StoreError/Code/connectionFailed`` when the server is unreachable.
-    public init(url: String) throws {
+    /// When every wait for the server ends (nil: never). The pool sets it for each borrow;
+    /// past it, a call closes the connection and throws ``StoreError/Code/timedOut``.
+    public var deadline: ContinuousClock.Instant?
+
+    /// Connects, waiting at most until `deadline`; throws ``StoreError/Code/connectionFailed``
+    /// when the server is unreachable, ``StoreError/Code/timedOut`` when it does not answer.
+    public init(url: String, deadline: ContinuousClock.Instant? = nil) throws {
         self.url = url
+        self.deadline = deadline
         try self.connect()
     }
 
@@ -31,19 +45,121 @@ public final class PQConnection: @unchecked Sendable {
         if let conn = self.conn { PQfinish(conn) }
     }
 
+    /// What the connection asks for unless the URL says otherwise (the URL's own values win):
+    /// TCP keepalives that find a dead peer within about a minute (a LISTEN connection idles for
+    /// long), and this program's name in `pg_stat_activity`.
+    private static let defaults: [(String, String)] = [
+        ("application_name", "campaign-coordinator"),
+        ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+        ("tcp_user_timeout", "60000"),
+    ]
+
     private func connect() throws {
         if let conn = self.conn { PQfinish(conn) }
+        self.conn = nil
         self.prepared.removeAll()
         self.transactionState = .none
-        let conn = PQconnectdb(self.url)
-        self.conn = conn
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = self.conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            throw StoreError(.connectionFailed, "cannot connect to PostgreSQL", serverMessage: message)
+        // The defaults first, then the URL expanded in place of `dbname`: its values override them.
+        let pairs = Self.defaults + [("dbname", self.url)]
+        let started = withCStrings(pairs.map(\.0)) { keys in
+            withCStrings(pairs.map(\.1)) { values in
+                PQconnectStartParams(keys + [nil], values + [nil], 1)
+            }
         }
+        guard let conn = started else {
+            throw StoreError(.connectionFailed, "cannot connect to PostgreSQL", serverMessage: "out of memory")
+        }
+        self.conn = conn
+        func failed(_ what: String) -> StoreError {
+            let message = String(cString: PQerrorMessage(conn))
+            PQfinish(conn)
+            self.conn = nil
+            return StoreError(.connectionFailed, what, serverMessage: message)
+        }
+        guard PQstatus(conn) != CONNECTION_BAD else { throw failed("cannot connect to PostgreSQL") }
+        var polling = PGRES_POLLING_WRITING
+        while polling != PGRES_POLLING_OK {
+            switch polling {
+            case PGRES_POLLING_READING: try self.wait(conn, for: POLLIN, during: "connecting")
+            case PGRES_POLLING_WRITING: try self.wait(conn, for: POLLOUT, during: "connecting")
+            case PGRES_POLLING_FAILED: throw failed("cannot connect to PostgreSQL")
+            default: break
+            }
+            polling = PQconnectPoll(conn)
+        }
+        guard PQsetnonblocking(conn, 1) == 0 else { throw failed("cannot make the connection non-blocking") }
         // Quiet NOTICEs (for example "schema already exists") instead of printing them on stderr.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
-        _ = try self.exec("SET application_name = 'campaign-coordinator'")
+        // The server drops a statement whose client went away (a deadline passed) within 2 s,
+        // instead of running it to the end. PostgreSQL 14 and later on Linux; older ones refuse
+        // the name, which costs nothing.
+        do {
+            try self.exec("SET client_connection_check_interval = 2000")
+        } catch let error as StoreError where error.code == .queryFailed {}
+    }
+
+    /// Waits until the connection's socket is ready for `events`, or throws at the deadline
+    /// (closing the connection: it is mid-message, in no state to be used again).
+    private func wait(_ conn: OpaquePointer, for events: Int32, during what: String) throws {
+        let fd = PQsocket(conn)
+        guard fd >= 0 else { throw self.broken(conn, "no socket while \(what)") }
+        while true {
+            var timeout: Int32 = -1
+            if let deadline = self.deadline {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { throw self.timedOut(conn, what) }
+                let ms = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+                timeout = Int32(clamping: max(1, ms))
+            }
+            var p = pollfd(fd: fd, events: Int16(events), revents: 0)
+            let ready = poll(&p, 1, timeout)
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw self.broken(conn, "poll failed while \(what)") }
+        }
+    }
+
+    /// Sends what libpq still holds (non-blocking mode queues it), reading meanwhile so that the
+    /// server is never stuck writing to us while we write to it.
+    private func flush(_ conn: OpaquePointer, _ what: String) throws {
+        while true {
+            let r = PQflush(conn)
+            if r == 0 { return }
+            if r < 0 { throw self.broken(conn, "cannot send \(what)") }
+            try self.wait(conn, for: POLLOUT | POLLIN, during: "sending \(what)")
+            guard PQconsumeInput(conn) == 1 else { throw self.broken(conn, "connection lost sending \(what)") }
+        }
+    }
+
+    /// The next result (nil: the current query's results are all read), waiting for it at most
+    /// until the deadline.
+    private func nextResult(_ conn: OpaquePointer, _ what: String) throws -> OpaquePointer? {
+        while PQisBusy(conn) == 1 {
+            try self.wait(conn, for: POLLIN, during: what)
+            guard PQconsumeInput(conn) == 1 else { throw self.broken(conn, "connection lost during \(what)") }
+        }
+        return PQgetResult(conn)
+    }
+
+    /// Flushes a query sent with one of libpq's `PQsend…` and reads all its results, as
+    /// `PQexec` would: the first error's result if any, else the last result.
+    private func collect(_ conn: OpaquePointer, sent: Int32, _ what: String) throws -> OpaquePointer? {
+        guard sent == 1 else { throw self.broken(conn, "cannot send \(what)") }
+        try self.flush(conn, what)
+        var kept: OpaquePointer?
+        while let res = try self.nextResult(conn, what) {
+            if let k = kept, !Self.succeeded(k) {
+                PQclear(res)
+            } else {
+                if let k = kept { PQclear(k) }
+                kept = res
+            }
+        }
+        return kept
+    }
+
+    private static func succeeded(_ res: OpaquePointer) -> Bool {
+        let status = PQresultStatus(res)
+        return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY
     }
 
     /// True when the connection is usable (it may still fail on the next statement).
@@ -57,8 +173,8 @@ public final class PQConnection: @unchecked Sendable {
         if self.isHealthy { return }
         if let conn = self.conn, PQstatus(conn) == CONNECTION_OK {
             // Left in a transaction by a failed borrower: roll it back.
-            _ = PQexec(conn, "ROLLBACK").map { PQclear($0) }
-            if PQtransactionStatus(conn) == PQTRANS_IDLE { return }
+            _ = try? self.exec("ROLLBACK")
+            if let conn = self.conn, PQtransactionStatus(conn) == PQTRANS_IDLE { return }
         }
         try self.connect()
     }
@@ -75,10 +191,10 @@ public final class PQConnection: @unchecked Sendable {
     public func query(unsafeSQL sql: String, _ params: [String?] = []) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.sendPendingBegin(conn)
-        let res = withCStrings(params) { ptrs in
-            PQexecParams(conn, sql, Int32(params.count), nil, ptrs, nil, nil, 0)
+        let sent = withCStrings(params) { ptrs in
+            PQsendQueryParams(conn, sql, Int32(params.count), nil, ptrs, nil, nil, 0)
         }
-        return try self.consume(res, what: "query")
+        return try self.consume(try self.collect(conn, sent: sent, "query"), what: "query")
     }
 
     /// Runs one of the store's scripts: text without parameters, not prepared (migrations' DDL,
@@ -87,8 +203,7 @@ public final class PQConnection: @unchecked Sendable {
     func exec(_ sql: String) throws -> PQRows {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         try self.sendPendingBegin(conn)
-        let res = PQexec(conn, sql)
-        return try self.consume(res, what: "statement")
+        return try self.consume(try self.collect(conn, sent: PQsendQuery(conn, sql), "statement"), what: "statement")
     }
 
     /// Runs one of the store's statements, preparing it on this connection the first time.
@@ -112,11 +227,10 @@ public final class PQConnection: @unchecked Sendable {
     func prepareAndDescribe(_ statement: StatementSQL) throws -> Int {
         guard let conn = self.conn else { throw StoreError(.connectionFailed, "not connected") }
         if !self.prepared.contains(statement.name) {
-            let res = PQprepare(conn, statement.name, statement.text, Int32(statement.parameters.count), nil)
-            _ = try self.consume(res, what: "prepare \(statement.name)")
-            self.prepared.insert(statement.name)
+            try self.prepare(conn, statement.name, statement.text, count: statement.parameters.count)
         }
-        guard let described = PQdescribePrepared(conn, statement.name) else {
+        let what = "describe \(statement.name)"
+        guard let described = try self.collect(conn, sent: PQsendDescribePrepared(conn, statement.name), what) else {
             throw self.broken(conn, "cannot describe \(statement.name)")
         }
         defer { PQclear(described) }
@@ -134,14 +248,18 @@ public final class PQConnection: @unchecked Sendable {
         }
         try self.checkNotCommitted()
         if !self.prepared.contains(statement.name) {
-            let res = PQprepare(conn, statement.name, statement.text, Int32(params.count), nil)
-            _ = try self.consume(res, what: "prepare \(statement.name)")
-            self.prepared.insert(statement.name)
+            try self.prepare(conn, statement.name, statement.text, count: params.count)
         }
-        let res = withCStrings(params) { ptrs in
-            PQexecPrepared(conn, statement.name, Int32(params.count), ptrs, nil, nil, 0)
+        let sent = withCStrings(params) { ptrs in
+            PQsendQueryPrepared(conn, statement.name, Int32(params.count), ptrs, nil, nil, 0)
         }
-        return try self.consume(res, what: statement.name)
+        return try self.consume(try self.collect(conn, sent: sent, statement.name), what: statement.name)
+    }
+
+    private func prepare(_ conn: OpaquePointer, _ name: String, _ text: String, count: Int) throws {
+        let what = "prepare \(name)"
+        _ = try self.consume(try self.collect(conn, sent: PQsendPrepare(conn, name, text, Int32(count), nil), what), what: what)
+        self.prepared.insert(name)
     }
 
     /// Waits up to `timeoutMs` for notifications (after `LISTEN`) and returns their payloads.
@@ -193,7 +311,7 @@ public final class PQConnection: @unchecked Sendable {
             let begun = self.transactionState != .beginPending
             self.transactionState = .none
             if begun, let conn = self.conn, PQstatus(conn) == CONNECTION_OK {
-                _ = PQexec(conn, "ROLLBACK").map { PQclear($0) }
+                _ = try? self.exec("ROLLBACK")
             }
             throw error
         }
@@ -250,14 +368,17 @@ public final class PQConnection: @unchecked Sendable {
         }
         if end { try sendControl("COMMIT") }
         guard PQpipelineSync(conn) == 1 else { throw self.broken(conn, "cannot send the pipeline's sync") }
+        try self.flush(conn, "a pipeline")
 
         // Every result up to the sync is read, also after an error (the rest come back aborted).
         var rows: [PQRows] = []
         var firstError: StoreError?
         for item in sent {
-            guard let res = PQgetResult(conn) else { throw self.broken(conn, "a result of the pipeline is missing") }
+            guard let res = try self.nextResult(conn, "a pipeline") else {
+                throw self.broken(conn, "a result of the pipeline is missing")
+            }
             // Each statement's result is followed by a NULL.
-            while let extra = PQgetResult(conn) { PQclear(extra) }
+            while let extra = try self.nextResult(conn, "a pipeline") { PQclear(extra) }
             if PQresultStatus(res) == PGRES_PIPELINE_ABORTED {
                 PQclear(res)
                 continue
@@ -279,7 +400,7 @@ public final class PQConnection: @unchecked Sendable {
                 if firstError == nil { firstError = error }
             }
         }
-        guard let sync = PQgetResult(conn), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else {
+        guard let sync = try self.nextResult(conn, "a pipeline"), PQresultStatus(sync) == PGRES_PIPELINE_SYNC else {
             throw self.broken(conn, "the pipeline's sync is missing")
         }
         PQclear(sync)
@@ -294,7 +415,7 @@ public final class PQConnection: @unchecked Sendable {
         try self.checkNotCommitted()
         guard self.transactionState == .beginPending else { return }
         self.transactionState = .open
-        _ = try self.consume(PQexec(conn, "BEGIN"), what: "BEGIN")
+        _ = try self.consume(try self.collect(conn, sent: PQsendQuery(conn, "BEGIN"), "BEGIN"), what: "BEGIN")
     }
 
     private func checkNotCommitted() throws {
@@ -311,6 +432,14 @@ public final class PQConnection: @unchecked Sendable {
         self.conn = nil
         self.prepared.removeAll()
         return StoreError(.connectionFailed, what, serverMessage: message)
+    }
+
+    /// The deadline passed while waiting for the server: the connection is closed (see the type).
+    private func timedOut(_ conn: OpaquePointer, _ what: String) -> StoreError {
+        PQfinish(conn)
+        self.conn = nil
+        self.prepared.removeAll()
+        return StoreError(.timedOut, "the database did not answer in time (\(what))")
     }
 
     private func consume(_ res: OpaquePointer?, what: String) throws -> PQRows {

@@ -26,7 +26,7 @@ extension PostgresJobStore {
             settings: s, at: at, campaignId: campaign?.id ?? CampaignRecord.defaultID,
             membersOnly: campaign?.audience == .members)
         let prefix = AutomaticQueueJobID.prefix(campaign: campaign.flatMap { $0.isDefault ? nil : $0.name })
-        return try await self.pool.transaction { conn in
+        return try await self.pool.transaction(limit: .long) { conn in
             try conn.run(SQL.DialLimitsLock())
             let rows = try conn.rows(SQL.AutomationRun(inputs: inputs, dryRun: dryRun, queueJobIdPrefix: prefix))
             var out = AutomationRunCounts(byReason: [:], eligible: 0, picked: 0, enqueued: 0, capRemaining: 0, date: "")
@@ -52,7 +52,7 @@ extension PostgresJobStore {
         let inputs = SQL.EligibilityInputs(
             settings: s, at: at, campaignId: campaign?.id ?? CampaignRecord.defaultID,
             membersOnly: campaign?.audience == .members)
-        return try await self.pool.withConnection { conn in
+        return try await self.pool.withConnection(limit: .long) { conn in
             var out: [Int64: String?] = [:]
             for (id, reason) in try conn.rows(SQL.CustomersClassify(inputs: inputs)) {
                 out[id] = reason

@@ -14,7 +14,7 @@ extension PostgresJobStore {
     public func syncJurisdictions(slice: Int = 5000) async throws -> Int {
         let version = Jurisdictions.version
         let floors = Jurisdictions.everyFloor
-        try await self.pool.transaction { conn in
+        try await self.pool.transaction(limit: .long) { conn in
             try conn.exec(SQL.migrationsLock)
             let state = try conn.row(SQL.JurisdictionFloorsState(version: version))
             guard state.current != floors.count || state.stale != 0 else { return }
@@ -25,7 +25,7 @@ extension PostgresJobStore {
         var after: Int64 = 0
         while true {
             let from = after
-            let (n, last) = try await self.pool.transaction { conn -> (Int, Int64?) in
+            let (n, last) = try await self.pool.transaction(limit: .long) { conn -> (Int, Int64?) in
                 let rows = try conn.rows(SQL.CustomersJurisdictionUnknown(after: from, limit: slice))
                 guard let last = rows.last else { return (0, nil) }
                 try conn.run(SQL.CustomersSetJurisdiction(rows: rows.map { r in

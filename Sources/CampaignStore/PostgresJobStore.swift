@@ -61,7 +61,7 @@ public final class PostgresJobStore: Sendable {
     /// Then brings the law's rules in the database up to the shipped ones (``syncJurisdictions(slice:)``).
     @discardableResult
     public func migrate() async throws -> [Int] {
-        let applied = try await self.pool.transaction { conn in
+        let applied = try await self.pool.transaction(limit: .unbounded) { conn in
             try conn.exec(SQL.migrationsLock)
             try conn.exec(SQL.migrationsBootstrap)
             let applied = Set(try conn.rows(SQL.MigrationsApplied()))

@@ -5,7 +5,7 @@
 public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case connectionFailed, queryFailed, unexpectedResult, poolClosed
+            case connectionFailed, queryFailed, unexpectedResult, poolClosed, timedOut
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -18,6 +18,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
         public static let unexpectedResult = Code(.unexpectedResult)
         /// The pool was shut down.
         public static let poolClosed = Code(.poolClosed)
+        /// The server did not answer before the call's deadline (frozen, a stuck disk, a
+        /// partition, or every pooled connection busy that long).
+        public static let timedOut = Code(.timedOut)
 
         public var description: String { self.base.rawValue }
     }
@@ -39,7 +42,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, CustomDebugS
 
     /// True when the database (not the statement) is the problem: retrying later may help.
     public var isUnavailable: Bool {
-        if self.code == .connectionFailed || self.code == .poolClosed { return true }
+        if self.code == .connectionFailed || self.code == .poolClosed || self.code == .timedOut { return true }
         guard let state = self.sqlState else { return false }
         // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now;
         // 53: insufficient resources.

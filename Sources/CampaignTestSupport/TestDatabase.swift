@@ -18,9 +18,10 @@ public struct TestDatabase: Sendable {
     public let name: String
     private let adminURL: String
 
-    /// Creates an empty database with a unique name (a copy of `template` when given).
-    public static func create(_ label: String = "t", template: String? = nil) async throws -> TestDatabase {
-        guard let admin = ProcessInfo.processInfo.environment["CAMPAIGN_TEST_DATABASE_URL"], !admin.isEmpty else {
+    /// Creates an empty database with a unique name (a copy of `template` when given), in the
+    /// suite's cluster or in the one `cluster` names (a URL of any database in it).
+    public static func create(_ label: String = "t", template: String? = nil, cluster: String? = nil) async throws -> TestDatabase {
+        guard let admin = cluster ?? ProcessInfo.processInfo.environment["CAMPAIGN_TEST_DATABASE_URL"], !admin.isEmpty else {
             throw Missing()
         }
         let name = "test_\(label.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(20))_"

@@ -36,6 +36,11 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
     var testWedgeAfter: Int?
 
     @Option(help: ArgumentHelp(
+        "Test hook: milliseconds health waits for the database before answering from the last known state (900).",
+        visibility: .hidden))
+    var testHealthPatience: Int?
+
+    @Option(help: ArgumentHelp(
         "Who may call what: WHO=ROLE rules, first match wins (env CAMPAIGN_ACCESS).",
         discussion: """
             WHO: root, self (the coordinator's user), uid:N, user:NAME, gid:N, group:NAME (primary or \
@@ -58,11 +63,21 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which a connection holding part of a line without sending more is closed; 0: never (env CAMPAIGN_STALLED_LINE_TIMEOUT).")
     var stalledLineTimeout: Int = Int(ProcessInfo.processInfo.environment["CAMPAIGN_STALLED_LINE_TIMEOUT"] ?? "") ?? 60
 
+    @Option(help: ArgumentHelp(
+        "Most client connections kept open; 0: the limit of open files less a reserve for the database and the rest (env CAMPAIGN_MAX_CONNECTIONS).",
+        discussion: "At the cap the oldest connection that has sent no complete request is closed; failing that, an admin's or an agent's connection displaces a reader's; failing that, the newcomer is refused with LIMIT_EXCEEDED."))
+    var maxConnections: Int = Int(ProcessInfo.processInfo.environment["CAMPAIGN_MAX_CONNECTIONS"] ?? "") ?? 0
+
+    @Option(help: "Seconds one database call may take, waiting for a pooled connection included, before it answers DATABASE_UNAVAILABLE (env CAMPAIGN_DATABASE_TIMEOUT).")
+    var databaseTimeout: Int = Int(ProcessInfo.processInfo.environment["CAMPAIGN_DATABASE_TIMEOUT"] ?? "") ?? 10
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (1...64).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1…64") }
+        guard self.maxConnections >= 0 else { throw ValidationError("--max-connections must be 0 (derived) or more") }
+        guard (1...3600).contains(self.databaseTimeout) else { throw ValidationError("--database-timeout must be 1…3600 seconds") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level") }
         if let m = self.metricsListen, !m.isEmpty, MetricsAddress(parsing: m) == nil {
             throw ValidationError("--metrics-listen: \(m) is not HOST:PORT")
@@ -89,7 +104,16 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
 
         let host = ProcessInfo.processInfo.hostName
         let coordinatorID = "\(host):\(ProcessInfo.processInfo.processIdentifier)"
-        let pool = DatabasePool(configuration: .init(url: url, size: self.poolSize), logger: logger)
+        let databaseTimeout = Duration.seconds(self.databaseTimeout)
+        let pool = DatabasePool(
+            configuration: .init(
+                url: url, size: self.poolSize, timeout: databaseTimeout,
+                longTimeout: max(databaseTimeout, .seconds(300))),
+            logger: logger)
+        let maximumConnections =
+            self.maxConnections > 0
+            ? self.maxConnections
+            : FileLimit.connectionCap(soft: FileLimit.current()?.soft ?? 1024, poolSize: self.poolSize)
         let store = PostgresJobStore(pool: pool, logger: logger, instanceID: coordinatorID)
         if self.migrate {
             // Wait for the database rather than exit: systemd would only restart us into the same wait.
@@ -109,17 +133,23 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
         }
 
         let registry = MetricsRegistry.bootstrapped()
-        let coordinator = Coordinator(
-            configuration: .init(
-                coordinatorID: coordinatorID, version: CampaignVersion.current, access: try AccessPolicy.parse(self.access)),
-            store: store, logger: logger, metrics: registry)
+        let access = try AccessPolicy.parse(self.access)
+        var configuration = CoordinatorConfiguration(
+            coordinatorID: coordinatorID, version: CampaignVersion.current, access: access)
+        configuration.maximumConnections = maximumConnections
+        if let ms = self.testHealthPatience { configuration.healthPatience = .milliseconds(ms) }
+        let coordinator = Coordinator(configuration: configuration, store: store, logger: logger, metrics: registry)
         let control = ControlService(
-            control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger), coordinator: coordinator)
+            control: ControlConnection(url: url, instanceID: coordinatorID, logger: logger, timeout: databaseTimeout),
+            coordinator: coordinator)
         let listen: RPCServer.Configuration.Listen =
             notifier.listenFileDescriptor().map { .adopted(fileDescriptor: $0) } ?? .path(self.socket)
         var serverConfiguration = RPCServer.Configuration(listen: listen)
         serverConfiguration.firstRequestTimeout = self.firstRequestTimeout > 0 ? .seconds(self.firstRequestTimeout) : nil
         serverConfiguration.stalledLineTimeout = self.stalledLineTimeout > 0 ? .seconds(self.stalledLineTimeout) : nil
+        serverConfiguration.maximumConnections = maximumConnections
+        serverConfiguration.isPrivileged = { coordinator.sessions.isPrivileged($0) }
+        logger.info("connection cap", metadata: ["connections.maximum": "\(maximumConnections)"])
         let server = RPCServer(configuration: serverConfiguration, router: coordinator.makeRouter(), logger: logger)
         let maintenance = MaintenanceService(
             coordinator: coordinator, logger: logger, notifier: notifier,

@@ -75,11 +75,12 @@ struct FileLimitTests {
     @Test func outOfDescriptorsTheCoordinatorLogsOncePerIntervalDoesNotSpinAndRecovers() async throws {
         let scene = try await Scene("file-flood")
         let bin = try ManagedProcess.binDirectory()
-        // Soft and hard 96: nothing to raise, and a flood of 200 connections runs it out.
+        // Soft and hard 96: nothing to raise, and a flood of 200 connections runs it out (the
+        // cap set above the limit, as a misconfigured one would be: this is the backstop).
         let coordinator = try ManagedProcess(
             "/bin/sh",
             ["-c", #"ulimit -n 96 && exec "$0" "$@""#, bin.appendingPathComponent("campaign-coordinator").path,
-             "--socket", scene.socket, "--database-url", scene.db.url],
+             "--socket", scene.socket, "--database-url", scene.db.url, "--max-connections", "1000"],
             logDir: scene.dir, name: "c-96")
         scene.processes.append(coordinator)
         try await scene.waitForSocket()

@@ -15,8 +15,9 @@ final class Scene: @unchecked Sendable {
     let dir: URL
     var processes: [ManagedProcess] = []
 
-    init(_ label: String) async throws {
-        self.db = try await TestDatabase.create(label)
+    /// - Parameter cluster: a URL of another cluster to make the database in (the suite's by default).
+    init(_ label: String, cluster: String? = nil) async throws {
+        self.db = try await TestDatabase.create(label, cluster: cluster)
         self.dir = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.dir, withIntermediateDirectories: true)
     }
@@ -27,10 +28,15 @@ final class Scene: @unchecked Sendable {
     /// Every call the simulated provider was asked to place, one idempotency key per line.
     var dialLog: String { self.dir.appendingPathComponent("dials.log").path }
 
+    /// `health` waits for its reads in these tests (they are not about its second, and the
+    /// machine running every suite at once can take longer than that), unless `extra` says.
+    static let patientHealth = ["--test-health-patience", "60000"]
+
     @discardableResult
     func coordinator(_ name: String = "c", extra: [String] = []) throws -> ManagedProcess {
+        let patience = extra.contains("--test-health-patience") ? [] : Self.patientHealth
         let p = try ManagedProcess(
-            "campaign-coordinator", ["--socket", self.socket(name), "--database-url", self.db.url] + extra,
+            "campaign-coordinator", ["--socket", self.socket(name), "--database-url", self.db.url] + patience + extra,
             logDir: self.dir, name: "\(name)-\(self.processes.count)")
         self.processes.append(p)
         return p

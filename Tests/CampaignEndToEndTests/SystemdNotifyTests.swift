@@ -30,7 +30,7 @@ struct SystemdNotifyTests {
         let n = try Self.notify(scene)
         defer { n.close() }
         let p = try ManagedProcess(
-            "campaign-coordinator", ["--socket", scene.socket, "--database-url", scene.db.url],
+            "campaign-coordinator", ["--socket", scene.socket, "--database-url", scene.db.url] + Scene.patientHealth,
             environment: Self.env(n), logDir: scene.dir)
         scene.processes.append(p)
         #expect(await n.waitFor { $0 == "READY=1" } != nil, "no READY=1:\n\(scene.logs())")
@@ -81,7 +81,7 @@ struct SystemdNotifyTests {
         let n2 = try Self.notify(scene2)
         defer { n2.close() }
         let q = try ManagedProcess(
-            "campaign-coordinator", ["--socket", scene2.socket, "--database-url", scene2.db.url],
+            "campaign-coordinator", ["--socket", scene2.socket, "--database-url", scene2.db.url] + Scene.patientHealth,
             environment: Self.env(n2), logDir: scene2.dir)
         scene2.processes.append(q)
         #expect(await n2.waitFor { $0 == "READY=1" } != nil)

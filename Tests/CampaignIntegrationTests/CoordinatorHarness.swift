@@ -26,13 +26,18 @@ struct CoordinatorHarness: Sendable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let socketPath = dir.appendingPathComponent("c.sock").path
         let logger = Logger(label: "test")
-        let coordinator = Coordinator(
-            configuration: .init(coordinatorID: "test", version: "test", fallbackPoll: fallbackPoll, access: access),
-            store: store, logger: logger)
-        let server = RPCServer(
-            configuration: .init(
-                listen: .path(socketPath), maximumLineLength: maximumLineLength, maximumInFlight: maximumInFlight),
-            router: coordinator.makeRouter(), logger: logger)
+        var configuration = CoordinatorConfiguration(
+            coordinatorID: "test", version: "test", fallbackPoll: fallbackPoll, access: access)
+        // `health` waits for its reads here: these tests are not about its second, and the
+        // machine running every suite at once can take longer than that.
+        configuration.healthPatience = .seconds(60)
+        // A cap the tests never reach, as the executable derives one from its file limit.
+        configuration.maximumConnections = 65_400
+        let coordinator = Coordinator(configuration: configuration, store: store, logger: logger)
+        var serverConfiguration = RPCServer.Configuration(
+            listen: .path(socketPath), maximumLineLength: maximumLineLength, maximumInFlight: maximumInFlight)
+        serverConfiguration.maximumConnections = configuration.maximumConnections
+        let server = RPCServer(configuration: serverConfiguration, router: coordinator.makeRouter(), logger: logger)
         let harness = CoordinatorHarness(db: db, store: store, coordinator: coordinator, socketPath: socketPath)
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask {

@@ -34,31 +34,42 @@ struct StatusHandlers: MethodGroup {
             })
     }
 
-    /// Answers even when the database is down: that is what an operator wants to see.
+    /// Answers within a second, also when the database is down or does not answer: that is when
+    /// an operator needs it. The counts are then the last ones seen, with `countsAt`.
     func health() async -> Health.Result {
         let c = self.coordinator
         let uptime = Int((ContinuousClock.now - c.startedAt).components.seconds)
-        let agents = c.sessions.count
-        do {
-            let book = try await c.settingsCache.book()
-            let counts = try await c.store.counts(timezone: book.default.settings.timezone)
-            let open = book.campaigns.filter { $0.status != .ended }
-            let calls = try await c.store.callCounts(open.map { ($0.id, $0.settings.timezone) })
-            c.database.succeeded()
-            return Health.Result(
-                version: c.configuration.version, uptimeSeconds: uptime, database: "up",
-                leader: c.isLeader.withLockedValue { $0 },
-                agents: agents, queue: counts.queue, completedToday: counts.completedToday,
-                campaigns: open.sorted { $0.name < $1.name }.map { k in
-                    CampaignHealth(
-                        name: k.name, status: k.status, queue: counts.byCampaign[k.id] ?? QueueCounts(),
-                        dialing: calls[k.id]?.dialing ?? 0, callsToday: calls[k.id]?.today ?? 0)
-                })
-        } catch {
-            if let e = error as? StoreError, e.isUnavailable { c.database.unreachable(e, during: "health") }
-            return Health.Result(
-                version: c.configuration.version, uptimeSeconds: uptime, database: "down", leader: false,
-                agents: agents, queue: QueueCounts(), completedToday: 0)
+        let (finished, fresh, last) = await c.healthReads.counts(patience: c.configuration.healthPatience) {
+            do {
+                let book = try await c.settingsCache.book()
+                let counts = try await c.store.counts(timezone: book.default.settings.timezone)
+                let open = book.campaigns.filter { $0.status != .ended }
+                let calls = try await c.store.callCounts(open.map { ($0.id, $0.settings.timezone) })
+                c.database.succeeded()
+                return HealthReads.Counts(
+                    queue: counts.queue, completedToday: counts.completedToday,
+                    campaigns: open.sorted { $0.name < $1.name }.map { k in
+                        CampaignHealth(
+                            name: k.name, status: k.status, queue: counts.byCampaign[k.id] ?? QueueCounts(),
+                            dialing: calls[k.id]?.dialing ?? 0, callsToday: calls[k.id]?.today ?? 0)
+                    })
+            } catch let e as StoreError where e.isUnavailable {
+                c.database.unreachable(e, during: "health")
+                return nil
+            } catch {
+                c.logger.error("health: reading the counts failed", metadata: ["error": "\(error)"])
+                return nil
+            }
         }
+        if !finished { c.database.noAnswer(during: "health") }
+        let (condition, since) = fresh == nil ? c.database.condition : (.up, nil)
+        let counts = fresh ?? last?.counts ?? HealthReads.Counts()
+        return Health.Result(
+            version: c.configuration.version, uptimeSeconds: uptime, database: condition.rawValue,
+            databaseSince: since.map(Timestamp.string), leader: c.isLeader.withLockedValue { $0 },
+            agents: c.sessions.count,
+            connections: ConnectionCounts(open: c.sessions.roles.count, limit: c.configuration.maximumConnections),
+            queue: counts.queue, completedToday: counts.completedToday, campaigns: counts.campaigns,
+            countsAt: fresh == nil ? last.map { Timestamp.string($0.at) } : nil)
     }
 }

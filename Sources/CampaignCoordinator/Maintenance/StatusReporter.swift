@@ -2,7 +2,7 @@ import CampaignProtocol
 import NIOConcurrencyHelpers
 
 /// Keeps systemd's `STATUS=` line current, so `systemctl status` is the health check:
-/// `agents 4 · queued 120 · active 8 · done today 5012 · database up · leader`.
+/// `agents 4 · queued 120 · active 8 · done today 5012 · database up · leader · connections 9/65400`.
 public final class StatusReporter: Sendable {
     private let send: @Sendable (String) -> Void
     private let health: @Sendable () async -> Health.Result?
@@ -45,12 +45,15 @@ public final class StatusReporter: Sendable {
         if changed { self.send(line) }
     }
 
-    /// The `STATUS=` line for a `health` answer (nil or database down: say so first).
+    /// The `STATUS=` line for a `health` answer (nil or database not up: say so first).
     public static func line(_ h: Health.Result?, agents: Int) -> String {
+        let connections = h?.connections.map { c in " · connections \(c.open)\(c.limit.map { "/\($0)" } ?? "")" } ?? ""
         guard let h, h.database == "up" else {
-            return "agents \(agents) · database UNREACHABLE"
+            let state = h?.database == "unresponsive" ? "UNRESPONSIVE" : "UNREACHABLE"
+            let since = h?.databaseSince.map { " since \($0)" } ?? ""
+            return "agents \(agents) · database \(state)\(since)\(connections)"
         }
         let role = h.leader ? " · leader" : ""
-        return "agents \(h.agents) · queued \(h.queue.QUEUED) · active \(h.queue.ACTIVE) · done today \(h.completedToday) · database up\(role)"
+        return "agents \(h.agents) · queued \(h.queue.QUEUED) · active \(h.queue.ACTIVE) · done today \(h.completedToday) · database up\(role)\(connections)"
     }
 }
