@@ -30,6 +30,9 @@ public final class DatabaseHealth: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let logger: Logger
+    /// Called when the condition changes (the executable refreshes `STATUS=` with it at once,
+    /// rather than at the next maintenance round).
+    public let changed = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
     public init(logger: Logger) {
         self.logger = logger
@@ -53,6 +56,7 @@ public final class DatabaseHealth: Sendable {
         }
         if let outage {
             self.logger.notice("database reachable again", metadata: ["outage": "\(outage)"])
+            self.changed.withLockedValue { $0 }?()
         }
     }
 
@@ -81,6 +85,7 @@ public final class DatabaseHealth: Sendable {
             return (was != condition, was)
         }
         if changed {
+            self.changed.withLockedValue { $0 }?()
             let message: Logger.Message = condition == .down ? "database unreachable" : "database unresponsive"
             // From down to unresponsive or back is news; from up it is the outage's start.
             self.logger.log(

@@ -85,7 +85,9 @@ public func runToCompletion(
     _ binary: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
-    p.executableURL = try ManagedProcess.binDirectory().appendingPathComponent(binary)
+    // A path as it is; a bare name is one of the package's binaries.
+    p.executableURL =
+        binary.hasPrefix("/") ? URL(fileURLWithPath: binary) : try ManagedProcess.binDirectory().appendingPathComponent(binary)
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }

@@ -30,12 +30,22 @@ public final class PrivatePostgres: Sendable {
     /// initdb, start, and a `campaign` database (a few seconds, off the cooperative threads).
     public static func start() async throws -> PrivatePostgres {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-pg-\(UUID().uuidString.prefix(8))").path
+        let (urlFile, logFile) = (dir + ".url", dir + ".log")
+        defer { for f in [urlFile, logFile] { try? FileManager.default.removeItem(atPath: f) } }
+        // Output to files, and every other descriptor closed: the server started inside inherits
+        // what the shell has open, and a pipe or Foundation's exit-watching socket it kept would
+        // make this process wait for the server's end.
         let script = """
-            source "\(Self.common)" && start_private_postgres "\(dir)" >/dev/null && trap - EXIT && printf '%s' "$CAMPAIGN_DATABASE_URL"
+            exec >"\(logFile)" 2>&1 </dev/null
+            for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
+            source "\(Self.common)" && start_private_postgres "\(dir)" && trap - EXIT && printf '%s' "$CAMPAIGN_DATABASE_URL" >"\(urlFile)"
             """
-        let (status, out, err) = try await runToCompletion("/bin/bash", ["-c", script])
-        guard status == 0, !out.isEmpty else { throw StartFailed(output: out + err) }
-        return PrivatePostgres(directory: dir, url: out)
+        let (status, _, _) = try await runToCompletion("/bin/bash", ["-c", script])
+        let url = (try? String(contentsOfFile: urlFile, encoding: .utf8)) ?? ""
+        guard status == 0, !url.isEmpty else {
+            throw StartFailed(output: (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "exit \(status)")
+        }
+        return PrivatePostgres(directory: dir, url: url)
     }
 
     /// The postmaster's pid and its children's (the backends and the auxiliary processes).
@@ -73,6 +83,7 @@ public final class PrivatePostgres: Sendable {
     /// Stops the server (immediate) and removes its directory.
     public func stop() async {
         let script = """
+            exec >/dev/null 2>&1 </dev/null
             source "\(Self.common)" && _campaign_pg_dir="\(self.directory)" && _campaign_pg_bin=$(pg_bin_dir) && stop_private_postgres
             """
         _ = try? await runToCompletion("/bin/bash", ["-c", script])

@@ -155,6 +155,8 @@ struct CampaignCoordinatorCommand: AsyncParsableCommand {
             coordinator: coordinator, logger: logger, notifier: notifier,
             wedgeAfter: self.testWedgeAfter.map { .seconds($0) })
         coordinator.sessions.changed.withLockedValue { $0 = { await maintenance.status.refresh(recount: false) } }
+        // The database stopped or started answering: STATUS= says so now, not at the next round.
+        coordinator.database.changed.withLockedValue { $0 = { Task { await maintenance.status.refresh(recount: false) } } }
         let readiness = ReadinessService(server: server, notifier: notifier, logger: logger)
         let livenessTimeout = self.livenessTimeout
         let reload = ReloadService(notifier: notifier, logger: logger) {

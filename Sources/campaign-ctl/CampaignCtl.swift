@@ -147,9 +147,12 @@ struct HealthCommand: AsyncParsableCommand {
     func run() async throws {
         let h = try await self.global.withClient(readOnly: true) { try await $0.call(Health.self, NoParams()) }
         if self.global.json { return self.global.printJSON(h) }
-        print("coordinator \(h.version), up \(h.uptimeSeconds)s, database \(h.database), agents \(h.agents)")
+        let since = h.databaseSince.map { " since \($0)" } ?? ""
+        let connections = h.connections.map { c in ", connections \(c.open)\(c.limit.map { " of \($0)" } ?? "")" } ?? ""
+        print("coordinator \(h.version), up \(h.uptimeSeconds)s, database \(h.database)\(since), agents \(h.agents)\(connections)")
         print(
             "queued \(h.queue.QUEUED)  active \(h.queue.ACTIVE)  completed \(h.queue.COMPLETED)  failed \(h.queue.FAILED)  skipped \(h.queue.SKIPPED)  (completed today \(h.completedToday))"
+                + (h.countsAt.map { "  as of \($0): the database did not answer" } ?? "")
         )
         if h.campaigns.count > 1 {
             var rows = [["CAMPAIGN", "STATUS", "QUEUED", "ACTIVE", "DIALING", "CALLS TODAY", "COMPLETED", "FAILED", "SKIPPED"]]

@@ -52,7 +52,11 @@ public final class MaintenanceService: Service, Sendable {
         self.retention = coordinator.retention
         self.status = StatusReporter(
             send: { notifier.status($0) }, health: { await coordinator.health() },
-            agents: { coordinator.sessions.count })
+            agents: { coordinator.sessions.count },
+            database: {
+                let (condition, since) = coordinator.database.condition
+                return (condition.rawValue, since.map(Timestamp.string))
+            })
     }
 
     public func run() async throws {

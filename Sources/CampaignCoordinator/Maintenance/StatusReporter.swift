@@ -7,19 +7,22 @@ public final class StatusReporter: Sendable {
     private let send: @Sendable (String) -> Void
     private let health: @Sendable () async -> Health.Result?
     private let agents: @Sendable () -> Int
+    private let database: (@Sendable () -> (condition: String, since: String?))?
     private let last = NIOLockedValueBox<(line: String, health: Health.Result?)>(("", nil))
 
     /// - Parameters:
     ///   - send: sends a `STATUS=` line (the notifier's `status`).
     ///   - health: what `health` answers (nil: it failed).
     ///   - agents: the number of agents connected now.
+    ///   - database: the database's condition now and since when (nil: the last health's).
     public init(
         send: @escaping @Sendable (String) -> Void, health: @escaping @Sendable () async -> Health.Result?,
-        agents: @escaping @Sendable () -> Int
+        agents: @escaping @Sendable () -> Int, database: (@Sendable () -> (condition: String, since: String?))? = nil
     ) {
         self.send = send
         self.health = health
         self.agents = agents
+        self.database = database
     }
 
     /// The line last sent (empty before the first).
@@ -27,7 +30,8 @@ public final class StatusReporter: Sendable {
 
     /// Sends `STATUS=` when the summary changed. `recount` reads the queue counts from the
     /// database (each maintenance round); without it (an agent came or went) the last counts are
-    /// reused with the current number of agents, so a burst of reconnects costs no table scans.
+    /// reused with the current number of agents and the database's condition now, so a burst of
+    /// reconnects or a database that stops answering costs no table scans.
     public func refresh(recount: Bool = true) async {
         let health: Health.Result?
         if recount {
@@ -35,6 +39,10 @@ public final class StatusReporter: Sendable {
         } else {
             var h = self.last.withLockedValue { $0.health }
             h?.agents = self.agents()
+            if let d = self.database?() {
+                h?.database = d.condition
+                h?.databaseSince = d.since
+            }
             health = h
         }
         let line = Self.line(health, agents: self.agents())
