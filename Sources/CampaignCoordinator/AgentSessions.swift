@@ -19,6 +19,12 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     private let ownUID: UInt32
     private let signal: LeaseSignal
     private let store: PostgresJobStore
+    /// Peers resolved lately, by uid and gid: the user and group databases are files read anew on
+    /// every lookup, which a flood of connections from one client would otherwise pay each time.
+    private let peers = NIOLockedValueBox<[UInt64: (peer: AccessPolicy.Peer, at: ContinuousClock.Instant)]>([:])
+    /// How long a resolved peer is reused (a change of group membership takes effect this late).
+    static let peerCacheLifetime = Duration.seconds(5)
+
     /// Called when an agent connects or disconnects (the executable refreshes `STATUS=` with it).
     public let changed = NIOLockedValueBox<(@Sendable () async -> Void)?>(nil)
 
@@ -40,8 +46,21 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     /// True for a peer whose role is agent or admin: at the connection cap it displaces a
     /// reader's connection (``ConnectionCap``).
     public func isPrivileged(_ peer: PeerCredentials?) -> Bool {
-        guard let role = self.access.role(of: peer.map(PeerIdentity.resolve), ownUID: self.ownUID) else { return false }
+        guard let role = self.access.role(of: peer.map(self.resolve), ownUID: self.ownUID) else { return false }
         return role >= .agent
+    }
+
+    /// ``PeerIdentity/resolve(_:)``, reused for ``peerCacheLifetime``.
+    func resolve(_ credentials: PeerCredentials) -> AccessPolicy.Peer {
+        let key = UInt64(credentials.uid) << 32 | UInt64(credentials.gid)
+        let now = ContinuousClock.now
+        if let hit = self.peers.withLockedValue({ $0[key] }), now - hit.at < Self.peerCacheLifetime { return hit.peer }
+        let peer = PeerIdentity.resolve(credentials)
+        self.peers.withLockedValue { cache in
+            if cache.count > 1024 { cache.removeAll() }
+            cache[key] = (peer, now)
+        }
+        return peer
     }
 
     /// The role of every open connection.
@@ -85,7 +104,7 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
     // MARK: RPCConnectionObserver
 
     public func connectionOpened(_ context: RPCContext) async {
-        let peer = context.peer.map(PeerIdentity.resolve)
+        let peer = context.peer.map(self.resolve)
         let role = self.access.role(of: peer, ownUID: self.ownUID)
         self.connections.withLockedValue { _ = $0.updateValue(role, forKey: context.connectionID) }
         context.logger.debug(

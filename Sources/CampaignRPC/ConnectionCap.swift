@@ -66,6 +66,8 @@ final class ConnectionTable: Sendable {
 
     private let cap: ConnectionCap?
     private let open = NIOLockedValueBox<[UInt64: Open]>([:])
+    /// The most connections open since memory was last handed back (``closed(_:)``).
+    private let peak = NIOLockedValueBox(0)
 
     init(cap: ConnectionCap?) {
         self.cap = cap
@@ -84,6 +86,8 @@ final class ConnectionTable: Sendable {
             case .admit: break
             }
             open[id] = Open(entry: .init(id: id, spoke: false, privileged: privileged), channel: channel)
+            let count = open.count
+            self.peak.withLockedValue { $0 = max($0, count) }
             return (decision, victim)
         }
         victim?.close(promise: nil)
@@ -95,7 +99,18 @@ final class ConnectionTable: Sendable {
         self.open.withLockedValue { $0[id]?.entry.spoke = true }
     }
 
-    func closed(_ id: UInt64) {
-        self.open.withLockedValue { _ = $0.removeValue(forKey: id) }
+    /// Forgets a closed connection. Answers true when the connections open fell to half of a
+    /// peak of at least 64 since the last time it said so: a flood went, and the memory of its
+    /// buffers may be handed back to the system (`malloc_trim`; glibc keeps freed heap otherwise).
+    func closed(_ id: UInt64) -> Bool {
+        let count = self.open.withLockedValue { open -> Int in
+            open.removeValue(forKey: id)
+            return open.count
+        }
+        return self.peak.withLockedValue { peak in
+            guard peak >= 64, count <= peak / 2 else { return false }
+            peak = count
+            return true
+        }
     }
 }

@@ -109,3 +109,113 @@ struct FileLimitTests {
     }
 }
 
+
+/// A flood at the connection cap (issue 17): the real coordinator under a file limit of 256 (so
+/// its derived cap is 256 − 72 = 184), 400 connections from a helper process, 100 of them holding
+/// half a line of 100 KB. An admin's `campaign-ctl health` and an agent's reconnect still get in;
+/// once the helper goes, descriptors and memory come back.
+@Suite("Connection flood")
+struct ConnectionFloodTests {
+    static let helper = #"""
+        import socket, sys, time
+        path, n, half = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        conns = []
+        for i in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.setblocking(False)
+            conns.append(s)
+        line = b'{"jsonrpc":"2.0","id":1,"method":"health","params":{"pad":"' + b"a" * 100000
+        for s in conns[:half]:
+            try:
+                s.send(line)
+            except OSError:
+                pass
+        print("ready", flush=True)
+        time.sleep(600)
+        """#
+
+    static func descriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    static func rssKiB(_ pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return -1 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    @Test func anAdminAndAReconnectingAgentGetInAndTheFloodLeavesNothingBehind() async throws {
+        let scene = try await Scene("flood")
+        let bin = try ManagedProcess.binDirectory()
+        let coordinator = try ManagedProcess(
+            "/bin/sh",
+            ["-c", #"ulimit -n 256 && exec "$0" "$@""#, bin.appendingPathComponent("campaign-coordinator").path,
+             "--socket", scene.socket, "--database-url", scene.db.url] + Scene.patientHealth,
+            logDir: scene.dir, name: "c-256")
+        scene.processes.append(coordinator)
+        try await scene.waitForSocket()
+        let pid = coordinator.pid
+        let agentArguments = ["--capacity", "2", "--sim-duration-ms", "5-40", "--sim-dial-log", scene.dialLog]
+        var agent = try scene.agent("a1", arguments: agentArguments)
+        func hellos() -> Int { coordinator.log().components(separatedBy: "agent.id=a1 capacity=2").count - 1 }
+        try await waitUntil(within: .seconds(30)) { hellos() == 1 }
+        try await Task.sleep(for: .seconds(1))
+        let (fdsBefore, rssBefore) = (Self.descriptors(pid), Self.rssKiB(pid))
+
+        let script = scene.dir.appendingPathComponent("flood.py").path
+        try Self.helper.write(toFile: script, atomically: true, encoding: .utf8)
+        let flood = try ManagedProcess("/usr/bin/python3", [script, scene.socket, "400", "100"], logDir: scene.dir, name: "flood")
+        scene.processes.append(flood)
+        try await waitUntil(within: .seconds(30)) { flood.log().contains("ready") }
+        // Until the coordinator has taken the whole flood in (the kernel's backlog is first come,
+        // first served: a newcomer waits behind the flood's connections until they are accepted).
+        var last = -1
+        for _ in 0..<100 {
+            let now = Self.descriptors(pid)
+            if now == last && now > fdsBefore + 100 { break }
+            last = now
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let (fdsFlood, rssFlood) = (Self.descriptors(pid), Self.rssKiB(pid))
+        #expect(coordinator.log().contains("at the connection cap"), "\(coordinator.log().suffix(2000))")
+
+        // An admin asks, five times: each answered.
+        var took: [Duration] = []
+        for _ in 0..<5 {
+            let asked = ContinuousClock.now
+            let h = try await scene.ctl(["health"])
+            took.append(ContinuousClock.now - asked)
+            #expect(h.status == 0 && h.stdout.contains("connections "), "\(h.stdout)\(h.stderr)")
+        }
+        // The agent dies and comes back: it says hello again.
+        agent.signal(SIGKILL)
+        _ = await agent.stop()
+        let restarted = ContinuousClock.now
+        agent = try scene.agent("a1", arguments: agentArguments)
+        try await waitUntil(within: .seconds(30)) { hellos() == 2 }
+        let reconnect = ContinuousClock.now - restarted
+        let held = fdsFlood - fdsBefore
+        print(
+            "flood: \(held) more descriptors held (cap \(FileLimit.connectionCap(soft: 256, poolSize: 4))), RSS \(rssBefore) → \(rssFlood) KiB (\((rssFlood - rssBefore) / max(1, held)) KiB per connection); health took \(took); the agent's reconnect \(reconnect)"
+        )
+        #expect(held > 100, "the flood held only \(held) descriptors")
+        #expect(fdsFlood < 256, "at the descriptor limit: \(fdsFlood)")
+
+        flood.signal(SIGKILL)
+        _ = await flood.stop()
+        var (fdsAfter, rssAfter) = (0, 0)
+        try await waitUntil(within: .seconds(30)) {
+            fdsAfter = Self.descriptors(pid)
+            return fdsAfter <= fdsBefore + 2
+        }
+        try await Task.sleep(for: .seconds(1))
+        rssAfter = Self.rssKiB(pid)
+        print("after the flood: \(fdsAfter) descriptors (before \(fdsBefore)), RSS \(rssAfter) KiB (before \(rssBefore))")
+        #expect(fdsAfter <= fdsBefore + 2)
+        #expect(rssAfter - rssBefore < (rssFlood - rssBefore) / 2 + 4096, "RSS \(rssBefore) → \(rssFlood) → \(rssAfter) KiB")
+        #expect(try await scene.ctl(["health"]).status == 0)
+        _ = await scene.tearDown()
+    }
+}
