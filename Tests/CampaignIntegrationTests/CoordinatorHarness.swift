@@ -32,7 +32,7 @@ struct CoordinatorHarness: Sendable {
         // machine running every suite at once can take longer than that.
         configuration.healthPatience = .seconds(60)
         // A cap the tests never reach, as the executable derives one from its file limit.
-        configuration.maximumConnections = 65_400
+        configuration.maximumConnections = 65_464
         let coordinator = Coordinator(configuration: configuration, store: store, logger: logger)
         var serverConfiguration = RPCServer.Configuration(
             listen: .path(socketPath), maximumLineLength: maximumLineLength, maximumInFlight: maximumInFlight)

@@ -2,7 +2,7 @@ import CampaignProtocol
 import NIOConcurrencyHelpers
 
 /// Keeps systemd's `STATUS=` line current, so `systemctl status` is the health check:
-/// `agents 4 · queued 120 · active 8 · done today 5012 · database up · leader · connections 9/65400`.
+/// `agents 4 · queued 120 · active 8 · done today 5012 · database up · leader · connections 9/65464`.
 public final class StatusReporter: Sendable {
     private let send: @Sendable (String) -> Void
     private let health: @Sendable () async -> Health.Result?
