@@ -49,67 +49,134 @@ public struct ConnectionCap: Sendable, Equatable {
     /// What to do with a newcomer, `open` being the connections open now (oldest = lowest id).
     public func decide(open: some Collection<Entry>, newcomerPrivileged: Bool) -> Decision {
         guard open.count >= self.limit else { return .admit }
-        if let silent = open.filter({ !$0.spoke }).min(by: { $0.id < $1.id }) { return .displace(silent.id) }
+        return Self.victim(among: open, newcomerPrivileged: newcomerPrivileged).map { .displace($0) } ?? .refuse
+    }
+
+    /// Who gives way to a newcomer (nil: nobody may), by rules 1 and 2.
+    public static func victim(among open: some Collection<Entry>, newcomerPrivileged: Bool) -> UInt64? {
+        if let silent = open.filter({ !$0.spoke }).min(by: { $0.id < $1.id }) { return silent.id }
         if newcomerPrivileged, let reader = open.filter({ !$0.privileged }).min(by: { $0.id < $1.id }) {
-            return .displace(reader.id)
+            return reader.id
         }
-        return .refuse
+        return nil
     }
 }
 
 /// The server's open connections and their channels, under a lock, deciding at the cap.
+///
+/// A connection is counted the moment it is accepted (``accepted(_:)``, on its event loop, before
+/// anything else runs for it): connections accepted but not served yet hold descriptors too, and
+/// a flood counted only once served ran the process out of descriptors before the cap was felt.
+/// At accept only rule 1 of ``ConnectionCap`` can apply (its peer is not known yet); when nothing
+/// silent can give way, the newcomer waits for ``identify(_:privileged:)`` with its peer.
 final class ConnectionTable: Sendable {
     private struct Open {
         var entry: ConnectionCap.Entry
+        /// Accepted at the cap with nothing silent to give way: decided once its peer is known.
+        var pending: Bool
         let channel: any Channel
     }
 
+    private struct State {
+        var open: [UInt64: Open] = [:]
+        var ids: [ObjectIdentifier: UInt64] = [:]
+        var lastID: UInt64 = 0
+        /// The most connections open since memory was last handed back (``closed(_:)``).
+        var peak = 0
+    }
+
     private let cap: ConnectionCap?
-    private let open = NIOLockedValueBox<[UInt64: Open]>([:])
-    /// The most connections open since memory was last handed back (``closed(_:)``).
-    private let peak = NIOLockedValueBox(0)
+    private let state = NIOLockedValueBox(State())
 
     init(cap: ConnectionCap?) {
         self.cap = cap
     }
 
-    var count: Int { self.open.withLockedValue { $0.count } }
+    var count: Int { self.state.withLockedValue { $0.open.count } }
 
-    /// Admits the connection (closing one that gives way, if it must) or refuses it.
-    func admit(_ id: UInt64, channel: any Channel, privileged: Bool) -> ConnectionCap.Decision {
-        let (decision, victim) = self.open.withLockedValue { open -> (ConnectionCap.Decision, (any Channel)?) in
-            let decision = self.cap?.decide(open: open.values.lazy.map(\.entry), newcomerPrivileged: privileged) ?? .admit
+    /// Counts a connection just accepted, closing the oldest silent one when at the cap (then
+    /// answers true).
+    @discardableResult
+    func accepted(_ channel: any Channel) -> Bool {
+        let victim = self.state.withLockedValue { s -> (any Channel)? in
+            s.lastID += 1
+            let id = s.lastID
+            s.ids[ObjectIdentifier(channel)] = id
+            let decision = self.decide(s.open, newcomerPrivileged: false)
             var victim: (any Channel)?
-            switch decision {
-            case .refuse: return (decision, nil)
-            case .displace(let v): victim = open.removeValue(forKey: v)?.channel
-            case .admit: break
-            }
-            open[id] = Open(entry: .init(id: id, spoke: false, privileged: privileged), channel: channel)
-            let count = open.count
-            self.peak.withLockedValue { $0 = max($0, count) }
-            return (decision, victim)
+            if case .displace(let v) = decision { victim = s.open.removeValue(forKey: v)?.channel }
+            s.open[id] = Open(
+                entry: .init(id: id, spoke: false, privileged: false), pending: decision == .refuse, channel: channel)
+            s.peak = max(s.peak, s.open.count)
+            return victim
         }
         victim?.close(promise: nil)
-        return decision
+        return victim != nil
+    }
+
+    /// What becomes of a connection once its peer is known.
+    enum Verdict: Equatable {
+        /// It stays (`decision`: `admit`, or `displace` when another went for it now).
+        case serve(ConnectionCap.Decision)
+        /// It must go: at the cap, and nobody may give way.
+        case refuse
+        /// It was displaced already, before it was served.
+        case gone
+    }
+
+    /// The connection's id (from ``accepted(_:)``) and, its peer now known, what becomes of it.
+    func identify(_ channel: any Channel, privileged: Bool) -> (id: UInt64, verdict: Verdict) {
+        let (id, verdict, victim) = self.state.withLockedValue { s -> (UInt64, Verdict, (any Channel)?) in
+            guard let id = s.ids.removeValue(forKey: ObjectIdentifier(channel)) else {
+                preconditionFailure("a connection served without being counted at accept")
+            }
+            guard var me = s.open[id] else { return (id, .gone, nil) }
+            me.entry.privileged = privileged
+            guard me.pending else {
+                s.open[id] = me
+                return (id, .serve(.admit), nil)
+            }
+            var others = s.open
+            others.removeValue(forKey: id)
+            let decision = self.decide(others, newcomerPrivileged: privileged)
+            var victim: (any Channel)?
+            switch decision {
+            case .refuse:
+                s.open.removeValue(forKey: id)
+                return (id, .refuse, nil)
+            case .displace(let v):
+                victim = s.open.removeValue(forKey: v)?.channel
+            case .admit:
+                break
+            }
+            me.pending = false
+            s.open[id] = me
+            return (id, .serve(decision), victim)
+        }
+        victim?.close(promise: nil)
+        return (id, verdict)
+    }
+
+    /// The cap's decision among `open` (pending connections never give way: they are being decided).
+    private func decide(_ open: [UInt64: Open], newcomerPrivileged: Bool) -> ConnectionCap.Decision {
+        guard let cap = self.cap, open.count >= cap.limit else { return .admit }
+        let candidates = open.values.lazy.filter { !$0.pending }.map(\.entry)
+        return ConnectionCap.victim(among: candidates, newcomerPrivileged: newcomerPrivileged).map { .displace($0) } ?? .refuse
     }
 
     /// The connection sent its first complete request.
     func spoke(_ id: UInt64) {
-        self.open.withLockedValue { $0[id]?.entry.spoke = true }
+        self.state.withLockedValue { $0.open[id]?.entry.spoke = true }
     }
 
     /// Forgets a closed connection. Answers true when the connections open fell to half of a
     /// peak of at least 64 since the last time it said so: a flood went, and the memory of its
     /// buffers may be handed back to the system (`malloc_trim`; glibc keeps freed heap otherwise).
     func closed(_ id: UInt64) -> Bool {
-        let count = self.open.withLockedValue { open -> Int in
-            open.removeValue(forKey: id)
-            return open.count
-        }
-        return self.peak.withLockedValue { peak in
-            guard peak >= 64, count <= peak / 2 else { return false }
-            peak = count
+        self.state.withLockedValue { s in
+            s.open.removeValue(forKey: id)
+            guard s.peak >= 64, s.open.count <= s.peak / 2 else { return false }
+            s.peak = s.open.count
             return true
         }
     }

@@ -58,7 +58,6 @@ public final class RPCServer: Service, Sendable {
     private let router: RPCRouter
     private let logger: Logger
     private let group: any EventLoopGroup
-    private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
     private let table: ConnectionTable
     /// The cap's decisions other than "admit", logged at most once per 10 s.
     private let capLog = NIOLockedValueBox<(last: NIODeadline?, displaced: Int, refused: Int)>((nil, 0, 0))
@@ -110,9 +109,12 @@ public final class RPCServer: Service, Sendable {
             firstRequest: amount(self.configuration.firstRequestTimeout),
             stalledLine: amount(self.configuration.stalledLineTimeout))
         let logger = self.logger
+        let table = self.table
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = {
             channel in
-            channel.eventLoop.makeCompletedFuture {
+            // Counted at once (at the cap the oldest silent connection goes now), not when served.
+            if table.accepted(channel) { self.logCap(.displace(0)) }
+            return channel.eventLoop.makeCompletedFuture {
                 if timeouts.firstRequest != nil || timeouts.stalledLine != nil {
                     try channel.pipeline.syncOperations.addHandler(SlowClientGuard(timeouts: timeouts, logger: logger))
                 }
@@ -164,16 +166,19 @@ public final class RPCServer: Service, Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
-        let id = self.nextConnectionID.withLockedValue { v -> UInt64 in
-            v += 1
-            return v
-        }
+        let peer = await Self.peerCredentials(connection.channel)
+        let (id, verdict) = self.table.identify(connection.channel, privileged: self.configuration.isPrivileged(peer))
         var logger = self.logger
         logger[metadataKey: "conn.id"] = "\(id)"
-        let peer = await Self.peerCredentials(connection.channel)
-        let decision = self.table.admit(id, channel: connection.channel, privileged: self.configuration.isPrivileged(peer))
-        if decision != .admit { self.logCap(decision) }
-        if decision == .refuse {
+        switch verdict {
+        case .gone:
+            try? await connection.executeThenClose { _, _ in }
+            return
+        case .serve(.admit): break
+        case .serve(let decision): self.logCap(decision)
+        case .refuse: self.logCap(.refuse)
+        }
+        if verdict == .refuse {
             let maximum = self.configuration.maximumConnections ?? 0
             let error = RPCError(
                 .limitExceeded, "too many connections: this coordinator keeps at most \(maximum) open, retry later",

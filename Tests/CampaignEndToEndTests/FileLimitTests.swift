@@ -212,6 +212,7 @@ struct ConnectionFloodTests {
         }
         try await Task.sleep(for: .seconds(1))
         rssAfter = Self.rssKiB(pid)
+        print("out of descriptors logged \(coordinator.log().components(separatedBy: "out of file descriptors").count - 1) times")
         print("after the flood: \(fdsAfter) descriptors (before \(fdsBefore)), RSS \(rssAfter) KiB (before \(rssBefore))")
         #expect(fdsAfter <= fdsBefore + 2)
         #expect(rssAfter - rssBefore < (rssFlood - rssBefore) / 2 + 4096, "RSS \(rssBefore) → \(rssFlood) → \(rssAfter) KiB")
