@@ -112,9 +112,7 @@ public final class RPCServer: Service, Sendable {
         let table = self.table
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = {
             channel in
-            // Counted at once (at the cap the oldest silent connection goes now), not when served.
-            if table.accepted(channel) { self.logCap(.displace(0)) }
-            return channel.eventLoop.makeCompletedFuture {
+            channel.eventLoop.makeCompletedFuture {
                 if timeouts.firstRequest != nil || timeouts.stalledLine != nil {
                     try channel.pipeline.syncOperations.addHandler(SlowClientGuard(timeouts: timeouts, logger: logger))
                 }
@@ -129,7 +127,10 @@ public final class RPCServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 // Before NIO's accept backoff, which swallows the errors it backs off on.
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(acceptErrors) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(acceptErrors)
+                    try channel.pipeline.syncOperations.addHandler(AcceptCounter(table: table) { self.logCap(.displace(0)) })
+                }
             }
         let server: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
         do {
@@ -285,6 +286,26 @@ public final class RPCServer: Service, Sendable {
                 "connections.maximum": "\(self.configuration.maximumConnections ?? 0)",
                 "connections.displaced": "\(due.displaced)", "connections.refused": "\(due.refused)",
             ])
+    }
+
+    /// Counts each connection the moment it is accepted, on the server's event loop, before the
+    /// child is registered on its own loop (a burst of accepts runs ahead of the registrations):
+    /// at the cap the oldest silent connection is closed now, so descriptors stay under the limit.
+    final class AcceptCounter: ChannelInboundHandler, Sendable {
+        typealias InboundIn = any Channel
+        typealias InboundOut = any Channel
+        let table: ConnectionTable
+        let displaced: @Sendable () -> Void
+
+        init(table: ConnectionTable, displaced: @escaping @Sendable () -> Void) {
+            self.table = table
+            self.displaced = displaced
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if self.table.accepted(self.unwrapInboundIn(data)) { self.displaced() }
+            context.fireChannelRead(data)
+        }
     }
 
     static func lineBuffer(_ bytes: [UInt8]) -> ByteBuffer {
