@@ -63,6 +63,9 @@ public final class AgentSessions: RPCConnectionObserver, RPCGate, Sendable {
         return peer
     }
 
+    /// How many connections are open now.
+    var connectionCount: Int { self.connections.withLockedValue { $0.count } }
+
     /// The role of every open connection.
     var roles: [UInt64: AccessRole?] { self.connections.withLockedValue { $0 } }
 

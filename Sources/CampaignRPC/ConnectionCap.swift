@@ -98,7 +98,7 @@ final class ConnectionTable: Sendable {
     /// answers true).
     @discardableResult
     func accepted(_ channel: any Channel) -> Bool {
-        let victim = self.state.withLockedValue { s -> (any Channel)? in
+        let (id, victim) = self.state.withLockedValue { s -> (UInt64, (any Channel)?) in
             s.lastID += 1
             let id = s.lastID
             s.ids[ObjectIdentifier(channel)] = id
@@ -108,9 +108,17 @@ final class ConnectionTable: Sendable {
             s.open[id] = Open(
                 entry: .init(id: id, spoke: false, privileged: false), pending: decision == .refuse, channel: channel)
             s.peak = max(s.peak, s.open.count)
-            return victim
+            return (id, victim)
         }
         victim?.close(promise: nil)
+        // Forgotten when it closes, however that happens (also one never served).
+        let key = ObjectIdentifier(channel)
+        channel.closeFuture.whenComplete { _ in
+            if self.closed(id, key) {
+                // Many connections went (a flood, a fleet restart): give their buffers' memory back.
+                MemoryTrim.release()
+            }
+        }
         return victim != nil
     }
 
@@ -120,16 +128,15 @@ final class ConnectionTable: Sendable {
         case serve(ConnectionCap.Decision)
         /// It must go: at the cap, and nobody may give way.
         case refuse
-        /// It was displaced already, before it was served.
+        /// It was displaced, or closed, before it was served.
         case gone
     }
 
     /// The connection's id (from ``accepted(_:)``) and, its peer now known, what becomes of it.
     func identify(_ channel: any Channel, privileged: Bool) -> (id: UInt64, verdict: Verdict) {
         let (id, verdict, victim) = self.state.withLockedValue { s -> (UInt64, Verdict, (any Channel)?) in
-            guard let id = s.ids.removeValue(forKey: ObjectIdentifier(channel)) else {
-                preconditionFailure("a connection served without being counted at accept")
-            }
+            // Not there: it closed (and was forgotten) before it was served.
+            guard let id = s.ids.removeValue(forKey: ObjectIdentifier(channel)) else { return (0, .gone, nil) }
             guard var me = s.open[id] else { return (id, .gone, nil) }
             me.entry.privileged = privileged
             guard me.pending else {
@@ -172,9 +179,10 @@ final class ConnectionTable: Sendable {
     /// Forgets a closed connection. Answers true when the connections open fell to half of a
     /// peak of at least 64 since the last time it said so: a flood went, and the memory of its
     /// buffers may be handed back to the system (`malloc_trim`; glibc keeps freed heap otherwise).
-    func closed(_ id: UInt64) -> Bool {
+    private func closed(_ id: UInt64, _ key: ObjectIdentifier) -> Bool {
         self.state.withLockedValue { s in
             s.open.removeValue(forKey: id)
+            if s.ids[key] == id { s.ids.removeValue(forKey: key) }
             guard s.peak >= 64, s.open.count <= s.peak / 2 else { return false }
             s.peak = s.open.count
             return true

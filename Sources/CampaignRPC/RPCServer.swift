@@ -189,12 +189,6 @@ public final class RPCServer: Service, Sendable {
             }
             return
         }
-        defer {
-            if self.table.closed(id) {
-                // Many connections went (a flood, a fleet restart): give their buffers' memory back.
-                MemoryTrim.release()
-            }
-        }
         var context = RPCContext(connectionID: id, peer: peer, logger: logger)
         await self.router.observer?.connectionOpened(context)
         var spoke = false

@@ -154,7 +154,7 @@ struct ReconcileLookupTests {
         b.finalStatus = { _ in "voicemail" }
         try await HTTPPlacerTests.withProvider(b) { provider, placer, port in
             let accepted = NIOLockedValueBox<AcceptedCall?>(nil)
-            var first = HTTPPlacerTests.request(within: .milliseconds(300))
+            var first = HTTPPlacerTests.request(within: .seconds(3))  // long enough for the POST under a loaded suite
             first.accepted = { call in accepted.withLockedValue { $0 = call } }
             let lost = await placer.place(first)
             #expect(!lost.outcomeKnown && lost.providerCallId == "call-1", "the first run gave up at its limit")

@@ -68,7 +68,7 @@ struct StatusHandlers: MethodGroup {
             version: c.configuration.version, uptimeSeconds: uptime, database: condition.rawValue,
             databaseSince: since.map(Timestamp.string), leader: c.isLeader.withLockedValue { $0 },
             agents: c.sessions.count,
-            connections: ConnectionCounts(open: c.sessions.roles.count, limit: c.configuration.maximumConnections),
+            connections: ConnectionCounts(open: c.sessions.connectionCount, limit: c.configuration.maximumConnections),
             queue: counts.queue, completedToday: counts.completedToday, campaigns: counts.campaigns,
             countsAt: fresh == nil ? last.map { Timestamp.string($0.at) } : nil)
     }
